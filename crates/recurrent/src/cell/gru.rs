@@ -1,0 +1,97 @@
+//! The GRU cell, PyTorch's gate order r, z, n, with the reset gate applied to `W_hn h + b_hn`:
+//! `r = σ(W_ir x + b_ir + W_hr h + b_hr)`, `z = σ(W_iz x + b_iz + W_hz h + b_hz)`,
+//! `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`, `h' = (1 − z) ⊙ n + z ⊙ h`.
+//!
+//! Because `r` multiplies only the hidden side of `n`, the input-side and hidden-side
+//! pre-activation gradients differ in the `n` block, so backward writes both.
+
+use crate::Float;
+
+/// One step forward for a batch.
+///
+/// * `gates`: `(B, 3H)`, in: `W_ih x_t + b_ih`; out: the activations `[r | z | n]`.
+/// * `hproj`: `(B, 3H)`, `W_hh h_{t-1} + b_hh`.
+/// * `h_prev`: `(B, H)`; `h`: `(B, H)`, written.
+/// * `hn`: `(B, H)`, written: `W_hn h_{t-1} + b_hn`, kept for backward.
+#[inline]
+pub fn forward_step<F: Float>(gates: &mut [F], hproj: &[F], h_prev: &[F], h: &mut [F], hn: &mut [F], hidden: usize) {
+    let hs = hidden;
+    let one = F::one();
+    for (b, (g, hp)) in gates
+        .chunks_exact_mut(3 * hs)
+        .zip(hproj.chunks_exact(3 * hs))
+        .enumerate()
+    {
+        let rg = b * hs..(b + 1) * hs;
+        let (hprev, h, hn) = (&h_prev[rg.clone()], &mut h[rg.clone()], &mut hn[rg]);
+        for j in 0..hs {
+            let r = (g[j] + hp[j]).sigmoid();
+            let z = (g[hs + j] + hp[hs + j]).sigmoid();
+            let hnj = hp[2 * hs + j];
+            let n = (g[2 * hs + j] + r * hnj).tanh();
+            g[j] = r;
+            g[hs + j] = z;
+            g[2 * hs + j] = n;
+            hn[j] = hnj;
+            h[j] = (one - z) * n + z * hprev[j];
+        }
+    }
+}
+
+/// One step backward.
+///
+/// * `dh`: `(B, H)`, in: `∂L/∂h_t`; out: the direct part of `∂L/∂h_{t-1}`, `dh ⊙ z` (the caller
+///   adds `dgh · W_hh`).
+/// * `acts`: `(B, 3H)`, `[r | z | n]` saved by forward; `hn`, `h_prev`: `(B, H)`.
+/// * `dgi`: `(B, 3H)`, written: gradient of the input-side pre-activations `W_ih x + b_ih`.
+/// * `dgh`: `(B, 3H)`, written: gradient of the hidden-side pre-activations `W_hh h + b_hh`.
+#[inline]
+pub fn backward_step<F: Float>(
+    dh: &mut [F],
+    acts: &[F],
+    hn: &[F],
+    h_prev: &[F],
+    dgi: &mut [F],
+    dgh: &mut [F],
+    hidden: usize,
+) {
+    let hs = hidden;
+    let one = F::one();
+    let rows = acts
+        .chunks_exact(3 * hs)
+        .zip(dgi.chunks_exact_mut(3 * hs))
+        .zip(dgh.chunks_exact_mut(3 * hs));
+    for (b, ((a, di), dhh)) in rows.enumerate() {
+        let rg = b * hs..(b + 1) * hs;
+        let (dh, hn, hp) = (&mut dh[rg.clone()], &hn[rg.clone()], &h_prev[rg]);
+        for j in 0..hs {
+            let (r, z, n) = (a[j], a[hs + j], a[2 * hs + j]);
+            let d = dh[j];
+            let dn_pre = d * (one - z) * (one - n * n);
+            let dz_pre = d * (hp[j] - n) * z * (one - z);
+            let dr_pre = dn_pre * hn[j] * r * (one - r);
+            di[j] = dr_pre;
+            di[hs + j] = dz_pre;
+            di[2 * hs + j] = dn_pre;
+            dhh[j] = dr_pre;
+            dhh[hs + j] = dz_pre;
+            dhh[2 * hs + j] = dn_pre * r;
+            dh[j] = d * z;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // All pre-activations 0: r = z = ½, n = tanh(0) = 0, so h' = ½·h_prev (hand calculation).
+    #[test]
+    fn zero_preactivations_keep_half_the_state() {
+        let mut g = [0.0f64; 3];
+        let (mut h, mut hn) = ([0.0], [0.0]);
+        forward_step(&mut g, &[0.0; 3], &[0.8], &mut h, &mut hn, 1);
+        assert_eq!(h[0], 0.4);
+        assert_eq!(g, [0.5, 0.5, 0.0]);
+    }
+}

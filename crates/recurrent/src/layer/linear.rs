@@ -1,0 +1,85 @@
+//! The linear output head: `logits = x · Wᵀ + b`, PyTorch's `nn.Linear` layout.
+
+use crate::layer::Parameters;
+use crate::rng::NumpyRng;
+use crate::Float;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
+
+/// A fully connected layer `(in → out)`.
+#[derive(Clone, Debug)]
+pub struct Linear<F> {
+    /// `(out, in)`.
+    pub weight: Array2<F>,
+    /// `(out,)`.
+    pub bias: Array1<F>,
+    /// Gradient of `weight`, accumulated.
+    pub dweight: Array2<F>,
+    /// Gradient of `bias`, accumulated.
+    pub dbias: Array1<F>,
+}
+
+impl<F: Float> Linear<F> {
+    /// From given weights `(out, in)` and bias `(out,)`.
+    pub fn from_weights(weight: Array2<F>, bias: Array1<F>) -> Self {
+        let (dweight, dbias) = (Array2::zeros(weight.raw_dim()), Array1::zeros(bias.len()));
+        Linear {
+            weight,
+            bias,
+            dweight,
+            dbias,
+        }
+    }
+
+    /// PyTorch's default: weight and bias from U(−1/√in, 1/√in).
+    pub fn new(input: usize, output: usize, rng: &mut NumpyRng) -> Self {
+        let k = 1.0 / (input as f64).sqrt();
+        let w = Array2::from_shape_simple_fn((output, input), || F::c(rng.uniform(-k, k)));
+        let b = Array1::from_shape_simple_fn(output, || F::c(rng.uniform(-k, k)));
+        Self::from_weights(w, b)
+    }
+
+    /// `in`.
+    pub fn input(&self) -> usize {
+        self.weight.ncols()
+    }
+
+    /// `out`.
+    pub fn output(&self) -> usize {
+        self.weight.nrows()
+    }
+
+    /// `out (N, out) = x (N, in) · Wᵀ + b`.
+    pub fn forward(&self, x: ArrayView2<'_, F>, out: &mut Array2<F>) {
+        out.assign(&self.bias);
+        general_mat_mul(F::one(), &x, &self.weight.t(), F::one(), out);
+    }
+
+    /// Accumulates `dW += doutᵀ x`, `db += Σ dout`; writes `dx = dout · W` when given.
+    pub fn backward(&mut self, x: ArrayView2<'_, F>, dout: ArrayView2<'_, F>, dx: Option<ArrayViewMut2<'_, F>>) {
+        general_mat_mul(F::one(), &dout.t(), &x, F::one(), &mut self.dweight);
+        self.dbias += &dout.sum_axis(Axis(0));
+        if let Some(mut dx) = dx {
+            general_mat_mul(F::one(), &dout, &self.weight, F::zero(), &mut dx);
+        }
+    }
+}
+
+impl<F: Float> Parameters<F> for Linear<F> {
+    fn visit(&mut self, f: &mut dyn FnMut(&str, &[usize], &mut [F], &mut [F])) {
+        let ws = self.weight.shape().to_vec();
+        f(
+            "weight",
+            &ws,
+            self.weight.as_slice_mut().unwrap(),
+            self.dweight.as_slice_mut().unwrap(),
+        );
+        let bs = [self.bias.len()];
+        f(
+            "bias",
+            &bs,
+            self.bias.as_slice_mut().unwrap(),
+            self.dbias.as_slice_mut().unwrap(),
+        );
+    }
+}

@@ -1,0 +1,28 @@
+//! Layers: one direction over time ([`seq`]), stacks of layers in one or two directions
+//! ([`stack`]), and the linear output head ([`linear`]).
+
+pub mod linear;
+pub mod seq;
+pub mod stack;
+
+/// Anything holding parameters and their gradients, visited in one fixed order. Optimizers,
+/// clipping, checkpoints and the gradient checker are flat loops over this.
+pub trait Parameters<F> {
+    /// Calls `f(name, shape, values, gradients)` for every tensor, always in the same order.
+    fn visit(&mut self, f: &mut dyn FnMut(&str, &[usize], &mut [F], &mut [F]));
+
+    /// Sets every gradient to zero.
+    fn zero_grad(&mut self)
+    where
+        F: crate::Float,
+    {
+        self.visit(&mut |_, _, _, g| g.fill(F::zero()));
+    }
+
+    /// The number of scalar parameters.
+    fn num_params(&mut self) -> usize {
+        let mut n = 0;
+        self.visit(&mut |_, _, p, _| n += p.len());
+        n
+    }
+}

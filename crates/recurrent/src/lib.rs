@@ -17,6 +17,7 @@ pub mod cell;
 pub mod error;
 pub mod float;
 pub mod gradcheck;
+pub mod interop;
 pub mod layer;
 pub mod loss;
 pub mod rng;

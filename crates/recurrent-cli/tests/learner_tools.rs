@@ -1,0 +1,93 @@
+//! `recurrent gradcheck` and `recurrent grads` end to end, as a learner runs them.
+
+use recurrent::interop::{read_npz, write_npz};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn recurrent(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recurrent")).args(args).output().expect("runs")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../recurrent/tests/fixtures").join(name)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn gradcheck_lstm_two_layers_bidirectional_passes() {
+    let o = recurrent(&["gradcheck", "--cell", "lstm", "--layers", "2", "--bidirectional"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    // 16 recurrent tensors, the head's 2, x, h0, c0.
+    assert_eq!(out.lines().filter(|l| l.ends_with(" pass")).count(), 21, "{out}");
+    assert!(out.contains("PASS: all 21 tensors below 1e-6"), "{out}");
+}
+
+#[test]
+fn gradcheck_every_cell_without_head() {
+    for cell in ["rnn", "gru"] {
+        let o = recurrent(&["gradcheck", "--cell", cell, "--classes", "0", "--seq-len", "4", "--batch", "2"]);
+        assert!(o.status.success(), "{cell}: {}", String::from_utf8_lossy(&o.stdout));
+    }
+}
+
+#[test]
+fn gradcheck_rejects_an_unknown_cell() {
+    let o = recurrent(&["gradcheck", "--cell", "transformer"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).trim(), "error: unknown cell 'transformer': use rnn, lstm or gru");
+}
+
+#[test]
+fn gradcheck_rejects_hidden_zero() {
+    let o = recurrent(&["gradcheck", "--hidden", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("hidden size is 0"), "{}", stderr(&o));
+}
+
+/// A case saved with np.savez (here the PyTorch fixture) gives PyTorch's gradients back.
+#[test]
+fn grads_round_trips_a_numpy_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("result.npz");
+    let case = fixture("torch_gru_tm.npz");
+    let o = recurrent(&["grads", case.to_str().unwrap(), "--cell", "gru", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (ours, theirs) = (read_npz(&out).unwrap(), read_npz(&case).unwrap());
+    for name in ["y", "h_n", "dx", "dh0", "dweight_ih_l0", "dweight_hh_l1_reverse", "dbias_hh_l1"] {
+        let (a, b) = (&ours[name], &theirs[name]);
+        let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        assert!(diff < 1e-12, "{name}: largest difference from PyTorch {diff}");
+    }
+}
+
+#[test]
+fn grads_names_a_tensor_with_the_wrong_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = read_npz(&fixture("torch_rnn_tm.npz")).unwrap();
+    case.insert("x".into(), ndarray::ArrayD::zeros(vec![6, 3, 7]));
+    let p = dir.path().join("case.npz");
+    write_npz(&p, &case).unwrap();
+    let o = recurrent(&["grads", p.to_str().unwrap(), "--cell", "rnn", "--out", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("x is (6, 3, 7) but the weights expect (T, B, I) with input size 4"), "{e}");
+}
+
+#[test]
+fn grads_says_which_cell_the_weights_are_not() {
+    let o = recurrent(&["grads", fixture("torch_rnn_tm.npz").to_str().unwrap(), "--cell", "lstm", "--out", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("weight_hh_l0 is (5, 5) but a lstm has 4 gates"), "{}", stderr(&o));
+}
+
+#[test]
+fn grads_reports_a_missing_file() {
+    let o = recurrent(&["grads", "/nonexistent/case.npz", "--cell", "rnn", "--out", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot read /nonexistent/case.npz"), "{}", stderr(&o));
+}

@@ -1,0 +1,101 @@
+//! Parity with PyTorch: every output and gradient against fixtures written by
+//! `scripts/make_fixtures.py` (torch, float64; 2 layers, bidirectional, time-major and
+//! batch-first). The expected numbers are PyTorch's.
+
+use recurrent::interop::{infer_config, read_npz, recurrent_from_tensors, read_state, parameters_to_tensors, Tensors};
+use recurrent::{CellKind, Input};
+use std::path::PathBuf;
+
+const TOL: f64 = 1e-10;
+
+fn fixture(name: &str) -> Tensors {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    read_npz(&p).unwrap()
+}
+
+/// Largest |ours − theirs| relative to the largest |theirs| (the reference's scale).
+fn rel_err(ours: &ndarray::ArrayD<f64>, theirs: &ndarray::ArrayD<f64>) -> f64 {
+    assert_eq!(ours.shape(), theirs.shape());
+    let scale = theirs.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
+    ours.iter().zip(theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / scale
+}
+
+fn parity(kind: CellKind, batch_first: bool) -> f64 {
+    let f = fixture(&format!("torch_{kind}_{}.npz", if batch_first { "bf" } else { "tm" }));
+    let cfg = infer_config(kind, &f, "").unwrap().with_batch_first(batch_first);
+    assert_eq!((cfg.num_layers, cfg.bidirectional), (2, true));
+    let mut r = recurrent_from_tensors::<f64>(&cfg, &f, "").unwrap();
+    let x = f["x"].clone().into_dimensionality().unwrap();
+    let b = if batch_first { f["x"].shape()[0] } else { f["x"].shape()[1] };
+    let s0 = read_state(&cfg, &f, "h0", "c0", b).unwrap();
+    let ds = read_state(&cfg, &f, "dh_n", "dc_n", b).unwrap();
+    let (y, hn) = r.forward(Input::Dense(x.view()), s0.as_ref(), None).unwrap();
+    let dy = f["dy"].clone().into_dimensionality().unwrap();
+    let (dx, dh0) = r.backward(dy.view(), ds.as_ref()).unwrap();
+    let mut ours = parameters_to_tensors(&mut r, "", true);
+    ours.insert("y".into(), y.into_dyn());
+    ours.insert("h_n".into(), hn.h.into_dyn());
+    ours.insert("dx".into(), dx.unwrap().into_dyn());
+    ours.insert("dh0".into(), dh0.h.into_dyn());
+    if let Some(c) = hn.c {
+        ours.insert("c_n".into(), c.into_dyn());
+        ours.insert("dc0".into(), dh0.c.unwrap().into_dyn());
+    }
+    let mut worst = 0.0f64;
+    for (name, mine) in &ours {
+        let theirs = f.get(name).unwrap_or_else(|| panic!("fixture lacks {name}"));
+        let e = rel_err(mine, theirs);
+        assert!(e < TOL, "{kind} bf={batch_first}: {name} differs from PyTorch by {e:.3e} (relative)");
+        worst = worst.max(e);
+    }
+    // Every gradient PyTorch reports is compared (none skipped).
+    let n_grads = f.keys().filter(|k| k.starts_with('d') && !k.starts_with("dy") && !k.starts_with("dh_n") && !k.starts_with("dc_n")).count();
+    assert_eq!(n_grads, ours.keys().filter(|k| k.starts_with('d')).count());
+    println!("{kind} batch_first={batch_first}: largest relative difference from PyTorch {worst:.3e}");
+    worst
+}
+
+#[test]
+fn rnn_matches_pytorch() {
+    parity(CellKind::Rnn, false);
+    parity(CellKind::Rnn, true);
+}
+
+#[test]
+fn lstm_matches_pytorch() {
+    parity(CellKind::Lstm, false);
+    parity(CellKind::Lstm, true);
+}
+
+#[test]
+fn gru_matches_pytorch() {
+    parity(CellKind::Gru, false);
+    parity(CellKind::Gru, true);
+}
+
+/// The `grads` computation on a fixture used as a learner's CASE gives PyTorch's gradients.
+#[test]
+fn grads_for_case_matches_pytorch() {
+    for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+        let f = fixture(&format!("torch_{kind}_tm.npz"));
+        let out = recurrent::interop::grads_for_case(kind, &f).unwrap();
+        for (name, mine) in &out {
+            let e = rel_err(mine, &f[name]);
+            assert!(e < TOL, "{kind}: {name} differs by {e:.3e}");
+        }
+        assert!(out.contains_key("dweight_hh_l1_reverse") && out.contains_key("dx") && out.contains_key("dh0"));
+    }
+}
+
+/// A wrong shape in a case is refused with a message naming the tensor and both shapes.
+#[test]
+fn wrong_shape_is_named() {
+    let mut f = fixture("torch_lstm_tm.npz");
+    f.insert("weight_hh_l1".into(), ndarray::ArrayD::zeros(vec![20, 4]));
+    let e = recurrent::interop::grads_for_case(CellKind::Lstm, &f).unwrap_err().to_string();
+    assert_eq!(e, "weight_hh_l1 is (20, 4) but a lstm with input 10, hidden 5 expects (20, 5)");
+    let mut f = fixture("torch_gru_tm.npz");
+    f.remove("dy");
+    let e = recurrent::interop::grads_for_case(CellKind::Gru, &f).unwrap_err().to_string();
+    assert_eq!(e, "missing tensor dy: expected shape (6, 3, 10)");
+}

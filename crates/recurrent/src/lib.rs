@@ -14,13 +14,18 @@
 //! the two unchanged; [`course`] offers the same maths in a numpy course's layout and names.
 
 pub mod cell;
+pub mod checkpoint;
+pub mod data;
 pub mod error;
 pub mod float;
 pub mod gradcheck;
 pub mod interop;
 pub mod layer;
 pub mod loss;
+pub mod model;
+pub mod optim;
 pub mod rng;
+pub mod sample;
 
 pub use cell::{CellKind, CellParams};
 pub use error::{Error, Result};

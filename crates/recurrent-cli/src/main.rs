@@ -3,6 +3,9 @@
 //! a gradient check that fails exits with 1.
 
 mod cmd_check;
+mod cmd_model;
+mod text;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,13 +24,36 @@ enum Command {
     Gradcheck(cmd_check::GradcheckArgs),
     /// Outputs and exact gradients for a case saved from numpy (np.savez), to compare with yours.
     Grads(cmd_check::GradsArgs),
+    /// Train a character-level language model (default: on the bundled tiny-shakespeare).
+    Train(Box<train::config::TrainArgs>),
+    /// Generate text from a checkpoint.
+    Sample(cmd_model::SampleArgs),
+    /// Loss of a checkpoint on a text, in nats and bits per character.
+    Eval(cmd_model::EvalArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            // clap's message is several lines; keep its first and point to --help.
+            let first = e
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or("error: bad arguments")
+                .to_string();
+            eprintln!("{first}; run with --help for usage");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Gradcheck(a) => cmd_check::gradcheck(a),
         Command::Grads(a) => cmd_check::grads(a).map(|()| ExitCode::SUCCESS),
+        Command::Train(a) => train::train(*a),
+        Command::Sample(a) => cmd_model::sample(a).map(|()| ExitCode::SUCCESS),
+        Command::Eval(a) => cmd_model::eval(a).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -5,11 +5,16 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn recurrent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recurrent")).args(args).output().expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_recurrent"))
+        .args(args)
+        .output()
+        .expect("runs")
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../recurrent/tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../recurrent/tests/fixtures")
+        .join(name)
 }
 
 fn stderr(o: &Output) -> String {
@@ -29,7 +34,17 @@ fn gradcheck_lstm_two_layers_bidirectional_passes() {
 #[test]
 fn gradcheck_every_cell_without_head() {
     for cell in ["rnn", "gru"] {
-        let o = recurrent(&["gradcheck", "--cell", cell, "--classes", "0", "--seq-len", "4", "--batch", "2"]);
+        let o = recurrent(&[
+            "gradcheck",
+            "--cell",
+            cell,
+            "--classes",
+            "0",
+            "--seq-len",
+            "4",
+            "--batch",
+            "2",
+        ]);
         assert!(o.status.success(), "{cell}: {}", String::from_utf8_lossy(&o.stdout));
     }
 }
@@ -38,7 +53,10 @@ fn gradcheck_every_cell_without_head() {
 fn gradcheck_rejects_an_unknown_cell() {
     let o = recurrent(&["gradcheck", "--cell", "transformer"]);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(stderr(&o).trim(), "error: unknown cell 'transformer': use rnn, lstm or gru");
+    assert_eq!(
+        stderr(&o).trim(),
+        "error: unknown cell 'transformer': use rnn, lstm or gru"
+    );
 }
 
 #[test]
@@ -54,10 +72,25 @@ fn grads_round_trips_a_numpy_case() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("result.npz");
     let case = fixture("torch_gru_tm.npz");
-    let o = recurrent(&["grads", case.to_str().unwrap(), "--cell", "gru", "--out", out.to_str().unwrap()]);
+    let o = recurrent(&[
+        "grads",
+        case.to_str().unwrap(),
+        "--cell",
+        "gru",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let (ours, theirs) = (read_npz(&out).unwrap(), read_npz(&case).unwrap());
-    for name in ["y", "h_n", "dx", "dh0", "dweight_ih_l0", "dweight_hh_l1_reverse", "dbias_hh_l1"] {
+    for name in [
+        "y",
+        "h_n",
+        "dx",
+        "dh0",
+        "dweight_ih_l0",
+        "dweight_hh_l1_reverse",
+        "dbias_hh_l1",
+    ] {
         let (a, b) = (&ours[name], &theirs[name]);
         let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
         assert!(diff < 1e-12, "{name}: largest difference from PyTorch {diff}");
@@ -75,19 +108,37 @@ fn grads_names_a_tensor_with_the_wrong_shape() {
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     assert_eq!(e.lines().count(), 1, "{e}");
-    assert!(e.contains("x is (6, 3, 7) but the weights expect (T, B, I) with input size 4"), "{e}");
+    assert!(
+        e.contains("x is (6, 3, 7) but the weights expect (T, B, I) with input size 4"),
+        "{e}"
+    );
 }
 
 #[test]
 fn grads_says_which_cell_the_weights_are_not() {
-    let o = recurrent(&["grads", fixture("torch_rnn_tm.npz").to_str().unwrap(), "--cell", "lstm", "--out", "/dev/null"]);
+    let o = recurrent(&[
+        "grads",
+        fixture("torch_rnn_tm.npz").to_str().unwrap(),
+        "--cell",
+        "lstm",
+        "--out",
+        "/dev/null",
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("weight_hh_l0 is (5, 5) but a lstm has 4 gates"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("weight_hh_l0 is (5, 5) but a lstm has 4 gates"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn grads_reports_a_missing_file() {
     let o = recurrent(&["grads", "/nonexistent/case.npz", "--cell", "rnn", "--out", "/dev/null"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cannot read /nonexistent/case.npz"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read /nonexistent/case.npz"),
+        "{}",
+        stderr(&o)
+    );
 }

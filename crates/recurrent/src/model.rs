@@ -39,7 +39,9 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// The stack's configuration (time-major, one direction: a language model reads forward).
     pub fn recurrent(&self) -> RecurrentConfig {
-        RecurrentConfig::new(self.cell, self.vocab, self.hidden).with_layers(self.layers).with_dropout(self.dropout)
+        RecurrentConfig::new(self.cell, self.vocab, self.hidden)
+            .with_layers(self.layers)
+            .with_dropout(self.dropout)
     }
 }
 
@@ -68,11 +70,17 @@ impl<F: Float> CharModel<F> {
                 (rnn, Linear::new(config.hidden, config.vocab, rng))
             }
             Init::Normal(s) => {
-                let mut randn = |r: usize, c: usize| Array2::from_shape_simple_fn((r, c), || F::c(rng.standard_normal() * s));
+                let mut randn =
+                    |r: usize, c: usize| Array2::from_shape_simple_fn((r, c), || F::c(rng.standard_normal() * s));
                 let rnn = rc.init_with(|kind, i, h| {
                     let g = kind.gates() * h;
                     let (wih, whh) = (randn(g, i), randn(g, h));
-                    CellParams { weight_ih: wih, weight_hh: whh, bias_ih: Array1::zeros(g), bias_hh: Array1::zeros(g) }
+                    CellParams {
+                        weight_ih: wih,
+                        weight_hh: whh,
+                        bias_ih: Array1::zeros(g),
+                        bias_hh: Array1::zeros(g),
+                    }
                 })?;
                 let w = randn(config.vocab, config.hidden);
                 (rnn, Linear::from_weights(w, Array1::zeros(config.vocab)))
@@ -95,7 +103,13 @@ impl<F: Float> CharModel<F> {
 
     /// From a stack and a head already built (e.g. loaded from a checkpoint).
     pub fn from_parts(config: ModelConfig, rnn: Recurrent<F>, head: Linear<F>) -> Self {
-        CharModel { config, rnn, head, logits: Array2::zeros((0, 0)), dy: Array2::zeros((0, 0)) }
+        CharModel {
+            config,
+            rnn,
+            head,
+            logits: Array2::zeros((0, 0)),
+            dy: Array2::zeros((0, 0)),
+        }
     }
 
     /// Runs `inputs (T, B)` from `state`, scores `targets` (`T·B`, time-major) and keeps what
@@ -124,14 +138,20 @@ impl<F: Float> CharModel<F> {
     /// accumulating every gradient (the carried state gets no gradient: truncated BPTT).
     pub fn backward(&mut self) -> Result<()> {
         let rows = self.rnn.output_rows().to_owned();
-        self.head.backward(rows.view(), self.logits.view(), Some(self.dy.view_mut()));
+        self.head
+            .backward(rows.view(), self.logits.view(), Some(self.dy.view_mut()));
         self.rnn.backward_rows(self.dy.view(), None)?;
         Ok(())
     }
 
     /// One step of `B` tokens from `state`: the softmax probabilities `(B, V)` at
     /// `temperature` (> 0), and the new state. For sampling and evaluation.
-    pub fn step_probs(&mut self, tokens: &[usize], state: Option<&State<F>>, temperature: f64) -> Result<(Array2<F>, State<F>)> {
+    pub fn step_probs(
+        &mut self,
+        tokens: &[usize],
+        state: Option<&State<F>>,
+        temperature: f64,
+    ) -> Result<(Array2<F>, State<F>)> {
         let x = ArrayView2::from_shape((1, tokens.len()), tokens).expect("(1, B)");
         self.rnn.forward_rows(Input::Tokens(x), state, None)?;
         let mut logits = Array2::zeros((tokens.len(), self.config.vocab));
@@ -145,7 +165,12 @@ impl<F: Float> CharModel<F> {
     }
 
     /// The loss of `inputs`/`targets` without keeping anything for backward (evaluation).
-    pub fn eval_loss(&mut self, inputs: ArrayView2<'_, usize>, targets: &[usize], state: Option<&State<F>>) -> Result<(f64, State<F>)> {
+    pub fn eval_loss(
+        &mut self,
+        inputs: ArrayView2<'_, usize>,
+        targets: &[usize],
+        state: Option<&State<F>>,
+    ) -> Result<(f64, State<F>)> {
         self.forward_loss(inputs, targets, state, Reduction::Sum, None)
     }
 }

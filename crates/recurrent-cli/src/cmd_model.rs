@@ -1,0 +1,118 @@
+//! `recurrent sample` and `recurrent eval`: using a trained checkpoint.
+
+use crate::text::read_text;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use recurrent::checkpoint::load_model;
+use recurrent::sample::{sample as draw, SampleOptions};
+use recurrent::NumpyRng;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Flags of `recurrent sample`.
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// A checkpoint written by `recurrent train` (e.g. runs/…/best.safetensors).
+    checkpoint: PathBuf,
+    /// Text fed to the model before sampling (printed first).
+    #[arg(long, default_value = "")]
+    prime: String,
+    /// Characters to generate.
+    #[arg(long, default_value_t = 1000)]
+    length: usize,
+    /// Softmax temperature; 0 always takes the most likely character.
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
+    temperature: f64,
+    /// Sample among the K most likely characters only.
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+}
+
+pub fn sample(a: SampleArgs) -> Result<()> {
+    if !(a.temperature >= 0.0 && a.temperature.is_finite()) {
+        bail!(
+            "--temperature {} is invalid: use 0 (argmax) or a positive number such as 0.8",
+            a.temperature
+        );
+    }
+    if a.top_k == Some(0) {
+        bail!("--top-k is 0: give at least 1, or leave it out");
+    }
+    let (mut model, vocab, _) = load_model::<f32>(&a.checkpoint)?;
+    let bad = vocab.unknown(&a.prime);
+    if !bad.is_empty() {
+        let list: Vec<String> = bad.iter().map(|c| format!("{c:?}")).collect();
+        bail!(
+            "--prime has {} character(s) outside the model's vocabulary: {}; remove them",
+            bad.len(),
+            list.join(", ")
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", a.prime)?;
+    let mut rng = NumpyRng::new(a.seed);
+    let opts = SampleOptions {
+        length: a.length,
+        temperature: a.temperature,
+        top_k: a.top_k,
+    };
+    let mut failed = None;
+    draw(&mut model, &vocab, &a.prime, opts, &mut rng, |c| {
+        if failed.is_none() {
+            let mut buf = [0u8; 4];
+            if let Err(e) =
+                out.write_all(c.encode_utf8(&mut buf).as_bytes())
+                    .and_then(|_| if c == '\n' { out.flush() } else { Ok(()) })
+            {
+                failed = Some(e);
+            }
+        }
+    })?;
+    writeln!(out)?;
+    match failed {
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Flags of `recurrent eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A checkpoint written by `recurrent train`.
+    checkpoint: PathBuf,
+    /// The text to score (UTF-8, only characters of the model's vocabulary).
+    text: PathBuf,
+}
+
+pub fn eval(a: EvalArgs) -> Result<()> {
+    let (mut model, vocab, _) = load_model::<f32>(&a.checkpoint)?;
+    let text = read_text(&a.text)?;
+    let tokens = vocab
+        .encode(&text)
+        .with_context(|| format!("{} cannot be scored by this model", a.text.display()))?;
+    if tokens.len() < 2 {
+        bail!("{} has fewer than 2 characters: nothing to predict", a.text.display());
+    }
+    // One stream from a zero state, state carried across chunks of up to 256 steps, so every
+    // character after the first is predicted exactly once.
+    let n = tokens.len() - 1;
+    let (mut total, mut state, mut at) = (0.0, None, 0);
+    while at < n {
+        let len = 256.min(n - at);
+        let x = ndarray::Array2::from_shape_fn((len, 1), |(i, _)| tokens[at + i]);
+        let (loss, s) = model.eval_loss(x.view(), &tokens[at + 1..at + 1 + len], state.as_ref())?;
+        total += loss;
+        state = Some(s);
+        at += len;
+    }
+    let nats = total / n as f64;
+    println!(
+        "{n} characters: {nats:.4} nats/char, {:.4} bits/char",
+        nats / std::f64::consts::LN_2
+    );
+    Ok(())
+}

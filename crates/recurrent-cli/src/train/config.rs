@@ -1,0 +1,296 @@
+//! `recurrent train`'s flags, the presets, and the resolved configuration saved with a run.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use recurrent::optim::Rule;
+use recurrent::CellKind;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Flags of `recurrent train`. Every flag left out takes the preset's value (or the default).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TrainArgs {
+    /// The text to learn (UTF-8). Default: the bundled tiny-shakespeare, data/tinyshakespeare.txt.
+    pub text: Option<PathBuf>,
+    /// Start from a preset: min-char-rnn, char-rnn, or default.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// The cell: rnn, lstm or gru.
+    #[arg(long)]
+    pub cell: Option<String>,
+    /// Hidden size H.
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Stacked layers L.
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Dropout between layers, in [0, 1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub dropout: Option<f64>,
+    /// Steps per window T (truncated BPTT length).
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Parallel streams B.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// adam, adagrad, rmsprop, momentum or sgd.
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Learning rate.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Multiply the learning rate by this at the end of every epoch after --lr-decay-after.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr_decay: Option<f64>,
+    /// Epochs before the learning-rate decay starts.
+    #[arg(long)]
+    pub lr_decay_after: Option<usize>,
+    /// Clamp every gradient entry to [-X, X] (0 = off).
+    #[arg(long, allow_negative_numbers = true)]
+    pub clip: Option<f64>,
+    /// Scale gradients down to this global L2 norm (0 = off).
+    #[arg(long, allow_negative_numbers = true)]
+    pub clip_norm: Option<f64>,
+    /// Total updates, counted from the start of the run (also when resuming).
+    #[arg(long, conflicts_with = "epochs")]
+    pub steps: Option<usize>,
+    /// Total epochs (passes over the training text).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Fraction of the text held out for validation.
+    #[arg(long, allow_negative_numbers = true)]
+    pub val_frac: Option<f64>,
+    /// tail (the last part of the text) or stripes (char-rnn's: the end of every stream).
+    #[arg(long)]
+    pub split: Option<String>,
+    /// Evaluate on validation and write checkpoints every N steps.
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+    /// Print a sample every N steps (0 = never).
+    #[arg(long)]
+    pub sample_every: Option<usize>,
+    /// Write a metrics line (and a log line when not on a terminal) every N steps.
+    #[arg(long)]
+    pub log_every: Option<usize>,
+    /// Seed of the initial weights, dropout and samples.
+    #[arg(long)]
+    pub seed: Option<u32>,
+    /// Where to write checkpoints, metrics and plots. Default: runs/<timestamp>, or the
+    /// resumed folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run saved in this folder, exactly.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Threads for matrix products.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Everything a run needs, resolved from a preset and the flags; saved as `config.json`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    pub preset: String,
+    pub text: PathBuf,
+    pub cell: String,
+    pub hidden: usize,
+    pub layers: usize,
+    pub dropout: f64,
+    pub seq_len: usize,
+    pub batch: usize,
+    pub optimizer: String,
+    pub lr: f64,
+    pub rmsprop_alpha: f64,
+    pub lr_decay: f64,
+    pub lr_decay_after: usize,
+    pub clip: f64,
+    pub clip_norm: f64,
+    pub steps: Option<usize>,
+    pub epochs: Option<usize>,
+    pub val_frac: f64,
+    pub split: String,
+    pub eval_every: usize,
+    pub sample_every: usize,
+    pub log_every: usize,
+    pub seed: u32,
+    /// "pytorch", "normal:σ" or "uniform:a".
+    pub init: String,
+    /// "mean" (per character) or "sum" (over the window, min-char-rnn).
+    pub loss: String,
+    /// Parameters never updated (min-char-rnn has one hidden bias, so `bias_hh` stays zero).
+    pub frozen: Vec<String>,
+    /// The smoothed training loss: `s ← decay·s + (1 − decay)·loss`.
+    pub smooth_decay: f64,
+}
+
+impl TrainConfig {
+    /// The preset's values.
+    pub fn preset(name: &str, text: PathBuf) -> Result<Self> {
+        let base = TrainConfig {
+            preset: name.into(),
+            text,
+            cell: "lstm".into(),
+            hidden: 256,
+            layers: 1,
+            dropout: 0.0,
+            seq_len: 64,
+            batch: 32,
+            optimizer: "adam".into(),
+            lr: 3e-3,
+            rmsprop_alpha: 0.99,
+            lr_decay: 1.0,
+            lr_decay_after: 0,
+            clip: 0.0,
+            clip_norm: 5.0,
+            steps: Some(2000),
+            epochs: None,
+            val_frac: 0.1,
+            split: "tail".into(),
+            eval_every: 250,
+            sample_every: 1000,
+            log_every: 50,
+            seed: 42,
+            init: "pytorch".into(),
+            loss: "mean".into(),
+            frozen: vec![],
+            smooth_decay: 0.98,
+        };
+        Ok(match name {
+            "default" => base,
+            "min-char-rnn" => TrainConfig {
+                cell: "rnn".into(),
+                hidden: 100,
+                seq_len: 25,
+                batch: 1,
+                optimizer: "adagrad".into(),
+                lr: 0.1,
+                clip: 5.0,
+                clip_norm: 0.0,
+                steps: Some(20_000),
+                val_frac: 0.0,
+                eval_every: 5000,
+                sample_every: 5000,
+                log_every: 100,
+                init: "normal:0.01".into(),
+                loss: "sum".into(),
+                frozen: vec!["rnn.bias_hh_l0".into()],
+                smooth_decay: 0.999,
+                ..base
+            },
+            "char-rnn" => TrainConfig {
+                cell: "lstm".into(),
+                hidden: 128,
+                layers: 2,
+                seq_len: 50,
+                batch: 50,
+                optimizer: "rmsprop".into(),
+                lr: 2e-3,
+                rmsprop_alpha: 0.95,
+                lr_decay: 0.97,
+                lr_decay_after: 10,
+                clip: 5.0,
+                clip_norm: 0.0,
+                steps: None,
+                epochs: Some(50),
+                val_frac: 0.05,
+                split: "stripes".into(),
+                eval_every: 1000,
+                sample_every: 1000,
+                log_every: 100,
+                init: "uniform:0.08".into(),
+                ..base
+            },
+            _ => bail!("unknown preset '{name}': use min-char-rnn, char-rnn or default"),
+        })
+    }
+
+    /// Applies every flag given on the command line.
+    pub fn apply(&mut self, a: &TrainArgs) {
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = a.$f.clone() { self.$f = v; } )* };
+        }
+        set!(
+            cell,
+            hidden,
+            layers,
+            dropout,
+            seq_len,
+            batch,
+            optimizer,
+            lr,
+            lr_decay,
+            lr_decay_after,
+            clip,
+            clip_norm
+        );
+        set!(val_frac, split, eval_every, sample_every, log_every, seed);
+        if let Some(t) = &a.text {
+            self.text = t.clone();
+        }
+        if a.steps.is_some() {
+            (self.steps, self.epochs) = (a.steps, None);
+        }
+        if a.epochs.is_some() {
+            (self.steps, self.epochs) = (None, a.epochs);
+        }
+    }
+
+    /// Rejects nonsense with a message naming the flag and a fix.
+    pub fn validate(&self) -> Result<()> {
+        CellKind::parse(&self.cell)?;
+        Rule::parse(&self.optimizer)?;
+        let positive = [
+            ("--hidden", self.hidden),
+            ("--layers", self.layers),
+            ("--seq-len", self.seq_len),
+            ("--batch", self.batch),
+            ("--eval-every", self.eval_every),
+            ("--log-every", self.log_every),
+        ];
+        for (flag, v) in positive {
+            if v == 0 {
+                bail!("{flag} is 0: give a positive number");
+            }
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            bail!("--lr {} is not a positive learning rate: use e.g. 0.002", self.lr);
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            bail!(
+                "--dropout {} is outside [0, 1): use e.g. 0.2, or 0 for none",
+                self.dropout
+            );
+        }
+        if !(0.0..1.0).contains(&self.val_frac) {
+            bail!("--val-frac {} is outside [0, 1): use e.g. 0.1", self.val_frac);
+        }
+        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            bail!(
+                "--lr-decay {} is outside (0, 1]: use e.g. 0.97, or 1 for none",
+                self.lr_decay
+            );
+        }
+        if self.clip < 0.0 || self.clip_norm < 0.0 {
+            bail!("--clip and --clip-norm must be 0 (off) or positive");
+        }
+        if self.steps == Some(0) || self.epochs == Some(0) {
+            bail!("--steps/--epochs is 0: give at least 1");
+        }
+        if self.split != "tail" && self.split != "stripes" {
+            bail!("--split {} is unknown: use tail or stripes", self.split);
+        }
+        Ok(())
+    }
+
+    /// The fields that fix the model and data layout: a resume must not change them.
+    pub fn architecture(&self) -> (String, usize, usize, usize, usize, String) {
+        (
+            self.cell.clone(),
+            self.hidden,
+            self.layers,
+            self.seq_len,
+            self.batch,
+            self.split.clone(),
+        )
+    }
+}

@@ -1,0 +1,80 @@
+//! `loss.svg` and `loss.png`: training and validation loss (nats per character) against steps.
+
+use anyhow::{anyhow, Result};
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+        // Only fails for a malformed font, which the bundled one is not.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
+    });
+}
+
+/// Both pictures from `(step, loss)` series.
+pub fn write(dir: &Path, train: &[(f64, f64)], val: &[(f64, f64)]) -> Result<()> {
+    register_font();
+    let svg = dir.join("loss.svg");
+    draw(SVGBackend::new(&svg, (900, 540)).into_drawing_area(), train, val)?;
+    let png = dir.join("loss.png");
+    draw(BitMapBackend::new(&png, (900, 540)).into_drawing_area(), train, val)?;
+    Ok(())
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    train: &[(f64, f64)],
+    val: &[(f64, f64)],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |e: &dyn std::fmt::Display| anyhow!("cannot draw the loss curve: {e}");
+    root.fill(&WHITE).map_err(|x| e(&x))?;
+    let all = train.iter().chain(val);
+    let xmax = all.clone().map(|p| p.0).fold(1.0, f64::max);
+    let ymax = all.clone().map(|p| p.1).filter(|v| v.is_finite()).fold(0.5, f64::max) * 1.05;
+    let ymin = all
+        .map(|p| p.1)
+        .filter(|v| v.is_finite())
+        .fold(ymax, f64::min)
+        .min(ymax * 0.9)
+        * 0.95;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("loss (nats per character)", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..xmax, ymin..ymax)
+        .map_err(|x| e(&x))?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("loss")
+        .draw()
+        .map_err(|x| e(&x))?;
+    chart
+        .draw_series(LineSeries::new(train.iter().copied(), &BLUE))
+        .map_err(|x| e(&x))?
+        .label("train (smoothed)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+    if !val.is_empty() {
+        chart
+            .draw_series(LineSeries::new(val.iter().copied(), RED.stroke_width(2)))
+            .map_err(|x| e(&x))?
+            .label("validation")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|x| e(&x))?;
+    root.present().map_err(|x| e(&x))?;
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The training state saved beside a checkpoint (`last.state.safetensors`), so that a resumed
+//! run continues bit for bit: optimizer moments and step count, learning rate, the carried
+//! hidden state, the data position, both random generators, the smoothed loss and the clock.
+
+use anyhow::{bail, Context, Result};
+use recurrent::checkpoint::{read_tensors, restore_into, serialize, write_atomic, Meta};
+use recurrent::optim::Optimizer;
+use recurrent::rng::{NumpyRng, RngState};
+use recurrent::{CellKind, Parameters, State};
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// Where a run stands between two updates.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// Updates done.
+    pub step: usize,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// The next training window within the epoch.
+    pub window: usize,
+    /// The state carried into the next window (`None` at an epoch start).
+    pub carry: Option<State<f32>>,
+    /// Dropout masks come from here.
+    pub rng_dropout: NumpyRng,
+    /// Printed samples come from here.
+    pub rng_sample: NumpyRng,
+    /// The smoothed training loss.
+    pub smooth: f64,
+    /// The best validation loss so far.
+    pub best_val: Option<f64>,
+    /// Seconds of training so far, over every session of the run.
+    pub elapsed: f64,
+}
+
+fn rng_json(r: &NumpyRng) -> Value {
+    let s = r.state();
+    json!({"key": s.key, "pos": s.pos, "gauss": s.gauss})
+}
+
+fn rng_from(v: &Value) -> Option<NumpyRng> {
+    let key: Vec<u32> = v["key"]
+        .as_array()?
+        .iter()
+        .filter_map(|x| x.as_u64().map(|x| x as u32))
+        .collect();
+    NumpyRng::from_state(&RngState {
+        key,
+        pos: v["pos"].as_u64()? as usize,
+        gauss: v["gauss"].as_f64(),
+    })
+}
+
+/// Writes the state atomically.
+pub fn save<M: Parameters<f32>>(path: &Path, p: &Progress, opt: &Optimizer<f32>, model: &mut M) -> Result<()> {
+    let mut names = Vec::new();
+    let mut shapes = Vec::new();
+    model.visit(&mut |n, s, _, _| {
+        names.push(n.to_string());
+        shapes.push(s.to_vec());
+    });
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+    for (slot, bufs) in opt.moments.iter().enumerate() {
+        for ((n, s), b) in names.iter().zip(&shapes).zip(bufs) {
+            tensors.push((format!("opt.{slot}.{n}"), s.clone(), b.clone()));
+        }
+    }
+    if let Some(c) = &p.carry {
+        tensors.push(("carry.h".into(), c.h.shape().to_vec(), c.h.iter().copied().collect()));
+        if let Some(cc) = &c.c {
+            tensors.push(("carry.c".into(), cc.shape().to_vec(), cc.iter().copied().collect()));
+        }
+    }
+    let st = json!({
+        "step": p.step, "epoch": p.epoch, "window": p.window, "smooth": p.smooth, "best_val": p.best_val,
+        "elapsed_s": p.elapsed, "lr": opt.lr, "optimizer_steps": opt.steps, "optimizer": opt.rule.name(),
+        "moment_slots": opt.moments.len(),
+        "rng_dropout": rng_json(&p.rng_dropout), "rng_sample": rng_json(&p.rng_sample),
+    });
+    let mut meta = Meta::new();
+    meta.insert("format".into(), "recurrent-train-state/1".into());
+    meta.insert("state".into(), st.to_string());
+    write_atomic(path, &serialize(&tensors, &meta)?)?;
+    Ok(())
+}
+
+/// Reads the state back into `opt` and returns the progress.
+pub fn load<M: Parameters<f32>>(
+    path: &Path,
+    opt: &mut Optimizer<f32>,
+    model: &mut M,
+    kind: CellKind,
+) -> Result<Progress> {
+    let (t, meta) = read_tensors(path).with_context(|| "the training state cannot be resumed")?;
+    let bad = || {
+        anyhow::anyhow!(
+            "{} is not a training state written by recurrent: start a new run instead",
+            path.display()
+        )
+    };
+    let st: Value = serde_json::from_str(meta.get("state").ok_or_else(bad)?).map_err(|_| bad())?;
+    let num = |k: &str| st[k].as_u64().map(|v| v as usize).ok_or_else(bad);
+    if st["optimizer"].as_str() != Some(opt.rule.name()) {
+        bail!(
+            "the run in {} used optimizer {}, not {}: leave --optimizer out when resuming",
+            path.display(),
+            st["optimizer"],
+            opt.rule.name()
+        );
+    }
+    opt.lr = st["lr"].as_f64().ok_or_else(bad)?;
+    opt.steps = st["optimizer_steps"].as_u64().ok_or_else(bad)?;
+    let slots = num("moment_slots")?;
+    opt.moments = vec![Vec::new(); slots];
+    for (slot, bufs) in opt.moments.iter_mut().enumerate() {
+        let mut err = Ok(());
+        model.visit(&mut |n, s, p, _| {
+            let mut v = vec![0f32; p.len()];
+            if err.is_ok() {
+                err = restore_into(&t, &format!("opt.{slot}.{n}"), s, &mut v);
+            }
+            bufs.push(v);
+        });
+        err?;
+    }
+    let carry = t.get("carry.h").map(|h| State {
+        h: h.mapv(|v| v as f32).into_dimensionality().expect("3-d"),
+        c: kind
+            .has_cell_state()
+            .then(|| t["carry.c"].mapv(|v| v as f32).into_dimensionality().expect("3-d")),
+    });
+    Ok(Progress {
+        step: num("step")?,
+        epoch: num("epoch")?,
+        window: num("window")?,
+        carry,
+        rng_dropout: rng_from(&st["rng_dropout"]).ok_or_else(bad)?,
+        rng_sample: rng_from(&st["rng_sample"]).ok_or_else(bad)?,
+        smooth: st["smooth"].as_f64().ok_or_else(bad)?,
+        best_val: st["best_val"].as_f64(),
+        elapsed: st["elapsed_s"].as_f64().unwrap_or(0.0),
+    })
+}

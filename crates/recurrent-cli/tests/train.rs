@@ -1,0 +1,334 @@
+//! `recurrent train`, `sample` and `eval` end to end on a small text: outputs, checkpoint
+//! contents, exact resume, and every bad input getting one clear line and a non-zero exit.
+
+use recurrent::checkpoint::read_tensors;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn recurrent(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recurrent"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The first 30,000 characters of the bundled corpus.
+fn small_text(dir: &Path) -> PathBuf {
+    let corpus =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/tinyshakespeare.txt")).unwrap();
+    let p = dir.join("small.txt");
+    std::fs::write(&p, &corpus[..30_000]).unwrap();
+    p
+}
+
+const TINY: &[&str] = &[
+    "--hidden",
+    "16",
+    "--seq-len",
+    "16",
+    "--batch",
+    "4",
+    "--eval-every",
+    "5",
+    "--log-every",
+    "5",
+    "--sample-every",
+    "0",
+];
+
+fn train(text: &Path, out_dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["train", text.to_str().unwrap(), "--out", out_dir.to_str().unwrap()];
+    args.extend_from_slice(TINY);
+    args.extend_from_slice(extra);
+    recurrent(&args)
+}
+
+fn assert_fails(o: &Output, needle: &str) {
+    assert!(!o.status.success(), "should fail: {}", out(o));
+    let e = err(o);
+    assert!(e.contains(needle), "expected '{needle}' in: {e}");
+    assert_eq!(e.trim().lines().count(), 1, "one line expected: {e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn trains_writes_everything_and_samples() {
+    let d = tempfile::tempdir().unwrap();
+    let text = small_text(d.path());
+    let run = d.path().join("run");
+    let o = train(&text, &run, &["--steps", "10", "--cell", "gru", "--layers", "2"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(out(&o).contains("--- sample"), "{}", out(&o));
+    for f in [
+        "last.safetensors",
+        "best.safetensors",
+        "last.state.safetensors",
+        "metrics.jsonl",
+        "loss.svg",
+        "loss.png",
+        "config.json",
+    ] {
+        assert!(run.join(f).exists(), "{f} missing");
+    }
+    // Metrics: one line per 5 steps, with every documented key.
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    for k in [
+        "step",
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "lr",
+        "grad_norm",
+        "chars_per_sec",
+        "elapsed_s",
+    ] {
+        assert!(lines[1].get(k).is_some(), "metrics lack {k}: {}", lines[1]);
+    }
+    assert_eq!(lines[1]["step"], 10);
+    assert!(lines[1]["val_loss"].as_f64().unwrap() > 0.0);
+    // Checkpoint: PyTorch names and shapes, config and vocabulary in the metadata.
+    let (t, meta) = read_tensors(&run.join("last.safetensors")).unwrap();
+    let v = serde_json::from_str::<Vec<String>>(&meta["vocab"]).unwrap().len();
+    assert_eq!(t["rnn.weight_ih_l0"].shape(), &[48, v]);
+    assert_eq!(t["rnn.weight_hh_l1"].shape(), &[48, 16]);
+    assert_eq!(t["head.weight"].shape(), &[v, 16]);
+    assert_eq!(t.len(), 10);
+    assert!(meta["config"].contains("\"cell\":\"gru\""));
+    // Sampling: temperature 0 is deterministic; the prime is printed first.
+    let ck = run.join("best.safetensors");
+    let a = recurrent(&[
+        "sample",
+        ck.to_str().unwrap(),
+        "--prime",
+        "First",
+        "--length",
+        "40",
+        "--temperature",
+        "0",
+    ]);
+    let b = recurrent(&[
+        "sample",
+        ck.to_str().unwrap(),
+        "--prime",
+        "First",
+        "--length",
+        "40",
+        "--temperature",
+        "0",
+        "--seed",
+        "9",
+    ]);
+    assert!(a.status.success(), "{}", err(&a));
+    assert_eq!(out(&a), out(&b));
+    assert!(out(&a).starts_with("First") && out(&a).chars().count() == 46);
+    let k = recurrent(&["sample", ck.to_str().unwrap(), "--length", "30", "--top-k", "3"]);
+    assert!(k.status.success());
+    // Eval: bits = nats / ln 2.
+    let e = recurrent(&["eval", ck.to_str().unwrap(), text.to_str().unwrap()]);
+    let s = out(&e);
+    let nums: Vec<f64> = s.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(nums.len(), 3, "{s}");
+    assert_eq!(nums[0], 29_999.0);
+    assert!((nums[1] / std::f64::consts::LN_2 - nums[2]).abs() < 1e-3, "{s}");
+}
+
+/// N steps, stop, resume to N+M gives bit for bit the weights of N+M uninterrupted steps
+/// (with dropout, two layers and Adam, so the RNG, the moments and the carried state matter).
+#[test]
+fn resume_is_exact() {
+    let d = tempfile::tempdir().unwrap();
+    let text = small_text(d.path());
+    let (full, part) = (d.path().join("full"), d.path().join("part"));
+    let opts = [
+        "--layers",
+        "2",
+        "--dropout",
+        "0.3",
+        "--cell",
+        "lstm",
+        "--optimizer",
+        "adam",
+    ];
+    let o = train(&text, &full, &[&["--steps", "23"][..], &opts].concat());
+    assert!(o.status.success(), "{}", err(&o));
+    let o = train(&text, &part, &[&["--steps", "11"][..], &opts].concat());
+    assert!(o.status.success(), "{}", err(&o));
+    let o = recurrent(&["train", "--resume", part.to_str().unwrap(), "--steps", "23"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let (a, _) = read_tensors(&full.join("last.safetensors")).unwrap();
+    let (b, mb) = read_tensors(&part.join("last.safetensors")).unwrap();
+    assert_eq!(mb["step"], "23");
+    for (name, x) in &a {
+        assert_eq!(x, &b[name], "{name} differs after resume");
+    }
+    // The metrics continue where they stopped, without duplicates.
+    let steps: Vec<u64> = std::fs::read_to_string(part.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(steps, vec![5, 10, 11, 15, 20, 23]);
+}
+
+#[test]
+fn bad_text_inputs_get_one_line() {
+    let d = tempfile::tempdir().unwrap();
+    let run = d.path().join("run");
+    assert_fails(&train(Path::new("/no/such.txt"), &run, &[]), "cannot read /no/such.txt");
+    let empty = d.path().join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    assert_fails(&train(&empty, &run, &[]), "is empty");
+    let short = d.path().join("short.txt");
+    std::fs::write(&short, "to be or not to be").unwrap();
+    assert_fails(&train(&short, &run, &[]), "fewer than one training window needs (65");
+    let latin1 = d.path().join("latin1.txt");
+    std::fs::write(&latin1, b"caf\xe9 au lait").unwrap();
+    assert_fails(&train(&latin1, &run, &[]), "is not valid UTF-8 (bad byte at offset 3)");
+}
+
+#[test]
+fn nonsensical_flags_get_one_line() {
+    let d = tempfile::tempdir().unwrap();
+    let text = small_text(d.path());
+    let run = d.path().join("run");
+    let plain = |extra: &[&str]| {
+        recurrent(
+            &[
+                &["train", text.to_str().unwrap(), "--out", run.to_str().unwrap()][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    assert_fails(&plain(&["--hidden", "0"]), "--hidden is 0");
+    assert_fails(&plain(&["--steps", "x"]), "invalid value 'x' for '--steps <STEPS>'");
+    assert_fails(
+        &train(&text, &run, &["--lr", "-0.1"]),
+        "--lr -0.1 is not a positive learning rate",
+    );
+    assert_fails(
+        &train(&text, &run, &["--dropout", "1"]),
+        "--dropout 1 is outside [0, 1)",
+    );
+    assert_fails(
+        &train(&text, &run, &["--cell", "transformer"]),
+        "unknown cell 'transformer'",
+    );
+    assert_fails(
+        &train(&text, &run, &["--optimizer", "lbfgs"]),
+        "unknown optimizer 'lbfgs'",
+    );
+    assert_fails(&train(&text, &run, &["--preset", "gpt"]), "unknown preset 'gpt'");
+}
+
+#[test]
+fn bad_resumes_and_checkpoints_get_one_line() {
+    let d = tempfile::tempdir().unwrap();
+    let text = small_text(d.path());
+    let run = d.path().join("run");
+    assert_fails(
+        &recurrent(&["train", "--resume", d.path().to_str().unwrap()]),
+        "holds no checkpoint (last.safetensors)",
+    );
+    assert!(train(&text, &run, &["--steps", "5"]).status.success());
+    let o = recurrent(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--hidden",
+        "32",
+        "--steps",
+        "8",
+    ]);
+    assert_fails(
+        &recurrent(&["train", "--resume", run.to_str().unwrap(), "--preset", "char-rnn"]),
+        "--preset cannot change a resumed run",
+    );
+    assert_fails(
+        &o,
+        "flags asking for another architecture or data layout cannot resume it",
+    );
+    // A truncated checkpoint and a file that is not one.
+    let bytes = std::fs::read(run.join("last.safetensors")).unwrap();
+    let cut = d.path().join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert_fails(
+        &recurrent(&["sample", cut.to_str().unwrap()]),
+        "is not a valid checkpoint",
+    );
+    assert_fails(
+        &recurrent(&["eval", text.to_str().unwrap(), text.to_str().unwrap()]),
+        "is not a valid checkpoint",
+    );
+    // A prime outside the vocabulary lists the characters.
+    let ck = run.join("last.safetensors");
+    assert_fails(
+        &recurrent(&["sample", ck.to_str().unwrap(), "--prime", "hé€"]),
+        "2 character(s) outside the model's vocabulary: 'é', '€'",
+    );
+    assert_fails(
+        &recurrent(&["sample", ck.to_str().unwrap(), "--temperature", "-1"]),
+        "--temperature -1 is invalid",
+    );
+    let other = d.path().join("other.txt");
+    std::fs::write(&other, "ZZZ xyz ~~~ {}").unwrap();
+    assert_fails(
+        &recurrent(&["eval", ck.to_str().unwrap(), other.to_str().unwrap()]),
+        "not in the model's vocabulary",
+    );
+}
+
+/// A loss that turns non-finite stops training with a message; the checkpoint written before
+/// stays whole and loadable.
+#[test]
+fn nan_stops_training_and_keeps_the_last_good_checkpoint() {
+    let d = tempfile::tempdir().unwrap();
+    let text = small_text(d.path());
+    let run = d.path().join("run");
+    assert!(
+        train(&text, &run, &["--steps", "5", "--optimizer", "sgd", "--lr", "0.1"])
+            .status
+            .success()
+    );
+    let before = std::fs::read(run.join("last.safetensors")).unwrap();
+    let o = recurrent(&[
+        "train",
+        "--resume",
+        run.to_str().unwrap(),
+        "--steps",
+        "30",
+        "--lr",
+        "1e38",
+        "--clip-norm",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    assert!(
+        err(&o).contains("training stopped; the last good checkpoint is"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(std::fs::read(run.join("last.safetensors")).unwrap(), before);
+    assert!(recurrent(&[
+        "sample",
+        run.join("last.safetensors").to_str().unwrap(),
+        "--length",
+        "10"
+    ])
+    .status
+    .success());
+}

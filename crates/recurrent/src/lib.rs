@@ -15,6 +15,7 @@
 
 pub mod cell;
 pub mod checkpoint;
+pub mod course;
 pub mod data;
 pub mod error;
 pub mod float;

@@ -67,6 +67,15 @@ pub struct SeqLayer<F> {
 impl<F: Float> SeqLayer<F> {
     /// A layer with the given weights and zero gradients.
     pub fn new(kind: CellKind, params: CellParams<F>, reverse: bool) -> Self {
+        // Kernels read flat row-major slices; accept transposed or sliced arrays from callers.
+        let std2 = |a: ndarray::Array2<F>| a.as_standard_layout().into_owned();
+        let std1 = |a: ndarray::Array1<F>| a.as_standard_layout().into_owned();
+        let params = CellParams {
+            weight_ih: std2(params.weight_ih),
+            weight_hh: std2(params.weight_hh),
+            bias_ih: std1(params.bias_ih),
+            bias_hh: std1(params.bias_hh),
+        };
         let grads = CellParams::zeros(kind, params.input(), params.hidden());
         SeqLayer {
             kind,

@@ -172,5 +172,17 @@ for k, v in g.items():
     out["lstm_backward." + k] = v.numpy()
 print("lstm_backward dx[1][2] =", tx.grad[1][2].numpy(), " da0[2][3] =", ta0.grad[2][3].item())
 
+# Cases as a learner saves them for `recurrent grads --layout course` (rnn_backward's and
+# lstm_backward's setups above, with da padded to the sequence length).
+np.random.seed(1)
+x = np.random.randn(3, 10, 4); a0 = np.random.randn(5, 10)
+p = draw_rnn_params([("Wax", (5, 3)), ("Waa", (5, 5)), ("Wya", (2, 5)), ("ba", (5, 1)), ("by", (2, 1))])
+np.savez(os.path.join(OUT, "course_case_rnn.npz"), x=x, a0=a0, da=np.random.randn(5, 10, 4), Wax=p["Wax"], Waa=p["Waa"], ba=p["ba"].ravel())
+np.random.seed(1)
+x = np.random.randn(3, 10, 7); a0 = np.random.randn(5, 10)
+p = draw_rnn_params(LSTM_ORDER)
+da = np.zeros((5, 10, 7)); da[:, :, :4] = np.random.randn(5, 10, 4)
+np.savez(os.path.join(OUT, "course_case_lstm.npz"), x=x, a0=a0, da=da, **{k: v for k, v in p.items() if k not in ("Wy", "by")})
+
 np.savez(os.path.join(OUT, "course_reference.npz"), **{k: np.asarray(v, dtype=np.float64) for k, v in out.items()})
 print("wrote", len(out), "arrays; numpy", np.__version__, "torch", torch.__version__)

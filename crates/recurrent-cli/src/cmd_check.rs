@@ -98,15 +98,24 @@ pub struct GradsArgs {
     /// The cell: rnn, lstm or gru.
     #[arg(long)]
     cell: String,
-    /// Where to write y, h_n, c_n and the gradients dNAME.
+    /// Where to write the outputs and the gradients dNAME.
     #[arg(long)]
     out: PathBuf,
+    /// torch: PyTorch names and (T, B, I); course: the numpy course's names and (n_x, m, T_x),
+    /// with a0 and da, writing dx, da0, dWax, dWaa, dba (or the LSTM set).
+    #[arg(long, default_value = "torch")]
+    layout: String,
 }
 
 pub fn grads(a: GradsArgs) -> Result<()> {
     let kind = CellKind::parse(&a.cell)?;
     let case = read_npz(&a.case)?;
-    let out = grads_for_case(kind, &case).with_context(|| format!("case {}", a.case.display()))?;
+    let out = match a.layout.as_str() {
+        "torch" | "pytorch" => grads_for_case(kind, &case),
+        "course" => recurrent::course::grads_for_case(kind, &case),
+        l => bail!("unknown --layout '{l}': use torch or course"),
+    }
+    .with_context(|| format!("case {}", a.case.display()))?;
     write_npz(&a.out, &out)?;
     println!(
         "wrote {} arrays to {}: {}",

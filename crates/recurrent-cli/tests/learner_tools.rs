@@ -142,3 +142,75 @@ fn grads_reports_a_missing_file() {
         stderr(&o)
     );
 }
+
+/// `grads --layout course` on cases saved by numpy (scripts/course_reference.py): the course's
+/// gradient names, and torch's float64 values (course_reference.npz).
+#[test]
+fn grads_course_layout_round_trips_numpy_cases() {
+    let reference = read_npz(&fixture("course_reference.npz")).unwrap();
+    for (cell, prefix, names) in [
+        ("rnn", "rnn_backward.", &["dx", "da0", "dWax", "dWaa", "dba"][..]),
+        (
+            "lstm",
+            "lstm_backward.",
+            &["dx", "da0", "dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo"][..],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("ours.npz");
+        let case = fixture(&format!("course_case_{cell}.npz"));
+        let o = recurrent(&[
+            "grads",
+            case.to_str().unwrap(),
+            "--cell",
+            cell,
+            "--layout",
+            "course",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let ours = read_npz(&out).unwrap();
+        for n in names {
+            let want = &reference[&format!("{prefix}{n}")];
+            let got = ours[*n]
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order(want.shape())
+                .unwrap();
+            let want = want.as_standard_layout();
+            let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let d = got
+                .iter()
+                .zip(want.iter())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(d <= 1e-10 * scale, "{cell} {n}: differs from torch by {d:.3e}");
+        }
+    }
+}
+
+#[test]
+fn grads_course_layout_names_the_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut case = read_npz(&fixture("course_case_rnn.npz")).unwrap();
+    case.insert("x".into(), ndarray::ArrayD::zeros(vec![4, 10, 7]));
+    let p = dir.path().join("case.npz");
+    write_npz(&p, &case).unwrap();
+    let o = recurrent(&[
+        "grads",
+        p.to_str().unwrap(),
+        "--cell",
+        "rnn",
+        "--layout",
+        "course",
+        "--out",
+        "/dev/null",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("x is (4, 10, 7) but Wax expects n_x = 3"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -238,9 +238,8 @@ fn lstm_cell_backward_matches_torch() {
 /// The course draws `da` with shape (5, 10, 4) for a 7-step sequence, so its loop walks back
 /// over 4 steps only, starting at caches[3]. Read as "no upstream gradient after step 3", the
 /// right answer is the backward pass with `da` zero-padded to 7 steps, which is what we assert
-/// (the values in circulation for this cell, e.g. dx[1][2] = [-0.00173313, 0.08287442,
-/// -0.30545663, -0.43281115], come from a backward that drops the gradient flowing back from
-/// step t+1; they agree with the truth only at the last step).
+/// (torch float64 on the same arrays). A backward that never adds the gradient flowing back from
+/// step t+1 agrees with it only at the last step: see the next test.
 #[test]
 fn lstm_backward_matches_torch_with_the_setup_mended() {
     let mut r = NumpyRng::new(1);
@@ -281,6 +280,41 @@ fn shape_errors_are_in_words() {
         .unwrap_err()
         .to_string();
     assert_eq!(e, "a_prev is (4, 10) but (n_a, m) = (5, 10) is expected");
+}
+
+/// The classic bug, shown on the course's lstm_backward setup: walking back with
+/// `lstm_cell_backward(da[:, :, t], dc_prevt, caches[t])` — without `+ da_prevt` — gives
+/// dx[1][2] = [0.01824746, -0.16769361, -0.34378042, 0.53886581] (same numbers from a numpy
+/// replay), which agrees with the truth [0.02065391, -0.26197282, -0.0782652, 0.53886581] only at
+/// the last step.
+#[test]
+fn dropping_da_prev_agrees_only_at_the_last_step() {
+    let mut r = NumpyRng::new(1);
+    let x = randn3(&mut r, 3, 10, 7);
+    let a0 = randn2(&mut r, 5, 10);
+    let p = draw(&mut r, LSTM);
+    let (_, _, _, caches) = lstm_forward(x.view(), a0.view(), &p).unwrap();
+    let da = randn3(&mut r, 5, 10, 4);
+    let mut dx = Array3::zeros((3, 10, 4));
+    let mut dc = Array2::zeros((5, 10));
+    for t in (0..4).rev() {
+        let g = lstm_cell_backward(da.slice(s![.., .., t]), dc.view(), &caches.caches[t]).unwrap();
+        dx.slice_mut(s![.., .., t]).assign(&g["dxt"]);
+        dc = g["dc_prev"].clone().into_dimensionality().unwrap();
+    }
+    close(
+        &dx.slice(s![1, 2, ..]).to_vec(),
+        &[0.01824746, -0.16769361, -0.34378042, 0.53886581],
+        1e-8,
+        "buggy dx[1][2]",
+    );
+    let truth = reference()["lstm_backward.dx"].clone();
+    for t in 0..4 {
+        let d = (&dx.slice(s![.., .., t]) - &truth.slice(s![.., .., t]))
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        assert_eq!(d < 1e-10, t == 3, "step {t}: difference {d:.3e}");
+    }
 }
 
 // ---- finite differences of the course's own functions --------------------------------------

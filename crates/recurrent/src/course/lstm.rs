@@ -4,7 +4,7 @@
 //! `a = Γo ⊙ tanh(c)`, `ŷ = softmax(Wy a + by)`. In PyTorch's names Γu is `i`, c̃ is `g`, and
 //! `Wf = [W_hf | W_if]`, `bf = b_if + b_hf`; the gate arithmetic is the library's LSTM kernel.
 
-use super::{add_col, param, rows, softmax, sum_cols, Grads, Params};
+use super::{add_col, param, rows, softmax, standard, sum_cols, Grads, Params};
 use crate::cell::lstm as kernel;
 use crate::error::{fmt_shape, Error, Result};
 use ndarray::{concatenate, s, Array2, Array3, ArrayView2, ArrayView3, Axis};
@@ -110,8 +110,17 @@ pub fn lstm_cell_forward(
         h.as_slice_mut().expect("std"),
         n_a,
     );
-    let gate = |k: usize| gates.slice(s![.., k * n_a..(k + 1) * n_a]).t().to_owned();
-    let (a_next, c_next) = (h.t().to_owned(), c.t().to_owned());
+    let gate = |k: usize| {
+        gates
+            .slice(s![.., k * n_a..(k + 1) * n_a])
+            .t()
+            .as_standard_layout()
+            .into_owned()
+    };
+    let (a_next, c_next) = (
+        h.t().as_standard_layout().into_owned(),
+        c.t().as_standard_layout().into_owned(),
+    );
     let yt = softmax(add_col(p["Wy"].dot(&a_next), &p["by"]).view());
     let cache = LstmCache {
         a_next: a_next.clone(),
@@ -206,15 +215,19 @@ pub fn lstm_cell_backward(
     let mut g = Grads::new();
     let mut dconcat = Array2::<f64>::zeros(concat.raw_dim());
     for (k, (w, b)) in GATES.iter().enumerate() {
-        let dz = dpre.slice(s![.., k * n_a..(k + 1) * n_a]).t().to_owned(); // (n_a, m)
+        let dz = dpre
+            .slice(s![.., k * n_a..(k + 1) * n_a])
+            .t()
+            .as_standard_layout()
+            .into_owned(); // (n_a, m)
         g.insert(format!("d{w}"), dz.dot(&concat.t()).into_dyn()); // (n_a, m)(m, n_a + n_x)
         g.insert(format!("d{b}"), sum_cols(dz.view()).into_dyn());
         dconcat += &p[*w].t().dot(&dz); // (n_a + n_x, n_a)(n_a, m)
     }
     g.insert("da_prev".into(), dconcat.slice(s![..n_a, ..]).to_owned().into_dyn());
     g.insert("dxt".into(), dconcat.slice(s![n_a.., ..]).to_owned().into_dyn());
-    g.insert("dc_prev".into(), dc.t().to_owned().into_dyn());
-    Ok(g)
+    g.insert("dc_prev".into(), dc.t().as_standard_layout().into_owned().into_dyn());
+    Ok(standard(g))
 }
 
 /// Back through time. `da (n_a, m, T_x)`, the upstream gradient of every `a⟨t⟩` → `dx (n_x, m,
@@ -256,5 +269,5 @@ pub fn lstm_backward(da: ArrayView3<'_, f64>, caches: &LstmCaches) -> Result<Gra
     }
     sums.insert("dx".into(), dx.into_dyn());
     sums.insert("da0".into(), da_prevt.into_dyn());
-    Ok(sums)
+    Ok(standard(sums))
 }

@@ -11,6 +11,7 @@
 //! back from step `t+1` (and, for the LSTM, the cell-state gradient too).
 
 pub mod lstm;
+pub mod replay;
 pub mod rnn;
 pub mod simple_rnn;
 
@@ -66,7 +67,77 @@ pub(crate) fn add_col(mut a: Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
     a
 }
 
+/// Every array of a gradient map in standard (C) layout, as numpy would hand it back.
+pub(crate) fn standard(mut g: Grads) -> Grads {
+    for v in g.values_mut() {
+        if !v.is_standard_layout() {
+            *v = v.as_standard_layout().into_owned();
+        }
+    }
+    g
+}
+
 /// `Σ_m` of `(n, m)` as a `(n, 1)` column, like `np.sum(·, axis=1, keepdims=True)`.
 pub(crate) fn sum_cols(a: ArrayView2<'_, f64>) -> Array2<f64> {
     a.sum_axis(Axis(1)).insert_axis(Axis(1))
+}
+
+/// `recurrent grads --layout course`: a learner's case in the course's names and layout —
+/// `Wax, Waa, ba` (RNN) or `Wf, bf, Wi, bi, Wc, bc, Wo, bo` (LSTM), `x (n_x, m, T_x)`, `a0 (n_a,
+/// m)`, upstream `da (n_a, m, T_x)` — gives `a` and the course's gradients: `dx, da0, dWax, dWaa,
+/// dba`, or `dx, da0, dWf, dbf, dWi, dbi, dWc, dbc, dWo, dbo`. Biases may be `(n,)` or `(n, 1)`;
+/// the output weights (`Wya, by` / `Wy, by`) are optional, since backward does not use them.
+pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> Result<crate::interop::Tensors> {
+    use crate::CellKind;
+    let get3 = |n: &str, why: &str| -> Result<ndarray::Array3<f64>> {
+        let a = case
+            .get(n)
+            .ok_or_else(|| Error::Missing(format!("{n}: expected {why}")))?;
+        a.clone()
+            .into_dimensionality()
+            .map_err(|_| Error::shape(n, a.shape(), format!("it must be 3-d {why}")))
+    };
+    let mut p = Params::new();
+    for (k, v) in case {
+        let v2 = match v.ndim() {
+            1 => v.clone().into_shape_with_order((v.len(), 1)).expect("column"),
+            2 => v.clone().into_dimensionality().expect("2-d"),
+            _ => continue,
+        };
+        p.insert(k.clone(), v2);
+    }
+    let x = get3("x", "(n_x, m, T_x)")?;
+    let a0 = p
+        .get("a0")
+        .cloned()
+        .ok_or_else(|| Error::Missing("a0: expected (n_a, m)".into()))?;
+    let da = get3("da", "(n_a, m, T_x)")?;
+    let n_a = a0.nrows();
+    let (wy, by) = if kind == CellKind::Lstm {
+        ("Wy", "by")
+    } else {
+        ("Wya", "by")
+    };
+    if !p.contains_key(wy) {
+        p.insert(wy.into(), Array2::zeros((1, n_a)));
+        p.insert(by.into(), Array2::zeros((1, 1)));
+    }
+    let (a, g) = match kind {
+        CellKind::Rnn => {
+            let (a, _, caches) = rnn_forward(x.view(), a0.view(), &p)?;
+            (a, rnn_backward(da.view(), &caches)?)
+        }
+        CellKind::Lstm => {
+            let (a, _, _, caches) = lstm_forward(x.view(), a0.view(), &p)?;
+            (a, lstm_backward(da.view(), &caches)?)
+        }
+        CellKind::Gru => {
+            return Err(Error::Config(
+                "the course layout has rnn and lstm only: use --cell rnn or lstm, or the PyTorch layout for gru".into(),
+            ))
+        }
+    };
+    let mut out: crate::interop::Tensors = g.into_iter().collect();
+    out.insert("a".into(), a.into_dyn());
+    Ok(out)
 }

@@ -1,7 +1,7 @@
 //! `rnn_cell_forward`, `rnn_forward`, `rnn_cell_backward`, `rnn_backward` in the course's layout:
 //! `a⟨t⟩ = tanh(Wax x⟨t⟩ + Waa a⟨t−1⟩ + ba)`, `ŷ⟨t⟩ = softmax(Wya a⟨t⟩ + by)`.
 
-use super::{add_col, param, rows, softmax, sum_cols, Grads, Params};
+use super::{add_col, param, rows, softmax, standard, sum_cols, Grads, Params};
 use crate::cell::rnn as kernel;
 use crate::error::{Error, Result};
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3};
@@ -79,7 +79,7 @@ pub fn rnn_cell_forward(
         hproj.as_slice().expect("std"),
         h.as_slice_mut().expect("std"),
     );
-    let a_next = h.t().to_owned();
+    let a_next = h.t().as_standard_layout().into_owned();
     let yt_pred = softmax(add_col(p["Wya"].dot(&a_next), &p["by"]).view());
     let cache = RnnCache {
         a_next: a_next.clone(),
@@ -145,7 +145,7 @@ pub fn rnn_cell_backward(da_next: ArrayView2<'_, f64>, cache: &RnnCache) -> Resu
     g.insert("dWax".into(), dtanh.dot(&cache.xt.t()).into_dyn()); // (n_a, m)(m, n_x)
     g.insert("dWaa".into(), dtanh.dot(&cache.a_prev.t()).into_dyn()); // (n_a, m)(m, n_a)
     g.insert("dba".into(), sum_cols(dtanh).into_dyn()); // (n_a, 1)
-    Ok(g)
+    Ok(standard(g))
 }
 
 /// Back through time. `da (n_a, m, T_x)`, the upstream gradient of every `a⟨t⟩` →
@@ -182,5 +182,5 @@ pub fn rnn_backward(da: ArrayView3<'_, f64>, caches: &RnnCaches) -> Result<Grads
     out.insert("dWax".into(), dwax.into_dyn());
     out.insert("dWaa".into(), dwaa.into_dyn());
     out.insert("dba".into(), dba.into_dyn());
-    Ok(out)
+    Ok(standard(out))
 }

@@ -79,8 +79,8 @@ impl SimpleRnn {
         Ok(SimpleRnnGrads {
             dx: dx.expect("dense input"),
             dh0: dh0.h.index_axis_move(Axis(0), 0),
-            dw_x: g.weight_ih.t().to_owned(),
-            dw_h: g.weight_hh.t().to_owned(),
+            dw_x: g.weight_ih.t().as_standard_layout().into_owned(),
+            dw_h: g.weight_hh.t().as_standard_layout().into_owned(),
             db: g.bias_ih.clone(),
         })
     }

@@ -2,6 +2,7 @@
 //! library configurations, runs, and prints. Errors are one line on stderr and exit status 2;
 //! a gradient check that fails exits with 1.
 
+mod cmd_bench;
 mod cmd_check;
 mod cmd_model;
 mod text;
@@ -30,6 +31,8 @@ enum Command {
     Sample(cmd_model::SampleArgs),
     /// Loss of a checkpoint on a text, in nats and bits per character.
     Eval(cmd_model::EvalArgs),
+    /// Training speed of the standard configurations on this machine.
+    Bench(cmd_bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Train(a) => train::train(*a),
         Command::Sample(a) => cmd_model::sample(a).map(|()| ExitCode::SUCCESS),
         Command::Eval(a) => cmd_model::eval(a).map(|()| ExitCode::SUCCESS),
+        Command::Bench(a) => cmd_bench::bench(a).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

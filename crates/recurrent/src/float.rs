@@ -31,6 +31,49 @@ pub trait Float:
     fn sigmoid(self) -> Self {
         Self::one() / (Self::one() + (-self).exp())
     }
+    /// `tanh` in place over a slice (vectorised for `f32`, exact for `f64`).
+    fn tanh_slice(v: &mut [Self]);
+    /// The logistic sigmoid in place over a slice.
+    fn sigmoid_slice(v: &mut [Self]);
+    /// `exp` in place over a slice.
+    fn exp_slice(v: &mut [Self]);
+    /// `C (m, n) = β·C + A (m, k) · B (k, n)`, row-major with leading dimensions, `β = 1`
+    /// when `accumulate`. `f32` uses the in-place small-matrix kernel, `f64` ndarray's GEMM.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        lda: usize,
+        b: &[Self],
+        ldb: usize,
+        c: &mut [Self],
+        ldc: usize,
+        accumulate: bool,
+    );
+}
+
+/// The generic fallback of [`Float::gemm`] through ndarray.
+#[allow(clippy::too_many_arguments)]
+fn gemm_ndarray<F: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[F],
+    lda: usize,
+    b: &[F],
+    ldb: usize,
+    c: &mut [F],
+    ldc: usize,
+    acc: bool,
+) {
+    use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+    let av = ArrayView2::from_shape((m, k).strides((lda, 1)), a).expect("A fits");
+    let bv = ArrayView2::from_shape((k, n).strides((ldb, 1)), b).expect("B fits");
+    let mut cv = ArrayViewMut2::from_shape((m, n).strides((ldc, 1)), c).expect("C fits");
+    let beta = if acc { F::one() } else { F::zero() };
+    ndarray::linalg::general_mat_mul(F::one(), &av, &bv, beta, &mut cv);
 }
 
 impl Float for f32 {
@@ -42,6 +85,34 @@ impl Float for f32 {
     fn f64(self) -> f64 {
         self as f64
     }
+    fn tanh_slice(v: &mut [Self]) {
+        crate::kernels::act::tanh(v)
+    }
+    fn sigmoid_slice(v: &mut [Self]) {
+        crate::kernels::act::sigmoid(v)
+    }
+    fn exp_slice(v: &mut [Self]) {
+        crate::kernels::act::exp(v)
+    }
+    fn gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        lda: usize,
+        b: &[Self],
+        ldb: usize,
+        c: &mut [Self],
+        ldc: usize,
+        acc: bool,
+    ) {
+        use crate::kernels::gemm::{gemm, Mat};
+        // Large products (weight gradients, the head) go to the packing GEMM, which wins there.
+        if m > 96 && n > 96 && k > 96 {
+            return gemm_ndarray(m, n, k, a, lda, b, ldb, c, ldc, acc);
+        }
+        gemm(m, n, k, Mat { data: a, ld: lda }, Mat { data: b, ld: ldb }, c, ldc, acc)
+    }
 }
 
 impl Float for f64 {
@@ -52,5 +123,28 @@ impl Float for f64 {
     #[inline]
     fn f64(self) -> f64 {
         self
+    }
+    fn tanh_slice(v: &mut [Self]) {
+        v.iter_mut().for_each(|x| *x = x.tanh());
+    }
+    fn sigmoid_slice(v: &mut [Self]) {
+        v.iter_mut().for_each(|x| *x = 1.0 / (1.0 + (-*x).exp()));
+    }
+    fn exp_slice(v: &mut [Self]) {
+        v.iter_mut().for_each(|x| *x = x.exp());
+    }
+    fn gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        lda: usize,
+        b: &[Self],
+        ldb: usize,
+        c: &mut [Self],
+        ldc: usize,
+        acc: bool,
+    ) {
+        gemm_ndarray(m, n, k, a, lda, b, ldb, c, ldc, acc)
     }
 }

@@ -118,3 +118,37 @@ fn wrong_shape_is_named() {
         .to_string();
     assert_eq!(e, "missing tensor dy: expected shape (6, 3, 10)");
 }
+
+/// The f32 path (in-place GEMM kernel, vectorised tanh/sigmoid) on the same fixtures: PyTorch's
+/// float64 outputs and gradients to f32 accuracy (relative to each tensor's scale).
+#[test]
+fn f32_kernels_match_pytorch_to_f32_precision() {
+    for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+        for bf in [false, true] {
+            let f = fixture(&format!("torch_{kind}_{}.npz", if bf { "bf" } else { "tm" }));
+            let cfg = infer_config(kind, &f, "").unwrap().with_batch_first(bf);
+            let mut r = recurrent_from_tensors::<f32>(&cfg, &f, "").unwrap();
+            let x = f["x"].mapv(|v| v as f32).into_dimensionality().unwrap();
+            let b = if bf { f["x"].shape()[0] } else { f["x"].shape()[1] };
+            let to32 = |s: Option<recurrent::State<f64>>| {
+                s.map(|s| recurrent::State {
+                    h: s.h.mapv(|v| v as f32),
+                    c: s.c.map(|c| c.mapv(|v| v as f32)),
+                })
+            };
+            let s0 = to32(read_state(&cfg, &f, "h0", "c0", b).unwrap());
+            let ds = to32(read_state(&cfg, &f, "dh_n", "dc_n", b).unwrap());
+            let (y, _) = r.forward(Input::Dense(x.view()), s0.as_ref(), None).unwrap();
+            let dy = f["dy"].mapv(|v| v as f32).into_dimensionality().unwrap();
+            let (dx, dh0) = r.backward(dy.view(), ds.as_ref()).unwrap();
+            let mut ours = parameters_to_tensors(&mut r, "", true);
+            ours.insert("y".into(), y.mapv(f64::from).into_dyn());
+            ours.insert("dx".into(), dx.unwrap().mapv(f64::from).into_dyn());
+            ours.insert("dh0".into(), dh0.h.mapv(f64::from).into_dyn());
+            for (name, mine) in &ours {
+                let e = rel_err(mine, &f[name]);
+                assert!(e < 2e-5, "{kind} bf={bf} f32: {name} differs from PyTorch by {e:.3e}");
+            }
+        }
+    }
+}

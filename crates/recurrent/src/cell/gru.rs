@@ -24,16 +24,19 @@ pub fn forward_step<F: Float>(gates: &mut [F], hproj: &[F], h_prev: &[F], h: &mu
     {
         let rg = b * hs..(b + 1) * hs;
         let (hprev, h, hn) = (&h_prev[rg.clone()], &mut h[rg.clone()], &mut hn[rg]);
+        let (rz, n) = g.split_at_mut(2 * hs);
+        for (x, &y) in rz.iter_mut().zip(&hp[..2 * hs]) {
+            *x += y;
+        }
+        F::sigmoid_slice(rz);
+        hn.copy_from_slice(&hp[2 * hs..]);
         for j in 0..hs {
-            let r = (g[j] + hp[j]).sigmoid();
-            let z = (g[hs + j] + hp[hs + j]).sigmoid();
-            let hnj = hp[2 * hs + j];
-            let n = (g[2 * hs + j] + r * hnj).tanh();
-            g[j] = r;
-            g[hs + j] = z;
-            g[2 * hs + j] = n;
-            hn[j] = hnj;
-            h[j] = (one - z) * n + z * hprev[j];
+            n[j] += rz[j] * hn[j];
+        }
+        F::tanh_slice(n);
+        let z = &rz[hs..];
+        for j in 0..hs {
+            h[j] = (one - z[j]) * n[j] + z[j] * hprev[j];
         }
     }
 }

@@ -6,15 +6,14 @@
 
 use crate::Float;
 
-/// One step forward for a batch; one fused pass over the gate pre-activations.
+/// One step forward for a batch: vectorised passes over each row's gate blocks.
 ///
-/// * `gates`: `(B, 4H)`, in: `W_ih x_t + b_ih`; out: the activations `[i | f | g | o]`.
-/// * `hproj`: `(B, 4H)`, `W_hh h_{t-1} + b_hh`.
+/// * `gates`: `(B, 4H)`, in: the whole pre-activations `W_ih x + b_ih + W_hh h + b_hh`;
+///   out: the activations `[i | f | g | o]`.
 /// * `c_prev`: `(B, H)`; `c`, `tanh_c`, `h`: `(B, H)`, written.
 #[inline]
 pub fn forward_step<F: Float>(
     gates: &mut [F],
-    hproj: &[F],
     c_prev: &[F],
     c: &mut [F],
     tanh_c: &mut [F],
@@ -22,27 +21,22 @@ pub fn forward_step<F: Float>(
     hidden: usize,
 ) {
     let hs = hidden;
-    for (b, (g, hp)) in gates
-        .chunks_exact_mut(4 * hs)
-        .zip(hproj.chunks_exact(4 * hs))
-        .enumerate()
-    {
+    for (b, g) in gates.chunks_exact_mut(4 * hs).enumerate() {
         let r = b * hs..(b + 1) * hs;
+        let (ifg, o) = g.split_at_mut(3 * hs);
+        let (i_f, gg) = ifg.split_at_mut(2 * hs);
+        F::sigmoid_slice(i_f);
+        F::tanh_slice(gg);
+        F::sigmoid_slice(o);
+        let (i, f) = i_f.split_at(hs);
         let (cp, c, tc, h) = (&c_prev[r.clone()], &mut c[r.clone()], &mut tanh_c[r.clone()], &mut h[r]);
         for j in 0..hs {
-            let i = (g[j] + hp[j]).sigmoid();
-            let f = (g[hs + j] + hp[hs + j]).sigmoid();
-            let gg = (g[2 * hs + j] + hp[2 * hs + j]).tanh();
-            let o = (g[3 * hs + j] + hp[3 * hs + j]).sigmoid();
-            let cn = f * cp[j] + i * gg;
-            let t = cn.tanh();
-            g[j] = i;
-            g[hs + j] = f;
-            g[2 * hs + j] = gg;
-            g[3 * hs + j] = o;
-            c[j] = cn;
-            tc[j] = t;
-            h[j] = o * t;
+            c[j] = f[j] * cp[j] + i[j] * gg[j];
+        }
+        tc.copy_from_slice(c);
+        F::tanh_slice(tc);
+        for j in 0..hs {
+            h[j] = o[j] * tc[j];
         }
     }
 }
@@ -91,7 +85,7 @@ mod tests {
     fn zero_preactivations_halve_the_cell() {
         let mut gates = [0.0f64; 4];
         let (mut c, mut tc, mut h) = ([0.0], [0.0], [0.0]);
-        forward_step(&mut gates, &[0.0; 4], &[1.0], &mut c, &mut tc, &mut h, 1);
+        forward_step(&mut gates, &[1.0], &mut c, &mut tc, &mut h, 1);
         assert_eq!(c[0], 0.5);
         assert!((h[0] - 0.5 * 0.5f64.tanh()).abs() < 1e-16);
         assert!((h[0] - 0.2310585786300049).abs() < 1e-15);

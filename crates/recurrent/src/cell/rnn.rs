@@ -4,14 +4,12 @@ use crate::Float;
 
 /// One step forward for a batch.
 ///
-/// * `pre`: `(B, H)`, `W_ih x_t + b_ih`.
-/// * `hproj`: `(B, H)`, `W_hh h_{t-1} + b_hh`.
-/// * `h`: `(B, H)`, written: `h_t`.
+/// * `pre`: `(B, H)`, the whole pre-activation `W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`.
+/// * `h`: `(B, H)`, written: `h_t = tanh(pre)`.
 #[inline]
-pub fn forward_step<F: Float>(pre: &[F], hproj: &[F], h: &mut [F]) {
-    for ((h, &a), &b) in h.iter_mut().zip(pre).zip(hproj) {
-        *h = (a + b).tanh();
-    }
+pub fn forward_step<F: Float>(pre: &[F], h: &mut [F]) {
+    h.copy_from_slice(pre);
+    F::tanh_slice(h);
 }
 
 /// One step backward: the pre-activation gradient from the gradient reaching `h_t`.
@@ -36,7 +34,7 @@ mod tests {
     #[test]
     fn forward_is_tanh_of_sum() {
         let mut h = [0.0f64];
-        forward_step(&[0.5], &[0.25], &mut h);
+        forward_step(&[0.5 + 0.25], &mut h);
         assert!((h[0] - 0.6351489523872873).abs() < 1e-15);
         let mut d = [0.0f64];
         backward_step(&[2.0], &h, &mut d);

@@ -93,7 +93,6 @@ pub fn lstm_cell_forward(
         .expect("(m, 4n_a)")
         .as_standard_layout()
         .into_owned();
-    let zeros = Array2::zeros(gates.raw_dim());
     let (mut c, mut tc, mut h) = (
         Array2::zeros((m, n_a)),
         Array2::zeros((m, n_a)),
@@ -103,7 +102,6 @@ pub fn lstm_cell_forward(
     let sl = |a: &Array2<f64>| a.as_slice().expect("std").to_vec();
     kernel::forward_step(
         gates.as_slice_mut().expect("std"),
-        &sl(&zeros),
         &sl(&cp),
         c.as_slice_mut().expect("std"),
         tc.as_slice_mut().expect("std"),

@@ -71,14 +71,10 @@ pub fn rnn_cell_forward(
         ));
     }
     let p = parameters;
-    let pre = rows(add_col(p["Wax"].dot(&xt), &p["ba"]).view()); // (m, n_a)
-    let hproj = rows(p["Waa"].dot(&a_prev).view()); // (m, n_a)
+    // The whole pre-activation, then the library's RNN kernel: rows (m, n_a) for the kernel.
+    let pre = rows((add_col(p["Wax"].dot(&xt), &p["ba"]) + p["Waa"].dot(&a_prev)).view());
     let mut h = Array2::zeros(pre.raw_dim());
-    kernel::forward_step(
-        pre.as_slice().expect("std"),
-        hproj.as_slice().expect("std"),
-        h.as_slice_mut().expect("std"),
-    );
+    kernel::forward_step(pre.as_slice().expect("std"), h.as_slice_mut().expect("std"));
     let a_next = h.t().as_standard_layout().into_owned();
     let yt_pred = softmax(add_col(p["Wya"].dot(&a_next), &p["by"]).view());
     let cache = RnnCache {

@@ -39,8 +39,10 @@ struct Workspace<F> {
     cbuf: Array2<F>,
     /// `(T·B, H)`: LSTM `tanh(c_t)`; GRU `W_hn h_{t-1} + b_hn`.
     aux: Array2<F>,
-    /// `(B, G·H)`: this step's `W_hh h_{t-1} + b_hh`.
+    /// `(B, G·H)`: GRU only, this step's `W_hh h_{t-1} + b_hh`.
     hproj: Array2<F>,
+    /// `(H, G·H)`: `W_hhᵀ`, copied once per forward.
+    w_hh_t: Array2<F>,
     /// `(T·B, G·H)`: gradient of the input-side pre-activations.
     dgi: Array2<F>,
     /// `(T·B, G·H)`: GRU only, gradient of the hidden-side pre-activations.
@@ -106,7 +108,8 @@ impl<F: Float> SeqLayer<F> {
             hbuf: Array2::zeros(((t + 1) * b, h)),
             cbuf: Array2::zeros((if lstm { (t + 1) * b } else { 0 }, h)),
             aux: Array2::zeros((aux_rows, h)),
-            hproj: Array2::zeros((b, gh)),
+            hproj: Array2::zeros((if self.kind == CellKind::Gru { b } else { 0 }, gh)),
+            w_hh_t: Array2::zeros((h, gh)),
             dgi: Array2::zeros((t * b, gh)),
             dgh: Array2::zeros((if self.kind == CellKind::Gru { t * b } else { 0 }, gh)),
             dh: Array2::zeros((b, h)),
@@ -157,44 +160,58 @@ impl<F: Float> SeqLayer<F> {
     }
 
     /// `gates = X · W_ihᵀ + b_ih` for all rows in one GEMM (a column gather for tokens).
+    /// `gates = X · W_ihᵀ + b` for all rows in one GEMM (a column gather for tokens), where
+    /// `b = b_ih + b_hh` for RNN and LSTM (the two biases are only ever added) and `b_ih` for
+    /// the GRU (whose `b_hn` sits inside the reset gate's product).
     fn project_inputs(&mut self, x: SeqInput<'_, F>) {
         let ws = &mut self.ws;
+        let bias = match self.kind {
+            CellKind::Gru => self.params.bias_ih.clone(),
+            _ => &self.params.bias_ih + &self.params.bias_hh,
+        };
         match x {
             SeqInput::Dense(x) => {
-                ws.gates.assign(&self.params.bias_ih);
+                ws.gates.assign(&bias);
                 general_mat_mul(F::one(), &x, &self.params.weight_ih.t(), F::one(), &mut ws.gates);
             }
             SeqInput::Tokens(tok) => {
                 let wt = self.params.weight_ih.t();
                 for (mut row, &k) in ws.gates.rows_mut().into_iter().zip(tok) {
-                    row.assign(&self.params.bias_ih);
+                    row.assign(&bias);
                     row += &wt.row(k);
                 }
             }
         }
+        // W_hhᵀ (H, G·H), row-major, so each step's product reads it in place.
+        ws.w_hh_t.assign(&self.params.weight_hh.t());
     }
 
     fn forward_step(&mut self, ti: usize, b: usize, h: usize) {
         let (out, prev) = self.blocks(ti);
+        let gh = self.kind.gates() * h;
         let ws = &mut self.ws;
         let rows = |blk: usize| blk * b..(blk + 1) * b;
-        // Recurrent projection: hproj = h_prev · W_hhᵀ + b_hh.
-        ws.hproj.assign(&self.params.bias_hh);
-        let hprev = ws.hbuf.slice(s![rows(prev), ..]);
-        general_mat_mul(F::one(), &hprev, &self.params.weight_hh.t(), F::one(), &mut ws.hproj);
-        let hp = ws.hproj.as_slice().expect("contiguous");
+        let wt = ws.w_hh_t.as_slice().expect("contiguous");
         let gates = ws.gates.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
         let (hprev, hout) = read_write_blocks(&mut ws.hbuf, prev, out, b * h);
         match self.kind {
-            CellKind::Rnn => rnn::forward_step(gates, hp, hout),
+            CellKind::Rnn => {
+                F::gemm(b, gh, h, hprev, h, wt, gh, gates, gh, true);
+                rnn::forward_step(gates, hout)
+            }
             CellKind::Gru => {
+                // The hidden side stays separate: r multiplies W_hn h + b_hn.
+                ws.hproj.assign(&self.params.bias_hh);
+                let hp = ws.hproj.as_slice_mut().expect("contiguous");
+                F::gemm(b, gh, h, hprev, h, wt, gh, hp, gh, true);
                 let hn = ws.aux.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
                 gru::forward_step(gates, hp, hprev, hout, hn, h);
             }
             CellKind::Lstm => {
+                F::gemm(b, gh, h, hprev, h, wt, gh, gates, gh, true);
                 let tc = ws.aux.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
                 let (cprev, cout) = read_write_blocks(&mut ws.cbuf, prev, out, b * h);
-                lstm::forward_step(gates, hp, cprev, cout, tc, hout, h);
+                lstm::forward_step(gates, cprev, cout, tc, hout, h);
             }
         }
     }
@@ -294,11 +311,25 @@ impl<F: Float> SeqLayer<F> {
             }
         }
         // dh_prev = dG_h · W_hh (+ the GRU's direct path z ⊙ dh already left in dh).
-        let (dg, beta) = match self.kind {
-            CellKind::Gru => (ws.dgh.slice(s![rows(ti), ..]), F::one()),
-            _ => (ws.dgi.slice(s![rows(ti), ..]), F::zero()),
+        let (dg, acc) = match self.kind {
+            CellKind::Gru => (ws.dgh.slice(s![rows(ti), ..]), true),
+            _ => (ws.dgi.slice(s![rows(ti), ..]), false),
         };
-        general_mat_mul(F::one(), &dg, &self.params.weight_hh, beta, &mut ws.dh);
+        let gh = self.kind.gates() * h;
+        let dg = dg.to_slice().expect("contiguous");
+        let w = self.params.weight_hh.as_slice().expect("contiguous");
+        F::gemm(
+            b,
+            h,
+            gh,
+            dg,
+            gh,
+            w,
+            h,
+            ws.dh.as_slice_mut().expect("contiguous"),
+            h,
+            acc,
+        );
     }
 
     /// After the time loop: every weight gradient as one GEMM over all `T·B` rows.

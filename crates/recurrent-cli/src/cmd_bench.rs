@@ -1,0 +1,249 @@
+//! `recurrent bench`: training speed of the standard configurations on this machine — chars/s,
+//! effective GFLOP/s, peak memory — and the library's own f32 GEMM rate at 1024³ for reference.
+//! `scripts/bench_pytorch.py` runs the same configurations in PyTorch; `scripts/compare.sh`
+//! runs both and prints the ratios.
+
+use crate::text::{default_corpus, read_text};
+use anyhow::{bail, Result};
+use clap::Args;
+use ndarray::Array2;
+use recurrent::data::{Vocab, Windows};
+use recurrent::model::{CharModel, Init, ModelConfig};
+use recurrent::optim::{clip_elementwise, clip_global_norm, Optimizer, Rule};
+use recurrent::{CellKind, NumpyRng, Parameters, Reduction, State};
+use std::time::Instant;
+
+/// Flags of `recurrent bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// min-char-rnn, lstm-small, lstm-large, gru-medium, gemm, or all.
+    #[arg(long, default_value = "all")]
+    config: String,
+    /// Threads for matrix products.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Seconds of timed training per configuration (after the warm-up).
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Print one JSON object per configuration instead of a table row.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A standard configuration (one-hot input, vocabulary of tiny-shakespeare).
+pub struct Config {
+    pub name: &'static str,
+    pub cell: CellKind,
+    pub layers: usize,
+    pub hidden: usize,
+    pub batch: usize,
+    pub steps: usize,
+    pub optimizer: &'static str,
+    pub lr: f64,
+    /// Element-wise clip (min-char-rnn) or global-norm clip.
+    pub clip: f64,
+    pub clip_norm: f64,
+}
+
+pub const CONFIGS: [Config; 4] = [
+    Config {
+        name: "min-char-rnn",
+        cell: CellKind::Rnn,
+        layers: 1,
+        hidden: 100,
+        batch: 1,
+        steps: 25,
+        optimizer: "adagrad",
+        lr: 0.1,
+        clip: 5.0,
+        clip_norm: 0.0,
+    },
+    Config {
+        name: "lstm-small",
+        cell: CellKind::Lstm,
+        layers: 1,
+        hidden: 128,
+        batch: 32,
+        steps: 64,
+        optimizer: "adam",
+        lr: 2e-3,
+        clip: 0.0,
+        clip_norm: 5.0,
+    },
+    Config {
+        name: "lstm-large",
+        cell: CellKind::Lstm,
+        layers: 2,
+        hidden: 512,
+        batch: 64,
+        steps: 64,
+        optimizer: "adam",
+        lr: 2e-3,
+        clip: 0.0,
+        clip_norm: 5.0,
+    },
+    Config {
+        name: "gru-medium",
+        cell: CellKind::Gru,
+        layers: 1,
+        hidden: 256,
+        batch: 32,
+        steps: 64,
+        optimizer: "adam",
+        lr: 2e-3,
+        clip: 0.0,
+        clip_norm: 5.0,
+    },
+];
+
+/// Training FLOPs per character: 3 × the forward's multiply-adds × 2 (backward = 2 × forward),
+/// counting the recurrent and dense input products and the head; a one-hot input product is a
+/// gather and counts 0.
+pub fn flops_per_char(c: &Config, vocab: usize) -> f64 {
+    let g = c.cell.gates() as f64;
+    let h = c.hidden as f64;
+    let mut f = 0.0;
+    for l in 0..c.layers {
+        let dense_in = if l == 0 { 0.0 } else { h };
+        f += 2.0 * g * h * (h + dense_in);
+    }
+    3.0 * (f + 2.0 * vocab as f64 * h)
+}
+
+/// Peak resident memory of this process in MiB (VmHWM), if the system reports it.
+pub fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub fn bench(a: BenchArgs) -> Result<()> {
+    if a.threads == 0 {
+        bail!("--threads is 0: give at least 1");
+    }
+    std::env::set_var("MATMUL_NUM_THREADS", a.threads.to_string());
+    let names: Vec<&str> = match a.config.as_str() {
+        "all" => CONFIGS.iter().map(|c| c.name).chain(["gemm"]).collect(),
+        n if n == "gemm" || CONFIGS.iter().any(|c| c.name == n) => vec![n],
+        n => bail!("unknown --config '{n}': use min-char-rnn, lstm-small, lstm-large, gru-medium, gemm or all"),
+    };
+    if !a.json {
+        println!(
+            "{:<14} {:>8} {:>14} {:>10} {:>14} {:>12}",
+            "config", "threads", "chars/s", "GFLOP/s", "peak RSS MiB", "loss"
+        );
+    }
+    for n in names {
+        let r = if n == "gemm" {
+            bench_gemm(a.seconds)
+        } else {
+            bench_config(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds)?
+        };
+        if a.json {
+            println!(
+                "{}",
+                serde_json::json!({"config": n, "threads": a.threads, "chars_per_sec": r.0, "gflops": r.1, "peak_rss_mib": r.2, "loss": r.3})
+            );
+        } else {
+            println!(
+                "{n:<14} {:>8} {:>14.0} {:>10.2} {:>14.1} {:>12.4}",
+                a.threads,
+                r.0,
+                r.1,
+                r.2.unwrap_or(f64::NAN),
+                r.3.unwrap_or(f64::NAN)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `(chars/s, GFLOP/s, peak RSS MiB, mean loss per char of the timed steps)`.
+type Figures = (f64, f64, Option<f64>, Option<f64>);
+
+fn bench_config(c: &Config, seconds: f64) -> Result<Figures> {
+    let text = read_text(&default_corpus())?;
+    let vocab = Vocab::from_text(&text);
+    let tokens = vocab.encode(&text)?;
+    let w = Windows::contiguous(0, tokens.len(), c.batch, c.steps).expect("corpus is long");
+    let mc = ModelConfig {
+        cell: c.cell,
+        vocab: vocab.len(),
+        hidden: c.hidden,
+        layers: c.layers,
+        dropout: 0.0,
+    };
+    let mut rng = NumpyRng::new(0);
+    let init = if c.name == "min-char-rnn" {
+        Init::Normal(0.01)
+    } else {
+        Init::PyTorch
+    };
+    let mut model = CharModel::<f32>::new(mc, init, &mut rng)?;
+    let mut opt = Optimizer::new(Rule::parse(c.optimizer)?, c.lr);
+    let reduction = if c.name == "min-char-rnn" {
+        Reduction::Sum
+    } else {
+        Reduction::Mean
+    };
+    let mut inputs = Array2::zeros((c.steps, c.batch));
+    let mut targets = vec![0; c.steps * c.batch];
+    let mut state: Option<State<f32>> = None;
+    let mut run = |i: usize, state: &mut Option<State<f32>>| -> Result<f64> {
+        w.fill(&tokens, i % w.count, &mut inputs, &mut targets);
+        model.zero_grad();
+        let (loss, s) = model.forward_loss(inputs.view(), &targets, state.as_ref(), reduction, None)?;
+        model.backward()?;
+        if c.clip_norm > 0.0 {
+            clip_global_norm(&mut model, c.clip_norm);
+        }
+        if c.clip > 0.0 {
+            clip_elementwise(&mut model, c.clip);
+        }
+        opt.step(&mut model);
+        *state = Some(s);
+        Ok(loss)
+    };
+    let warmup = 5;
+    for i in 0..warmup {
+        run(i, &mut state)?;
+    }
+    let (t0, mut i, mut loss_sum) = (Instant::now(), warmup, 0.0);
+    while t0.elapsed().as_secs_f64() < seconds {
+        loss_sum += run(i, &mut state)?;
+        i += 1;
+    }
+    let dt = t0.elapsed().as_secs_f64();
+    let n = i - warmup;
+    let chars = (n * c.steps * c.batch) as f64;
+    let per_char = if reduction == Reduction::Sum {
+        (c.steps * c.batch) as f64
+    } else {
+        1.0
+    };
+    let cps = chars / dt;
+    Ok((
+        cps,
+        cps * flops_per_char(c, vocab.len()) / 1e9,
+        peak_rss_mib(),
+        Some(loss_sum / n as f64 / per_char),
+    ))
+}
+
+/// The library's GEMM (ndarray's `general_mat_mul`) at 1024×1024×1024 in f32.
+fn bench_gemm(seconds: f64) -> Figures {
+    let n = 1024;
+    let mut rng = NumpyRng::new(0);
+    let a = Array2::from_shape_simple_fn((n, n), || rng.standard_normal() as f32);
+    let b = Array2::from_shape_simple_fn((n, n), || rng.standard_normal() as f32);
+    let mut c = Array2::<f32>::zeros((n, n));
+    ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+    let (t0, mut k) = (Instant::now(), 0);
+    while t0.elapsed().as_secs_f64() < seconds.min(3.0) || k == 0 {
+        ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+        k += 1;
+    }
+    let gflops = 2.0 * (n * n * n) as f64 * k as f64 / t0.elapsed().as_secs_f64() / 1e9;
+    (0.0, gflops, peak_rss_mib(), None)
+}

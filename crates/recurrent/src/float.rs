@@ -37,15 +37,18 @@ pub trait Float:
     fn sigmoid_slice(v: &mut [Self]);
     /// `exp` in place over a slice.
     fn exp_slice(v: &mut [Self]);
-    /// `C (m, n) = β·C + A (m, k) · B (k, n)`, row-major with leading dimensions, `β = 1`
-    /// when `accumulate`. `f32` uses the in-place small-matrix kernel, `f64` ndarray's GEMM.
+    /// `C (m, n) = β·C + A (m, k) · B (k, n)`, `β = 1` when `accumulate`. `A[i, p]` is
+    /// `a[i·a_rs + p·a_cs]` (so `a_rs = 1, a_cs = ld` reads a transpose); `B` and `C` are
+    /// row-major with leading dimensions. `f32` uses the in-place small-matrix kernel up to
+    /// moderate sizes and ndarray's packing GEMM beyond; `f64` always ndarray's.
     #[allow(clippy::too_many_arguments)]
     fn gemm(
         m: usize,
         n: usize,
         k: usize,
         a: &[Self],
-        lda: usize,
+        a_rs: usize,
+        a_cs: usize,
         b: &[Self],
         ldb: usize,
         c: &mut [Self],
@@ -61,7 +64,8 @@ fn gemm_ndarray<F: Float>(
     n: usize,
     k: usize,
     a: &[F],
-    lda: usize,
+    a_rs: usize,
+    a_cs: usize,
     b: &[F],
     ldb: usize,
     c: &mut [F],
@@ -69,7 +73,7 @@ fn gemm_ndarray<F: Float>(
     acc: bool,
 ) {
     use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
-    let av = ArrayView2::from_shape((m, k).strides((lda, 1)), a).expect("A fits");
+    let av = ArrayView2::from_shape((m, k).strides((a_rs, a_cs)), a).expect("A fits");
     let bv = ArrayView2::from_shape((k, n).strides((ldb, 1)), b).expect("B fits");
     let mut cv = ArrayViewMut2::from_shape((m, n).strides((ldc, 1)), c).expect("C fits");
     let beta = if acc { F::one() } else { F::zero() };
@@ -99,7 +103,8 @@ impl Float for f32 {
         n: usize,
         k: usize,
         a: &[Self],
-        lda: usize,
+        a_rs: usize,
+        a_cs: usize,
         b: &[Self],
         ldb: usize,
         c: &mut [Self],
@@ -107,11 +112,25 @@ impl Float for f32 {
         acc: bool,
     ) {
         use crate::kernels::gemm::{gemm, Mat};
-        // Large products (weight gradients, the head) go to the packing GEMM, which wins there.
+        // Large products (big weight gradients, big input projections) go to the packing GEMM,
+        // which wins once every dimension is large; the per-step products stay in place.
         if m > 96 && n > 96 && k > 96 {
-            return gemm_ndarray(m, n, k, a, lda, b, ldb, c, ldc, acc);
+            return gemm_ndarray(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, acc);
         }
-        gemm(m, n, k, Mat { data: a, ld: lda }, Mat { data: b, ld: ldb }, c, ldc, acc)
+        gemm(
+            m,
+            n,
+            k,
+            Mat {
+                data: a,
+                rs: a_rs,
+                cs: a_cs,
+            },
+            Mat::rows(b, ldb),
+            c,
+            ldc,
+            acc,
+        )
     }
 }
 
@@ -138,13 +157,14 @@ impl Float for f64 {
         n: usize,
         k: usize,
         a: &[Self],
-        lda: usize,
+        a_rs: usize,
+        a_cs: usize,
         b: &[Self],
         ldb: usize,
         c: &mut [Self],
         ldc: usize,
         acc: bool,
     ) {
-        gemm_ndarray(m, n, k, a, lda, b, ldb, c, ldc, acc)
+        gemm_ndarray(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, acc)
     }
 }

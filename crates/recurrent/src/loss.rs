@@ -41,12 +41,16 @@ pub fn softmax_cross_entropy<F: Float>(logits: &mut Array2<F>, targets: &[usize]
     };
     let mut loss = 0.0;
     for (mut row, &y) in logits.rows_mut().into_iter().zip(targets) {
-        let m = row.fold(F::neg_infinity(), |a, &b| a.max(b));
-        let lse = m.f64() + row.iter().map(|&v| (v - m).f64().exp()).sum::<f64>().ln();
-        loss += lse - row[y].f64();
-        let s = F::c(scale);
-        row.mapv_inplace(|v| F::c((v.f64() - lse).exp()) * s);
-        row[y] -= s;
+        let r = row.as_slice_mut().expect("rows of a standard-layout array");
+        let m = r.iter().fold(F::neg_infinity(), |a, &b| a.max(b));
+        let logit_y = r[y];
+        r.iter_mut().for_each(|v| *v -= m);
+        F::exp_slice(r);
+        let sum: f64 = r.iter().map(|v| v.f64()).sum();
+        loss += m.f64() + sum.ln() - logit_y.f64();
+        let s = F::c(scale / sum);
+        r.iter_mut().for_each(|v| *v *= s);
+        r[y] -= F::c(scale);
     }
     loss * scale
 }

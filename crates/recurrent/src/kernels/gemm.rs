@@ -1,28 +1,42 @@
-//! `C (m, n) = β·C + A (m, k) · B (k, n)` for row-major `f32` operands read in place, sized for
-//! the per-step products of a recurrent layer (m = batch, one of n, k = hidden or gates). The
-//! AVX2+FMA micro-kernel keeps a 6×16 block of C in 12 registers and streams B rows; nothing is
-//! packed, so the recurrent weights are used where they lie at every step.
+//! `C (m, n) = β·C + A (m, k) · B (k, n)` for `f32` operands read in place, sized for the
+//! per-step products of a recurrent layer (m = batch, one of n, k = hidden or gates) and the
+//! small weight-gradient products. The AVX2+FMA micro-kernel keeps a 6×16 block of C in 12
+//! registers and streams rows of B; nothing is packed, so the recurrent weights are used where
+//! they lie at every step.
 
-/// Row-major matrix arguments: pointer-free slices with leading dimensions.
+/// A matrix argument: a slice and its strides. `B` must have unit column stride (its rows are
+/// streamed); `A` may have any strides (its entries are broadcast one at a time), so `Aᵀ` of a
+/// row-major matrix is `Mat { rs: 1, cs: ld }`.
 pub struct Mat<'a> {
     /// The elements.
     pub data: &'a [f32],
-    /// Elements between the starts of two rows.
-    pub ld: usize,
+    /// Elements between two rows.
+    pub rs: usize,
+    /// Elements between two columns (must be 1 for `B`).
+    pub cs: usize,
 }
 
-/// `C = β·C + A·B` with `β ∈ {0, 1}` (`accumulate`).
+impl<'a> Mat<'a> {
+    /// A row-major matrix with leading dimension `ld`.
+    pub fn rows(data: &'a [f32], ld: usize) -> Self {
+        Mat { data, rs: ld, cs: 1 }
+    }
+}
+
+/// `C = β·C + A·B` with `β ∈ {0, 1}` (`accumulate`); `C` row-major with leading dimension `ldc`.
 ///
 /// # Panics
-/// When a slice is too short for its shape.
+/// When a slice is too short for its shape, or `B` has a non-unit column stride.
+#[allow(clippy::too_many_arguments)]
 pub fn gemm(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32], ldc: usize, accumulate: bool) {
     if m == 0 || n == 0 {
         return;
     }
+    assert!(b.cs == 1, "B must have unit column stride");
+    let a_need = if k == 0 { 0 } else { (m - 1) * a.rs + (k - 1) * a.cs + 1 };
+    let b_need = if k == 0 { 0 } else { (k - 1) * b.rs + n };
     assert!(
-        a.data.len() >= (m - 1) * a.ld + k
-            && (k == 0 || b.data.len() >= (k - 1) * b.ld + n)
-            && c.len() >= (m - 1) * ldc + n,
+        a.data.len() >= a_need && b.data.len() >= b_need && c.len() >= (m - 1) * ldc + n,
         "gemm operands too short"
     );
     #[cfg(target_arch = "x86_64")]
@@ -34,6 +48,7 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32],
     plain(m, n, k, a, b, c, ldc, accumulate)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn plain(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32], ldc: usize, accumulate: bool) {
     for i in 0..m {
         let crow = &mut c[i * ldc..i * ldc + n];
@@ -41,9 +56,9 @@ fn plain(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32], ld
             crow.fill(0.0);
         }
         for p in 0..k {
-            let av = a.data[i * a.ld + p];
-            for (cv, &bv) in crow.iter_mut().zip(&b.data[p * b.ld..p * b.ld + n]) {
-                *cv += av * bv;
+            let av = a.data[i * a.rs + p * a.cs];
+            for (cv, &bv) in crow.iter_mut().zip(&b.data[p * b.rs..p * b.rs + n]) {
+                *cv = av.mul_add(bv, *cv);
             }
         }
     }
@@ -56,10 +71,32 @@ mod avx2 {
 
     const MR: usize = 6;
 
+    /// Pointers and strides of one call.
+    #[derive(Clone, Copy)]
+    struct Ops {
+        a: *const f32,
+        ars: usize,
+        acs: usize,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        acc: bool,
+    }
+
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn gemm(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32], ldc: usize, acc: bool) {
-        let (ap, bp, cp) = (a.data.as_ptr(), b.data.as_ptr(), c.as_mut_ptr());
+        let o = Ops {
+            a: a.data.as_ptr(),
+            ars: a.rs,
+            acs: a.cs,
+            b: b.data.as_ptr(),
+            ldb: b.rs,
+            c: c.as_mut_ptr(),
+            ldc,
+            acc,
+        };
         let n16 = n / 16 * 16;
         // Column panels outer, so a 16-wide strip of B stays in cache while every row block of
         // A passes over it.
@@ -67,102 +104,97 @@ mod avx2 {
         while j < n16 {
             let mut i = 0;
             while i + MR <= m {
-                block::<MR>(
-                    k,
-                    ap.add(i * a.ld),
-                    a.ld,
-                    bp.add(j),
-                    b.ld,
-                    cp.add(i * ldc + j),
-                    ldc,
-                    acc,
-                );
+                block::<MR>(k, o, i, j);
                 i += MR;
             }
-            rows_tail(
-                m - i,
-                k,
-                ap.add(i * a.ld),
-                a.ld,
-                bp.add(j),
-                b.ld,
-                cp.add(i * ldc + j),
-                ldc,
-                acc,
-            );
+            match m - i {
+                0 => {}
+                1 => block::<1>(k, o, i, j),
+                2 => block::<2>(k, o, i, j),
+                3 => block::<3>(k, o, i, j),
+                4 => block::<4>(k, o, i, j),
+                _ => block::<5>(k, o, i, j),
+            }
             j += 16;
         }
+        // The last n % 16 columns: the same kernel with masked loads and stores.
         if j < n {
-            // The last n % 16 columns: scalar, exact same sums.
-            for i in 0..m {
-                for jj in j..n {
-                    let mut s = if acc { *cp.add(i * ldc + jj) } else { 0.0 };
-                    for p in 0..k {
-                        s = (*ap.add(i * a.ld + p)).mul_add(*bp.add(p * b.ld + jj), s);
-                    }
-                    *cp.add(i * ldc + jj) = s;
-                }
+            let rest = (n - j) as i32;
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let masks = (
+                _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), lane),
+                _mm256_cmpgt_epi32(_mm256_set1_epi32(rest - 8), lane),
+            );
+            let mut i = 0;
+            while i + MR <= m {
+                block_masked::<MR>(k, o, i, j, masks);
+                i += MR;
+            }
+            match m - i {
+                0 => {}
+                1 => block_masked::<1>(k, o, i, j, masks),
+                2 => block_masked::<2>(k, o, i, j, masks),
+                3 => block_masked::<3>(k, o, i, j, masks),
+                4 => block_masked::<4>(k, o, i, j, masks),
+                _ => block_masked::<5>(k, o, i, j, masks),
             }
         }
     }
 
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn rows_tail(
-        rows: usize,
-        k: usize,
-        a: *const f32,
-        lda: usize,
-        b: *const f32,
-        ldb: usize,
-        c: *mut f32,
-        ldc: usize,
-        acc: bool,
-    ) {
-        match rows {
-            0 => {}
-            1 => block::<1>(k, a, lda, b, ldb, c, ldc, acc),
-            2 => block::<2>(k, a, lda, b, ldb, c, ldc, acc),
-            3 => block::<3>(k, a, lda, b, ldb, c, ldc, acc),
-            4 => block::<4>(k, a, lda, b, ldb, c, ldc, acc),
-            _ => block::<5>(k, a, lda, b, ldb, c, ldc, acc),
-        }
-    }
-
-    /// `C[0..R, 0..16] (+)= A[0..R, 0..k] · B[0..k, 0..16]`.
+    /// [`block`] for fewer than 16 columns: lanes outside `masks` are neither read nor written.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn block<const R: usize>(
-        k: usize,
-        a: *const f32,
-        lda: usize,
-        b: *const f32,
-        ldb: usize,
-        c: *mut f32,
-        ldc: usize,
-        acc: bool,
-    ) {
+    unsafe fn block_masked<const R: usize>(k: usize, o: Ops, i: usize, j: usize, masks: (__m256i, __m256i)) {
+        let (a, b, c) = (o.a.add(i * o.ars), o.b.add(j), o.c.add(i * o.ldc + j));
+        let (m0, m1) = masks;
         let mut lo = [_mm256_setzero_ps(); R];
         let mut hi = [_mm256_setzero_ps(); R];
-        if acc {
+        if o.acc {
             for r in 0..R {
-                lo[r] = _mm256_loadu_ps(c.add(r * ldc));
-                hi[r] = _mm256_loadu_ps(c.add(r * ldc + 8));
+                lo[r] = _mm256_maskload_ps(c.add(r * o.ldc), m0);
+                hi[r] = _mm256_maskload_ps(c.add(r * o.ldc + 8), m1);
             }
         }
         for p in 0..k {
-            let b0 = _mm256_loadu_ps(b.add(p * ldb));
-            let b1 = _mm256_loadu_ps(b.add(p * ldb + 8));
+            let b0 = _mm256_maskload_ps(b.add(p * o.ldb), m0);
+            let b1 = _mm256_maskload_ps(b.add(p * o.ldb + 8), m1);
             for r in 0..R {
-                let av = _mm256_broadcast_ss(&*a.add(r * lda + p));
+                let av = _mm256_broadcast_ss(&*a.add(r * o.ars + p * o.acs));
                 lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
                 hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
             }
         }
         for r in 0..R {
-            _mm256_storeu_ps(c.add(r * ldc), lo[r]);
-            _mm256_storeu_ps(c.add(r * ldc + 8), hi[r]);
+            _mm256_maskstore_ps(c.add(r * o.ldc), m0, lo[r]);
+            _mm256_maskstore_ps(c.add(r * o.ldc + 8), m1, hi[r]);
+        }
+    }
+
+    /// `C[i..i+R, j..j+16] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16]`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn block<const R: usize>(k: usize, o: Ops, i: usize, j: usize) {
+        let (a, b, c) = (o.a.add(i * o.ars), o.b.add(j), o.c.add(i * o.ldc + j));
+        let mut lo = [_mm256_setzero_ps(); R];
+        let mut hi = [_mm256_setzero_ps(); R];
+        if o.acc {
+            for r in 0..R {
+                lo[r] = _mm256_loadu_ps(c.add(r * o.ldc));
+                hi[r] = _mm256_loadu_ps(c.add(r * o.ldc + 8));
+            }
+        }
+        for p in 0..k {
+            let b0 = _mm256_loadu_ps(b.add(p * o.ldb));
+            let b1 = _mm256_loadu_ps(b.add(p * o.ldb + 8));
+            for r in 0..R {
+                let av = _mm256_broadcast_ss(&*a.add(r * o.ars + p * o.acs));
+                lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
+                hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
+            }
+        }
+        for r in 0..R {
+            _mm256_storeu_ps(c.add(r * o.ldc), lo[r]);
+            _mm256_storeu_ps(c.add(r * o.ldc + 8), hi[r]);
         }
     }
 }
@@ -188,16 +220,25 @@ mod tests {
             for acc in [false, true] {
                 let mut c: Vec<f32> = (0..m * n).map(|i| i as f32 * 0.01).collect();
                 let c0 = c.clone();
+                gemm(m, n, k, Mat::rows(&a, k), Mat::rows(&b, n), &mut c, n, acc);
+                // The same product with A given as the transpose of a (k, m) matrix.
+                let at: Vec<f32> = (0..k * m).map(|q| a[(q % m) * k + q / m]).collect();
+                let mut c2 = c0.clone();
                 gemm(
                     m,
                     n,
                     k,
-                    Mat { data: &a, ld: k },
-                    Mat { data: &b, ld: n },
-                    &mut c,
+                    Mat {
+                        data: &at,
+                        rs: 1,
+                        cs: m,
+                    },
+                    Mat::rows(&b, n),
+                    &mut c2,
                     n,
                     acc,
                 );
+                assert_eq!(c, c2, "transposed A, ({m},{n},{k})");
                 for i in 0..m {
                     for j in 0..n {
                         let mut s = if acc { c0[i * n + j] as f64 } else { 0.0 };

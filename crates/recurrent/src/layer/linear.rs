@@ -52,15 +52,58 @@ impl<F: Float> Linear<F> {
     /// `out (N, out) = x (N, in) · Wᵀ + b`.
     pub fn forward(&self, x: ArrayView2<'_, F>, out: &mut Array2<F>) {
         out.assign(&self.bias);
-        general_mat_mul(F::one(), &x, &self.weight.t(), F::one(), out);
+        match (x.as_slice(), out.as_slice_mut()) {
+            // (N, in) · Wᵀ: B = Wᵀ must be row-major, so the product is taken as
+            // outᵀ-free: out[n, v] = Σ_p x[n, p] W[v, p], with W read as Bᵀ through a copy.
+            (Some(xs), Some(os)) => {
+                let wt = self.weight.t().as_standard_layout().into_owned();
+                let (n, i, o) = (x.nrows(), self.input(), self.output());
+                F::gemm(n, o, i, xs, i, 1, wt.as_slice().expect("standard"), o, os, o, true);
+            }
+            _ => general_mat_mul(F::one(), &x, &self.weight.t(), F::one(), out),
+        }
     }
 
     /// Accumulates `dW += doutᵀ x`, `db += Σ dout`; writes `dx = dout · W` when given.
     pub fn backward(&mut self, x: ArrayView2<'_, F>, dout: ArrayView2<'_, F>, dx: Option<ArrayViewMut2<'_, F>>) {
-        general_mat_mul(F::one(), &dout.t(), &x, F::one(), &mut self.dweight);
+        let (n, i, o) = (x.nrows(), self.input(), self.output());
+        match (x.as_slice(), dout.as_slice()) {
+            (Some(xs), Some(ds)) => {
+                // dW (out, in) += doutᵀ (out, N) · x (N, in)
+                F::gemm(
+                    o,
+                    i,
+                    n,
+                    ds,
+                    1,
+                    o,
+                    xs,
+                    i,
+                    self.dweight.as_slice_mut().expect("standard"),
+                    i,
+                    true,
+                );
+            }
+            _ => general_mat_mul(F::one(), &dout.t(), &x, F::one(), &mut self.dweight),
+        }
         self.dbias += &dout.sum_axis(Axis(0));
         if let Some(mut dx) = dx {
-            general_mat_mul(F::one(), &dout, &self.weight, F::zero(), &mut dx);
+            match (dout.as_slice(), dx.as_slice_mut()) {
+                (Some(ds), Some(d)) => F::gemm(
+                    n,
+                    i,
+                    o,
+                    ds,
+                    o,
+                    1,
+                    self.weight.as_slice().expect("standard"),
+                    i,
+                    d,
+                    i,
+                    false,
+                ),
+                _ => general_mat_mul(F::one(), &dout, &self.weight, F::zero(), &mut dx),
+            }
         }
     }
 }

@@ -196,19 +196,19 @@ impl<F: Float> SeqLayer<F> {
         let (hprev, hout) = read_write_blocks(&mut ws.hbuf, prev, out, b * h);
         match self.kind {
             CellKind::Rnn => {
-                F::gemm(b, gh, h, hprev, h, wt, gh, gates, gh, true);
+                F::gemm(b, gh, h, hprev, h, 1, wt, gh, gates, gh, true);
                 rnn::forward_step(gates, hout)
             }
             CellKind::Gru => {
                 // The hidden side stays separate: r multiplies W_hn h + b_hn.
                 ws.hproj.assign(&self.params.bias_hh);
                 let hp = ws.hproj.as_slice_mut().expect("contiguous");
-                F::gemm(b, gh, h, hprev, h, wt, gh, hp, gh, true);
+                F::gemm(b, gh, h, hprev, h, 1, wt, gh, hp, gh, true);
                 let hn = ws.aux.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
                 gru::forward_step(gates, hp, hprev, hout, hn, h);
             }
             CellKind::Lstm => {
-                F::gemm(b, gh, h, hprev, h, wt, gh, gates, gh, true);
+                F::gemm(b, gh, h, hprev, h, 1, wt, gh, gates, gh, true);
                 let tc = ws.aux.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
                 let (cprev, cout) = read_write_blocks(&mut ws.cbuf, prev, out, b * h);
                 lstm::forward_step(gates, cprev, cout, tc, hout, h);
@@ -324,6 +324,7 @@ impl<F: Float> SeqLayer<F> {
             gh,
             dg,
             gh,
+            1,
             w,
             h,
             ws.dh.as_slice_mut().expect("contiguous"),
@@ -335,6 +336,7 @@ impl<F: Float> SeqLayer<F> {
     /// After the time loop: every weight gradient as one GEMM over all `T·B` rows.
     fn weight_grads(&mut self, x: SeqInput<'_, F>, dx: Option<ArrayViewMut2<'_, F>>) {
         let (t, b) = (self.ws.t, self.ws.b);
+        let (h, gh, rows) = (self.hidden(), self.kind.gates() * self.hidden(), t * b);
         let ws = &self.ws;
         let g = &mut self.grads;
         let dgh = if self.kind == CellKind::Gru {
@@ -345,16 +347,55 @@ impl<F: Float> SeqLayer<F> {
         let hprev = if self.reverse {
             ws.hbuf.slice(s![b.., ..])
         } else {
-            ws.hbuf.slice(s![..t * b, ..])
+            ws.hbuf.slice(s![..rows, ..])
         };
-        general_mat_mul(F::one(), &dgh.t(), &hprev, F::one(), &mut g.weight_hh);
+        let (dghs, dgis) = (
+            dgh.to_slice().expect("contiguous"),
+            ws.dgi.as_slice().expect("contiguous"),
+        );
+        // dW_hh (G·H, H) += dGhᵀ (G·H, T·B) · Hprev (T·B, H)
+        let whh = g.weight_hh.as_slice_mut().expect("contiguous");
+        F::gemm(
+            gh,
+            h,
+            rows,
+            dghs,
+            1,
+            gh,
+            hprev.to_slice().expect("contiguous"),
+            h,
+            whh,
+            h,
+            true,
+        );
         g.bias_hh += &dgh.sum_axis(Axis(0));
         g.bias_ih += &ws.dgi.sum_axis(Axis(0));
+        let i = self.params.input();
         match x {
             SeqInput::Dense(x) => {
-                general_mat_mul(F::one(), &ws.dgi.t(), &x, F::one(), &mut g.weight_ih);
+                // dW_ih (G·H, I) += dGiᵀ (G·H, T·B) · X (T·B, I)
+                let x = x.as_standard_layout();
+                let wih = g.weight_ih.as_slice_mut().expect("contiguous");
+                F::gemm(
+                    gh,
+                    i,
+                    rows,
+                    dgis,
+                    1,
+                    gh,
+                    x.as_slice().expect("standard"),
+                    i,
+                    wih,
+                    i,
+                    true,
+                );
                 if let Some(mut dx) = dx {
-                    general_mat_mul(F::one(), &ws.dgi, &self.params.weight_ih, F::one(), &mut dx);
+                    // dX (T·B, I) += dGi (T·B, G·H) · W_ih (G·H, I)
+                    let w = self.params.weight_ih.as_slice().expect("contiguous");
+                    match dx.as_slice_mut() {
+                        Some(d) => F::gemm(rows, i, gh, dgis, gh, 1, w, i, d, i, true),
+                        None => general_mat_mul(F::one(), &ws.dgi, &self.params.weight_ih, F::one(), &mut dx),
+                    }
                 }
             }
             SeqInput::Tokens(tok) => {

@@ -172,7 +172,18 @@ pub fn grad_norm<F: Float>(model: &mut impl Parameters<F>) -> f64 {
 /// Clamps every gradient entry to `[−c, c]` (min-char-rnn, char-rnn).
 pub fn clip_elementwise<F: Float>(model: &mut impl Parameters<F>, c: f64) {
     let (lo, hi) = (F::c(-c), F::c(c));
-    model.visit(&mut |_, _, _, g| g.iter_mut().for_each(|v| *v = v.max(lo).min(hi)));
+    // Plain comparisons (not f32::max/min, whose NaN rules block vectorisation).
+    model.visit(&mut |_, _, _, g| {
+        g.iter_mut().for_each(|v| {
+            *v = if *v > hi {
+                hi
+            } else if *v < lo {
+                lo
+            } else {
+                *v
+            }
+        })
+    });
 }
 
 /// Scales all gradients by `max_norm / (norm + 1e-6)` when their global norm exceeds

@@ -8,9 +8,9 @@ use anyhow::{bail, Result};
 use clap::Args;
 use ndarray::Array2;
 use recurrent::data::{Vocab, Windows};
-use recurrent::model::{CharModel, Init, ModelConfig};
+use recurrent::model::{CharModel, Init, ModelConfig, Shards};
 use recurrent::optim::{clip_elementwise, clip_global_norm, Optimizer, Rule};
-use recurrent::{CellKind, NumpyRng, Parameters, Reduction, State};
+use recurrent::{CellKind, NumpyRng, Reduction, State};
 use std::time::Instant;
 
 /// Flags of `recurrent bench`.
@@ -122,7 +122,8 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     if a.threads == 0 {
         bail!("--threads is 0: give at least 1");
     }
-    std::env::set_var("MATMUL_NUM_THREADS", a.threads.to_string());
+    // Threads are used coarsely (batch shards, see `Shards`); the GEMMs inside run on one.
+    std::env::set_var("MATMUL_NUM_THREADS", "1");
     let names: Vec<&str> = match a.config.as_str() {
         "all" => CONFIGS.iter().map(|c| c.name).chain(["gemm"]).collect(),
         n if n == "gemm" || CONFIGS.iter().any(|c| c.name == n) => vec![n],
@@ -138,7 +139,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         let r = if n == "gemm" {
             bench_gemm(a.seconds)
         } else {
-            bench_config(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds)?
+            bench_config(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds, a.threads)?
         };
         if a.json {
             println!(
@@ -162,39 +163,25 @@ pub fn bench(a: BenchArgs) -> Result<()> {
 /// `(chars/s, GFLOP/s, peak RSS MiB, mean loss per char of the timed steps)`.
 type Figures = (f64, f64, Option<f64>, Option<f64>);
 
-fn bench_config(c: &Config, seconds: f64) -> Result<Figures> {
+fn bench_config(c: &Config, seconds: f64, threads: usize) -> Result<Figures> {
     let text = read_text(&default_corpus())?;
     let vocab = Vocab::from_text(&text);
     let tokens = vocab.encode(&text)?;
     let w = Windows::contiguous(0, tokens.len(), c.batch, c.steps).expect("corpus is long");
-    let mc = ModelConfig {
-        cell: c.cell,
-        vocab: vocab.len(),
-        hidden: c.hidden,
-        layers: c.layers,
-        dropout: 0.0,
-    };
+    let mc = ModelConfig { cell: c.cell, vocab: vocab.len(), hidden: c.hidden, layers: c.layers, dropout: 0.0 };
     let mut rng = NumpyRng::new(0);
-    let init = if c.name == "min-char-rnn" {
-        Init::Normal(0.01)
-    } else {
-        Init::PyTorch
-    };
+    let init = if c.name == "min-char-rnn" { Init::Normal(0.01) } else { Init::PyTorch };
     let mut model = CharModel::<f32>::new(mc, init, &mut rng)?;
     let mut opt = Optimizer::new(Rule::parse(c.optimizer)?, c.lr);
-    let reduction = if c.name == "min-char-rnn" {
-        Reduction::Sum
-    } else {
-        Reduction::Mean
-    };
+    let reduction = if c.name == "min-char-rnn" { Reduction::Sum } else { Reduction::Mean };
     let mut inputs = Array2::zeros((c.steps, c.batch));
     let mut targets = vec![0; c.steps * c.batch];
     let mut state: Option<State<f32>> = None;
+    let mut shards = Shards::new(&model, threads);
     let mut run = |i: usize, state: &mut Option<State<f32>>| -> Result<f64> {
         w.fill(&tokens, i % w.count, &mut inputs, &mut targets);
-        model.zero_grad();
-        let (loss, s) = model.forward_loss(inputs.view(), &targets, state.as_ref(), reduction, None)?;
-        model.backward()?;
+        let (loss, s) =
+            shards.forward_backward(&mut model, inputs.view(), &targets, state.as_ref(), reduction, None)?;
         if c.clip_norm > 0.0 {
             clip_global_norm(&mut model, c.clip_norm);
         }
@@ -217,18 +204,9 @@ fn bench_config(c: &Config, seconds: f64) -> Result<Figures> {
     let dt = t0.elapsed().as_secs_f64();
     let n = i - warmup;
     let chars = (n * c.steps * c.batch) as f64;
-    let per_char = if reduction == Reduction::Sum {
-        (c.steps * c.batch) as f64
-    } else {
-        1.0
-    };
+    let per_char = if reduction == Reduction::Sum { (c.steps * c.batch) as f64 } else { 1.0 };
     let cps = chars / dt;
-    Ok((
-        cps,
-        cps * flops_per_char(c, vocab.len()) / 1e9,
-        peak_rss_mib(),
-        Some(loss_sum / n as f64 / per_char),
-    ))
+    Ok((cps, cps * flops_per_char(c, vocab.len()) / 1e9, peak_rss_mib(), Some(loss_sum / n as f64 / per_char)))
 }
 
 /// The library's GEMM (ndarray's `general_mat_mul`) at 1024×1024×1024 in f32.

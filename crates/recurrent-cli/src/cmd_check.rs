@@ -52,9 +52,7 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
     if !(a.eps > 0.0 && a.eps < 0.1) {
         bail!("--eps {} is not a small positive step: use e.g. 1e-5", a.eps);
     }
-    let cfg = RecurrentConfig::new(kind, a.input, a.hidden)
-        .with_layers(a.layers)
-        .with_bidirectional(a.bidirectional);
+    let cfg = RecurrentConfig::new(kind, a.input, a.hidden).with_layers(a.layers).with_bidirectional(a.bidirectional);
     let vocab = (a.classes > 0).then_some(a.classes);
     let mut p = SeqProblem::random(&cfg, a.seq_len, a.batch, vocab, a.seed)?;
     let n: usize = {
@@ -66,11 +64,7 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
     println!(
         "gradient check: {kind}, {} layer(s), {}, I={} H={} T={} B={}, {}; {n} values, ε = {:e}, f64",
         a.layers,
-        if a.bidirectional {
-            "bidirectional"
-        } else {
-            "one direction"
-        },
+        if a.bidirectional { "bidirectional" } else { "one direction" },
         a.input,
         a.hidden,
         a.seq_len,
@@ -83,11 +77,7 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
     );
     let report = check(&mut p, a.eps, TOLERANCE);
     print!("{}", report.table());
-    Ok(if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Flags of `recurrent grads`.

@@ -33,10 +33,7 @@ pub struct SampleArgs {
 
 pub fn sample(a: SampleArgs) -> Result<()> {
     if !(a.temperature >= 0.0 && a.temperature.is_finite()) {
-        bail!(
-            "--temperature {} is invalid: use 0 (argmax) or a positive number such as 0.8",
-            a.temperature
-        );
+        bail!("--temperature {} is invalid: use 0 (argmax) or a positive number such as 0.8", a.temperature);
     }
     if a.top_k == Some(0) {
         bail!("--top-k is 0: give at least 1, or leave it out");
@@ -54,11 +51,7 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
     write!(out, "{}", a.prime)?;
     let mut rng = NumpyRng::new(a.seed);
-    let opts = SampleOptions {
-        length: a.length,
-        temperature: a.temperature,
-        top_k: a.top_k,
-    };
+    let opts = SampleOptions { length: a.length, temperature: a.temperature, top_k: a.top_k };
     let mut failed = None;
     draw(&mut model, &vocab, &a.prime, opts, &mut rng, |c| {
         if failed.is_none() {
@@ -91,9 +84,7 @@ pub struct EvalArgs {
 pub fn eval(a: EvalArgs) -> Result<()> {
     let (mut model, vocab, _) = load_model::<f32>(&a.checkpoint)?;
     let text = read_text(&a.text)?;
-    let tokens = vocab
-        .encode(&text)
-        .with_context(|| format!("{} cannot be scored by this model", a.text.display()))?;
+    let tokens = vocab.encode(&text).with_context(|| format!("{} cannot be scored by this model", a.text.display()))?;
     if tokens.len() < 2 {
         bail!("{} has fewer than 2 characters: nothing to predict", a.text.display());
     }
@@ -110,9 +101,6 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         at += len;
     }
     let nats = total / n as f64;
-    println!(
-        "{n} characters: {nats:.4} nats/char, {:.4} bits/char",
-        nats / std::f64::consts::LN_2
-    );
+    println!("{n} characters: {nats:.4} nats/char, {:.4} bits/char", nats / std::f64::consts::LN_2);
     Ok(())
 }

@@ -41,12 +41,7 @@ fn main() -> ExitCode {
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
             // clap's message is several lines; keep its first and point to --help.
-            let first = e
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or("error: bad arguments")
-                .to_string();
+            let first = e.to_string().lines().next().unwrap_or("error: bad arguments").to_string();
             eprintln!("{first}; run with --help for usage");
             return ExitCode::from(2);
         }

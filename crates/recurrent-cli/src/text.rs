@@ -22,16 +22,10 @@ pub fn default_corpus() -> PathBuf {
 pub fn read_text(path: &Path) -> Result<String> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) => bail!(
-            "cannot read {}: {e}: give the path of a UTF-8 text file",
-            path.display()
-        ),
+        Err(e) => bail!("cannot read {}: {e}: give the path of a UTF-8 text file", path.display()),
     };
     if bytes.is_empty() {
-        bail!(
-            "{} is empty: give a text with at least a few thousand characters",
-            path.display()
-        );
+        bail!("{} is empty: give a text with at least a few thousand characters", path.display());
     }
     match String::from_utf8(bytes) {
         Ok(s) => Ok(s),

@@ -5,16 +5,11 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn recurrent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recurrent"))
-        .args(args)
-        .output()
-        .expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_recurrent")).args(args).output().expect("runs")
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../recurrent/tests/fixtures")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../recurrent/tests/fixtures").join(name)
 }
 
 fn stderr(o: &Output) -> String {
@@ -34,17 +29,7 @@ fn gradcheck_lstm_two_layers_bidirectional_passes() {
 #[test]
 fn gradcheck_every_cell_without_head() {
     for cell in ["rnn", "gru"] {
-        let o = recurrent(&[
-            "gradcheck",
-            "--cell",
-            cell,
-            "--classes",
-            "0",
-            "--seq-len",
-            "4",
-            "--batch",
-            "2",
-        ]);
+        let o = recurrent(&["gradcheck", "--cell", cell, "--classes", "0", "--seq-len", "4", "--batch", "2"]);
         assert!(o.status.success(), "{cell}: {}", String::from_utf8_lossy(&o.stdout));
     }
 }
@@ -53,10 +38,7 @@ fn gradcheck_every_cell_without_head() {
 fn gradcheck_rejects_an_unknown_cell() {
     let o = recurrent(&["gradcheck", "--cell", "transformer"]);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(
-        stderr(&o).trim(),
-        "error: unknown cell 'transformer': use rnn, lstm or gru"
-    );
+    assert_eq!(stderr(&o).trim(), "error: unknown cell 'transformer': use rnn, lstm or gru");
 }
 
 #[test]
@@ -72,25 +54,10 @@ fn grads_round_trips_a_numpy_case() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("result.npz");
     let case = fixture("torch_gru_tm.npz");
-    let o = recurrent(&[
-        "grads",
-        case.to_str().unwrap(),
-        "--cell",
-        "gru",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = recurrent(&["grads", case.to_str().unwrap(), "--cell", "gru", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let (ours, theirs) = (read_npz(&out).unwrap(), read_npz(&case).unwrap());
-    for name in [
-        "y",
-        "h_n",
-        "dx",
-        "dh0",
-        "dweight_ih_l0",
-        "dweight_hh_l1_reverse",
-        "dbias_hh_l1",
-    ] {
+    for name in ["y", "h_n", "dx", "dh0", "dweight_ih_l0", "dweight_hh_l1_reverse", "dbias_hh_l1"] {
         let (a, b) = (&ours[name], &theirs[name]);
         let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
         assert!(diff < 1e-12, "{name}: largest difference from PyTorch {diff}");
@@ -108,39 +75,22 @@ fn grads_names_a_tensor_with_the_wrong_shape() {
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     assert_eq!(e.lines().count(), 1, "{e}");
-    assert!(
-        e.contains("x is (6, 3, 7) but the weights expect (T, B, I) with input size 4"),
-        "{e}"
-    );
+    assert!(e.contains("x is (6, 3, 7) but the weights expect (T, B, I) with input size 4"), "{e}");
 }
 
 #[test]
 fn grads_says_which_cell_the_weights_are_not() {
-    let o = recurrent(&[
-        "grads",
-        fixture("torch_rnn_tm.npz").to_str().unwrap(),
-        "--cell",
-        "lstm",
-        "--out",
-        "/dev/null",
-    ]);
+    let o =
+        recurrent(&["grads", fixture("torch_rnn_tm.npz").to_str().unwrap(), "--cell", "lstm", "--out", "/dev/null"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("weight_hh_l0 is (5, 5) but a lstm has 4 gates"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("weight_hh_l0 is (5, 5) but a lstm has 4 gates"), "{}", stderr(&o));
 }
 
 #[test]
 fn grads_reports_a_missing_file() {
     let o = recurrent(&["grads", "/nonexistent/case.npz", "--cell", "rnn", "--out", "/dev/null"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("cannot read /nonexistent/case.npz"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("cannot read /nonexistent/case.npz"), "{}", stderr(&o));
 }
 
 /// `grads --layout course` on cases saved by numpy (scripts/course_reference.py): the course's
@@ -150,11 +100,7 @@ fn grads_course_layout_round_trips_numpy_cases() {
     let reference = read_npz(&fixture("course_reference.npz")).unwrap();
     for (cell, prefix, names) in [
         ("rnn", "rnn_backward.", &["dx", "da0", "dWax", "dWaa", "dba"][..]),
-        (
-            "lstm",
-            "lstm_backward.",
-            &["dx", "da0", "dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo"][..],
-        ),
+        ("lstm", "lstm_backward.", &["dx", "da0", "dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo"][..]),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("ours.npz");
@@ -173,18 +119,10 @@ fn grads_course_layout_round_trips_numpy_cases() {
         let ours = read_npz(&out).unwrap();
         for n in names {
             let want = &reference[&format!("{prefix}{n}")];
-            let got = ours[*n]
-                .as_standard_layout()
-                .into_owned()
-                .into_shape_with_order(want.shape())
-                .unwrap();
+            let got = ours[*n].as_standard_layout().into_owned().into_shape_with_order(want.shape()).unwrap();
             let want = want.as_standard_layout();
             let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            let d = got
-                .iter()
-                .zip(want.iter())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+            let d = got.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
             assert!(d <= 1e-10 * scale, "{cell} {n}: differs from torch by {d:.3e}");
         }
     }
@@ -197,20 +135,7 @@ fn grads_course_layout_names_the_mismatch() {
     case.insert("x".into(), ndarray::ArrayD::zeros(vec![4, 10, 7]));
     let p = dir.path().join("case.npz");
     write_npz(&p, &case).unwrap();
-    let o = recurrent(&[
-        "grads",
-        p.to_str().unwrap(),
-        "--cell",
-        "rnn",
-        "--layout",
-        "course",
-        "--out",
-        "/dev/null",
-    ]);
+    let o = recurrent(&["grads", p.to_str().unwrap(), "--cell", "rnn", "--layout", "course", "--out", "/dev/null"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("x is (4, 10, 7) but Wax expects n_x = 3"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("x is (4, 10, 7) but Wax expects n_x = 3"), "{}", stderr(&o));
 }

@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn recurrent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recurrent"))
-        .args(args)
-        .output()
-        .expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_recurrent")).args(args).output().expect("runs")
 }
 
 fn err(o: &Output) -> String {
@@ -82,16 +79,7 @@ fn trains_writes_everything_and_samples() {
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     let lines: Vec<serde_json::Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);
-    for k in [
-        "step",
-        "epoch",
-        "train_loss",
-        "val_loss",
-        "lr",
-        "grad_norm",
-        "chars_per_sec",
-        "elapsed_s",
-    ] {
+    for k in ["step", "epoch", "train_loss", "val_loss", "lr", "grad_norm", "chars_per_sec", "elapsed_s"] {
         assert!(lines[1].get(k).is_some(), "metrics lack {k}: {}", lines[1]);
     }
     assert_eq!(lines[1]["step"], 10);
@@ -106,16 +94,7 @@ fn trains_writes_everything_and_samples() {
     assert!(meta["config"].contains("\"cell\":\"gru\""));
     // Sampling: temperature 0 is deterministic; the prime is printed first.
     let ck = run.join("best.safetensors");
-    let a = recurrent(&[
-        "sample",
-        ck.to_str().unwrap(),
-        "--prime",
-        "First",
-        "--length",
-        "40",
-        "--temperature",
-        "0",
-    ]);
+    let a = recurrent(&["sample", ck.to_str().unwrap(), "--prime", "First", "--length", "40", "--temperature", "0"]);
     let b = recurrent(&[
         "sample",
         ck.to_str().unwrap(),
@@ -149,16 +128,7 @@ fn resume_is_exact() {
     let d = tempfile::tempdir().unwrap();
     let text = small_text(d.path());
     let (full, part) = (d.path().join("full"), d.path().join("part"));
-    let opts = [
-        "--layers",
-        "2",
-        "--dropout",
-        "0.3",
-        "--cell",
-        "lstm",
-        "--optimizer",
-        "adam",
-    ];
+    let opts = ["--layers", "2", "--dropout", "0.3", "--cell", "lstm", "--optimizer", "adam"];
     let o = train(&text, &full, &[&["--steps", "23"][..], &opts].concat());
     assert!(o.status.success(), "{}", err(&o));
     let o = train(&text, &part, &[&["--steps", "11"][..], &opts].concat());
@@ -175,11 +145,7 @@ fn resume_is_exact() {
     let steps: Vec<u64> = std::fs::read_to_string(part.join("metrics.jsonl"))
         .unwrap()
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
-                .as_u64()
-                .unwrap()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
         .collect();
     assert_eq!(steps, vec![5, 10, 11, 15, 20, 23]);
 }
@@ -206,32 +172,14 @@ fn nonsensical_flags_get_one_line() {
     let text = small_text(d.path());
     let run = d.path().join("run");
     let plain = |extra: &[&str]| {
-        recurrent(
-            &[
-                &["train", text.to_str().unwrap(), "--out", run.to_str().unwrap()][..],
-                extra,
-            ]
-            .concat(),
-        )
+        recurrent(&[&["train", text.to_str().unwrap(), "--out", run.to_str().unwrap()][..], extra].concat())
     };
     assert_fails(&plain(&["--hidden", "0"]), "--hidden is 0");
     assert_fails(&plain(&["--steps", "x"]), "invalid value 'x' for '--steps <STEPS>'");
-    assert_fails(
-        &train(&text, &run, &["--lr", "-0.1"]),
-        "--lr -0.1 is not a positive learning rate",
-    );
-    assert_fails(
-        &train(&text, &run, &["--dropout", "1"]),
-        "--dropout 1 is outside [0, 1)",
-    );
-    assert_fails(
-        &train(&text, &run, &["--cell", "transformer"]),
-        "unknown cell 'transformer'",
-    );
-    assert_fails(
-        &train(&text, &run, &["--optimizer", "lbfgs"]),
-        "unknown optimizer 'lbfgs'",
-    );
+    assert_fails(&train(&text, &run, &["--lr", "-0.1"]), "--lr -0.1 is not a positive learning rate");
+    assert_fails(&train(&text, &run, &["--dropout", "1"]), "--dropout 1 is outside [0, 1)");
+    assert_fails(&train(&text, &run, &["--cell", "transformer"]), "unknown cell 'transformer'");
+    assert_fails(&train(&text, &run, &["--optimizer", "lbfgs"]), "unknown optimizer 'lbfgs'");
     assert_fails(&train(&text, &run, &["--preset", "gpt"]), "unknown preset 'gpt'");
 }
 
@@ -245,51 +193,28 @@ fn bad_resumes_and_checkpoints_get_one_line() {
         "holds no checkpoint (last.safetensors)",
     );
     assert!(train(&text, &run, &["--steps", "5"]).status.success());
-    let o = recurrent(&[
-        "train",
-        "--resume",
-        run.to_str().unwrap(),
-        "--hidden",
-        "32",
-        "--steps",
-        "8",
-    ]);
+    let o = recurrent(&["train", "--resume", run.to_str().unwrap(), "--hidden", "32", "--steps", "8"]);
     assert_fails(
         &recurrent(&["train", "--resume", run.to_str().unwrap(), "--preset", "char-rnn"]),
         "--preset cannot change a resumed run",
     );
-    assert_fails(
-        &o,
-        "flags asking for another architecture or data layout cannot resume it",
-    );
+    assert_fails(&o, "flags asking for another architecture or data layout cannot resume it");
     // A truncated checkpoint and a file that is not one.
     let bytes = std::fs::read(run.join("last.safetensors")).unwrap();
     let cut = d.path().join("cut.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    assert_fails(
-        &recurrent(&["sample", cut.to_str().unwrap()]),
-        "is not a valid checkpoint",
-    );
-    assert_fails(
-        &recurrent(&["eval", text.to_str().unwrap(), text.to_str().unwrap()]),
-        "is not a valid checkpoint",
-    );
+    assert_fails(&recurrent(&["sample", cut.to_str().unwrap()]), "is not a valid checkpoint");
+    assert_fails(&recurrent(&["eval", text.to_str().unwrap(), text.to_str().unwrap()]), "is not a valid checkpoint");
     // A prime outside the vocabulary lists the characters.
     let ck = run.join("last.safetensors");
     assert_fails(
         &recurrent(&["sample", ck.to_str().unwrap(), "--prime", "hé€"]),
         "2 character(s) outside the model's vocabulary: 'é', '€'",
     );
-    assert_fails(
-        &recurrent(&["sample", ck.to_str().unwrap(), "--temperature", "-1"]),
-        "--temperature -1 is invalid",
-    );
+    assert_fails(&recurrent(&["sample", ck.to_str().unwrap(), "--temperature", "-1"]), "--temperature -1 is invalid");
     let other = d.path().join("other.txt");
     std::fs::write(&other, "ZZZ xyz ~~~ {}").unwrap();
-    assert_fails(
-        &recurrent(&["eval", ck.to_str().unwrap(), other.to_str().unwrap()]),
-        "not in the model's vocabulary",
-    );
+    assert_fails(&recurrent(&["eval", ck.to_str().unwrap(), other.to_str().unwrap()]), "not in the model's vocabulary");
 }
 
 /// A loss that turns non-finite stops training with a message; the checkpoint written before
@@ -299,36 +224,12 @@ fn nan_stops_training_and_keeps_the_last_good_checkpoint() {
     let d = tempfile::tempdir().unwrap();
     let text = small_text(d.path());
     let run = d.path().join("run");
-    assert!(
-        train(&text, &run, &["--steps", "5", "--optimizer", "sgd", "--lr", "0.1"])
-            .status
-            .success()
-    );
+    assert!(train(&text, &run, &["--steps", "5", "--optimizer", "sgd", "--lr", "0.1"]).status.success());
     let before = std::fs::read(run.join("last.safetensors")).unwrap();
-    let o = recurrent(&[
-        "train",
-        "--resume",
-        run.to_str().unwrap(),
-        "--steps",
-        "30",
-        "--lr",
-        "1e38",
-        "--clip-norm",
-        "0",
-    ]);
+    let o =
+        recurrent(&["train", "--resume", run.to_str().unwrap(), "--steps", "30", "--lr", "1e38", "--clip-norm", "0"]);
     assert_eq!(o.status.code(), Some(3), "{}", err(&o));
-    assert!(
-        err(&o).contains("training stopped; the last good checkpoint is"),
-        "{}",
-        err(&o)
-    );
+    assert!(err(&o).contains("training stopped; the last good checkpoint is"), "{}", err(&o));
     assert_eq!(std::fs::read(run.join("last.safetensors")).unwrap(), before);
-    assert!(recurrent(&[
-        "sample",
-        run.join("last.safetensors").to_str().unwrap(),
-        "--length",
-        "10"
-    ])
-    .status
-    .success());
+    assert!(recurrent(&["sample", run.join("last.safetensors").to_str().unwrap(), "--length", "10"]).status.success());
 }

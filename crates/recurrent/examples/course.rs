@@ -10,21 +10,14 @@ use recurrent::course::replay::{self, randn2, randn3};
 use recurrent::course::*;
 
 fn row(a: ArrayView1<'_, f64>) -> String {
-    format!(
-        "[{}]",
-        a.iter().map(|v| format!("{v:.8}")).collect::<Vec<_>>().join(" ")
-    )
+    format!("[{}]", a.iter().map(|v| format!("{v:.8}")).collect::<Vec<_>>().join(" "))
 }
 
 fn main() -> Result<(), recurrent::Error> {
     println!("== rnn_cell_forward ==");
     let r = replay::rnn_cell(false);
     let (a_next, yt, _) = rnn_cell_forward(r.inputs["xt"].view(), r.inputs["a_prev"].view(), &r.parameters)?;
-    println!(
-        "a_next[4] = {}\na_next.shape = {:?}",
-        row(a_next.row(4)),
-        a_next.shape()
-    );
+    println!("a_next[4] = {}\na_next.shape = {:?}", row(a_next.row(4)), a_next.shape());
     println!("yt_pred[1] = {}\nyt_pred.shape = {:?}", row(yt.row(1)), yt.shape());
 
     println!("\n== rnn_forward ==");
@@ -32,26 +25,15 @@ fn main() -> Result<(), recurrent::Error> {
     let x = r.x.unwrap();
     let (a, y, caches) = rnn_forward(x.view(), r.inputs["a0"].view(), &r.parameters)?;
     println!("a[4][1] = {}\na.shape = {:?}", row(a.slice(s![4, 1, ..])), a.shape());
-    println!(
-        "y_pred[1][3] = {}\ny_pred.shape = {:?}",
-        row(y.slice(s![1, 3, ..])),
-        y.shape()
-    );
-    println!(
-        "caches[1][1][3] = {}\nlen(caches) = 2",
-        row(caches.x.slice(s![1, 3, ..]))
-    );
+    println!("y_pred[1][3] = {}\ny_pred.shape = {:?}", row(y.slice(s![1, 3, ..])), y.shape());
+    println!("caches[1][1][3] = {}\nlen(caches) = 2", row(caches.x.slice(s![1, 3, ..])));
 
     println!("\n== rnn_cell_backward ==");
     let mut r = replay::rnn_cell(true);
     let (_, _, cache) = rnn_cell_forward(r.inputs["xt"].view(), r.inputs["a_prev"].view(), &r.parameters)?;
     let da_next = randn2(&mut r.rng, 5, 10);
     let g = rnn_cell_backward(da_next.view(), &cache)?;
-    println!(
-        "gradients[\"dxt\"][1][2] = {:.10}\ngradients[\"dxt\"].shape = {:?}",
-        g["dxt"][[1, 2]],
-        g["dxt"].shape()
-    );
+    println!("gradients[\"dxt\"][1][2] = {:.10}\ngradients[\"dxt\"].shape = {:?}", g["dxt"][[1, 2]], g["dxt"].shape());
     println!(
         "gradients[\"da_prev\"][2][3] = {:.10}\ngradients[\"da_prev\"].shape = {:?}",
         g["da_prev"][[2, 3]],
@@ -79,18 +61,9 @@ fn main() -> Result<(), recurrent::Error> {
 
     println!("\n== lstm_cell_forward ==");
     let r = replay::lstm_cell();
-    let (a_next, c_next, yt, cache) = lstm_cell_forward(
-        r.inputs["xt"].view(),
-        r.inputs["a_prev"].view(),
-        r.inputs["c_prev"].view(),
-        &r.parameters,
-    )?;
-    println!(
-        "a_next[4] = {}\nc_next[2] = {}\nyt[1] = {}",
-        row(a_next.row(4)),
-        row(c_next.row(2)),
-        row(yt.row(1))
-    );
+    let (a_next, c_next, yt, cache) =
+        lstm_cell_forward(r.inputs["xt"].view(), r.inputs["a_prev"].view(), r.inputs["c_prev"].view(), &r.parameters)?;
+    println!("a_next[4] = {}\nc_next[2] = {}\nyt[1] = {}", row(a_next.row(4)), row(c_next.row(2)), row(yt.row(1)));
     println!("cache[1][3] = {}", row(cache.c_next.row(3)));
 
     println!("\n== lstm_forward ==");
@@ -113,12 +86,8 @@ fn main() -> Result<(), recurrent::Error> {
 
     println!("\n== lstm_cell_backward ==");
     let mut r = replay::lstm_cell();
-    let (_, _, _, cache) = lstm_cell_forward(
-        r.inputs["xt"].view(),
-        r.inputs["a_prev"].view(),
-        r.inputs["c_prev"].view(),
-        &r.parameters,
-    )?;
+    let (_, _, _, cache) =
+        lstm_cell_forward(r.inputs["xt"].view(), r.inputs["a_prev"].view(), r.inputs["c_prev"].view(), &r.parameters)?;
     let (da, dc) = (randn2(&mut r.rng, 5, 10), randn2(&mut r.rng, 5, 10));
     let g = lstm_cell_backward(da.view(), dc.view(), &cache)?;
     print_lstm_grads(&g, "dxt", "da_prev");
@@ -148,11 +117,7 @@ fn main() -> Result<(), recurrent::Error> {
 
 fn print_lstm_grads(g: &Grads, dx: &str, da: &str) {
     if g[dx].ndim() == 2 {
-        println!(
-            "gradients[\"{dx}\"][1][2] = {:.10}\ngradients[\"{dx}\"].shape = {:?}",
-            g[dx][[1, 2]],
-            g[dx].shape()
-        );
+        println!("gradients[\"{dx}\"][1][2] = {:.10}\ngradients[\"{dx}\"].shape = {:?}", g[dx][[1, 2]], g[dx].shape());
     }
     println!("gradients[\"{da}\"][2][3] = {:.10}", g[da][[2, 3]]);
     for w in ["dWf", "dWi", "dWc", "dWo"] {

@@ -28,9 +28,7 @@ fn main() -> Result<(), recurrent::Error> {
     for step in 1..=1500 {
         // x: (T, B) tokens; targets: (T·B,) in the same time-major row order as the output.
         let x = Array2::from_shape_simple_fn((T, B), || (rng.random_sample() * V as f64) as usize);
-        let targets: Vec<usize> = (0..T * B)
-            .map(|r| if r / B >= K { x[[r / B - K, r % B]] } else { V })
-            .collect();
+        let targets: Vec<usize> = (0..T * B).map(|r| if r / B >= K { x[[r / B - K, r % B]] } else { V }).collect();
 
         // Forward: y (T·B, H) = RNN(x); logits (T·B, V+1) = y · W_yᵀ + b_y.
         rnn.forward_rows(Input::Tokens(x.view()), None, None)?;
@@ -79,11 +77,7 @@ fn logits_accuracy(rnn: &recurrent::Recurrent<f64>, head: &Linear<f64>, _x: &Arr
         .into_iter()
         .zip(targets)
         .filter(|(r, &t)| {
-            r.iter()
-                .enumerate()
-                .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
-                .0
-                == t
+            r.iter().enumerate().fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0 == t
         })
         .count();
     ok as f64 / targets.len() as f64

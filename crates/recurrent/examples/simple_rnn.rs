@@ -9,12 +9,7 @@ fn main() -> Result<(), recurrent::Error> {
     // x (batch 1, seq 3, features 2); W_x (features, hidden 4); W_h (4, 4); b (4,); h_0 = 0.
     let x = array![[[1.0, 2.0], [2.0, 3.0], [3.0, 4.0]]] / 100.0;
     let w_x = array![[1.0, 3.0, 5.0, 7.0], [3.0, 5.0, 7.0, 8.0]] / 100.0;
-    let w_h = array![
-        [1.0, 3.0, 5.0, 7.0],
-        [2.0, 4.0, 6.0, 8.0],
-        [3.0, 5.0, 7.0, 8.0],
-        [4.0, 6.0, 8.0, 10.0]
-    ] / 100.0;
+    let w_h = array![[1.0, 3.0, 5.0, 7.0], [2.0, 4.0, 6.0, 8.0], [3.0, 5.0, 7.0, 8.0], [4.0, 6.0, 8.0, 10.0]] / 100.0;
     let mut rnn = SimpleRnn::new(w_x.view(), w_h.view(), &[1.0, 1.0, 1.0, 1.0])?;
     let h = rnn.forward(x.view(), ndarray::Array2::zeros((1, 4)).view())?;
     println!("last state h_3 = {h:.8}");

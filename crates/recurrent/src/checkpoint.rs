@@ -25,10 +25,7 @@ pub type Meta = BTreeMap<String, String>;
 /// Writes `bytes` to `path` atomically (temporary file, sync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |e: std::io::Error| Error::Io(format!("cannot write {}: {e}", path.display()));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
     f.write_all(bytes).map_err(io)?;
@@ -39,10 +36,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 fn to_bytes<F: Float>(v: &[F]) -> (Dtype, Vec<u8>) {
     if std::mem::size_of::<F>() == 4 {
-        (
-            Dtype::F32,
-            v.iter().flat_map(|x| (x.f64() as f32).to_le_bytes()).collect(),
-        )
+        (Dtype::F32, v.iter().flat_map(|x| (x.f64() as f32).to_le_bytes()).collect())
     } else {
         (Dtype::F64, v.iter().flat_map(|x| x.f64().to_le_bytes()).collect())
     }
@@ -73,20 +67,11 @@ pub fn read_tensors(path: &Path) -> Result<(Tensors, Meta)> {
     for (name, view) in st.tensors() {
         let data = view.data();
         let vals: Vec<f64> = match view.dtype() {
-            Dtype::F32 => data
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4")) as f64)
-                .collect(),
-            Dtype::F64 => data
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
-                .collect(),
+            Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4")) as f64).collect(),
+            Dtype::F64 => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8"))).collect(),
             d => return Err(bad(&format!("tensor {name} has dtype {d:?}; expected F32 or F64"))),
         };
-        out.insert(
-            name,
-            ndarray::ArrayD::from_shape_vec(view.shape().to_vec(), vals).map_err(|e| bad(&e))?,
-        );
+        out.insert(name, ndarray::ArrayD::from_shape_vec(view.shape().to_vec(), vals).map_err(|e| bad(&e))?);
     }
     Ok((out, meta))
 }
@@ -145,16 +130,10 @@ pub fn load_model<F: Float>(path: &Path) -> Result<(CharModel<F>, Vocab, Meta)> 
 /// Copies `src[name]` into `dst` (a flat tensor of `shape`), with a named error on mismatch.
 pub fn restore_into<F: Float>(src: &Tensors, name: &str, shape: &[usize], dst: &mut [F]) -> Result<()> {
     let a = src.get(name).ok_or_else(|| {
-        Error::Missing(format!(
-            "{name} in the training state: the run was saved by another version or architecture"
-        ))
+        Error::Missing(format!("{name} in the training state: the run was saved by another version or architecture"))
     })?;
     if a.shape() != shape {
-        return Err(Error::shape(
-            name,
-            a.shape(),
-            format!("the model expects {}", fmt_shape(shape)),
-        ));
+        return Err(Error::shape(name, a.shape(), format!("the model expects {}", fmt_shape(shape))));
     }
     dst.iter_mut().zip(a.iter()).for_each(|(d, &s)| *d = F::c(s));
     Ok(())

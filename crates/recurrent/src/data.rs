@@ -163,9 +163,7 @@ impl Split {
                     None
                 } else {
                     // As many parallel streams as fit (at most B), each from a zero state.
-                    let val = (1..=batch)
-                        .rev()
-                        .find_map(|b| Windows::contiguous(n_train, n_val, b, steps));
+                    let val = (1..=batch).rev().find_map(|b| Windows::contiguous(n_train, n_val, b, steps));
                     Some(val.ok_or_else(|| short("validation part of the text", n_val))?)
                 };
                 Ok(Split { train, val })
@@ -174,15 +172,8 @@ impl Split {
                 let all = Windows::contiguous(0, len, batch, steps).ok_or_else(|| short("text", len))?;
                 let n_train = ((all.count as f64) * (1.0 - val_frac)).floor().max(1.0) as usize;
                 let n_val = all.count - n_train.min(all.count);
-                let train = Windows {
-                    count: n_train.min(all.count),
-                    ..all.clone()
-                };
-                let val = (n_val > 0).then_some(Windows {
-                    first: n_train,
-                    count: n_val,
-                    ..all
-                });
+                let train = Windows { count: n_train.min(all.count), ..all.clone() };
+                let val = (n_val > 0).then_some(Windows { first: n_train, count: n_val, ..all });
                 Ok(Split { train, val })
             }
         }
@@ -199,10 +190,7 @@ mod tests {
         assert_eq!(v.chars(), &['e', 'h', 'l', 'o']);
         assert_eq!(v.encode("hole").unwrap(), vec![1, 3, 2, 0]);
         let e = v.encode("hex!x").unwrap_err().to_string();
-        assert!(
-            e.starts_with("2 character(s) are not in the model's vocabulary: 'x', '!'"),
-            "{e}"
-        );
+        assert!(e.starts_with("2 character(s) are not in the model's vocabulary: 'x', '!'"), "{e}");
     }
 
     // 0..=20 in 2 streams of 10 (S = 21/2 = 10), T = 3: (10 − 1)/3 = 3 windows per stream.

@@ -25,11 +25,7 @@ pub enum Error {
 impl Error {
     /// A shape error for `what`, which has shape `got` but should match `expected`.
     pub fn shape(what: impl Into<String>, got: &[usize], expected: impl Into<String>) -> Self {
-        Error::Shape {
-            what: what.into(),
-            got: got.to_vec(),
-            expected: expected.into(),
-        }
+        Error::Shape { what: what.into(), got: got.to_vec(), expected: expected.into() }
     }
 }
 

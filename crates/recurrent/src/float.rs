@@ -55,6 +55,23 @@ pub trait Float:
         ldc: usize,
         accumulate: bool,
     );
+    /// `B (k, n)` in the layout [`Float::gemm_packed`] reads (`f32`: 16-column panels; `f64`:
+    /// row-major, unchanged).
+    fn pack_b(k: usize, n: usize, b: &[Self], ldb: usize) -> Vec<Self>;
+    /// [`Float::gemm`] with a row-major `A` and `B` from [`Float::pack_b`]: the per-step
+    /// recurrent products, whose weights are packed once per sequence.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_packed(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        lda: usize,
+        packed: &[Self],
+        c: &mut [Self],
+        ldc: usize,
+        accumulate: bool,
+    );
 }
 
 /// The generic fallback of [`Float::gemm`] through ndarray.
@@ -117,20 +134,23 @@ impl Float for f32 {
         if m > 96 && n > 96 && k > 96 {
             return gemm_ndarray(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, acc);
         }
-        gemm(
-            m,
-            n,
-            k,
-            Mat {
-                data: a,
-                rs: a_rs,
-                cs: a_cs,
-            },
-            Mat::rows(b, ldb),
-            c,
-            ldc,
-            acc,
-        )
+        gemm(m, n, k, Mat { data: a, rs: a_rs, cs: a_cs }, Mat::rows(b, ldb), c, ldc, acc)
+    }
+    fn pack_b(k: usize, n: usize, b: &[Self], ldb: usize) -> Vec<Self> {
+        crate::kernels::gemm::pack_b(k, n, b, ldb)
+    }
+    fn gemm_packed(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        lda: usize,
+        packed: &[Self],
+        c: &mut [Self],
+        ldc: usize,
+        acc: bool,
+    ) {
+        crate::kernels::gemm::gemm_packed(m, n, k, crate::kernels::gemm::Mat::rows(a, lda), packed, c, ldc, acc)
     }
 }
 
@@ -166,5 +186,21 @@ impl Float for f64 {
         acc: bool,
     ) {
         gemm_ndarray(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, acc)
+    }
+    fn pack_b(k: usize, n: usize, b: &[Self], ldb: usize) -> Vec<Self> {
+        (0..k).flat_map(|r| b[r * ldb..r * ldb + n].iter().copied()).collect()
+    }
+    fn gemm_packed(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        lda: usize,
+        packed: &[Self],
+        c: &mut [Self],
+        ldc: usize,
+        acc: bool,
+    ) {
+        gemm_ndarray(m, n, k, a, lda, 1, packed, n, c, ldc, acc)
     }
 }

@@ -94,11 +94,7 @@ impl Report {
                 self.max_error()
             )
         } else {
-            format!(
-                "FAIL: {n_fail} of {} tensors at or above {:.0e}\n",
-                self.tensors.len(),
-                self.tolerance
-            )
+            format!("FAIL: {n_fail} of {} tensors at or above {:.0e}\n", self.tensors.len(), self.tolerance)
         };
         s
     }
@@ -125,18 +121,9 @@ pub fn check(m: &mut impl Checkable, eps: f64, tol: f64) -> Report {
         let max_grad = ana.iter().fold(0.0f64, |m, a| m.max(a.abs()));
         let scale = num.iter().fold(max_grad, |m, a| m.max(a.abs()));
         let rel_error = if scale > 0.0 { abs_error / scale } else { 0.0 };
-        tensors.push(TensorCheck {
-            name,
-            shape,
-            rel_error,
-            abs_error,
-            max_grad,
-        });
+        tensors.push(TensorCheck { name, shape, rel_error, abs_error, max_grad });
     }
-    Report {
-        tensors,
-        tolerance: tol,
-    }
+    Report { tensors, tolerance: tol }
 }
 
 /// Sets element `j` of tensor `ti` to `v` (when given) and returns its previous value.
@@ -199,20 +186,8 @@ impl SeqProblem {
                 c.mapv_inplace(|_| rng.standard_normal());
             }
         }
-        let targets = (0..t * b)
-            .map(|_| (rng.random_sample() * vocab.unwrap_or(1) as f64) as usize)
-            .collect();
-        Ok(SeqProblem {
-            rnn,
-            head,
-            x,
-            h0,
-            targets,
-            dy,
-            dstate,
-            reduction: Reduction::Mean,
-            dropout_seed: None,
-        })
+        let targets = (0..t * b).map(|_| (rng.random_sample() * vocab.unwrap_or(1) as f64) as usize).collect();
+        Ok(SeqProblem { rnn, head, x, h0, targets, dy, dstate, reduction: Reduction::Mean, dropout_seed: None })
     }
 
     /// Forward; returns the loss and, when `grad`, runs backward leaving gradients in the
@@ -243,13 +218,8 @@ impl SeqProblem {
                 head.zero_grad();
                 let mut drows = Array2::zeros(rows.raw_dim());
                 head.backward(rows.view(), logits.view(), Some(drows.view_mut()));
-                let (t, b) = (
-                    self.rnn.output_rows().nrows() / self.h0.h.shape()[1],
-                    self.h0.h.shape()[1],
-                );
-                let d3 = drows
-                    .into_shape_with_order((t, b, self.rnn.output_size()))
-                    .expect("T·B rows");
+                let (t, b) = (self.rnn.output_rows().nrows() / self.h0.h.shape()[1], self.h0.h.shape()[1]);
+                let d3 = drows.into_shape_with_order((t, b, self.rnn.output_size())).expect("T·B rows");
                 if self.rnn.config.batch_first {
                     d3.permuted_axes([1, 0, 2]).as_standard_layout().into_owned()
                 } else {
@@ -261,10 +231,7 @@ impl SeqProblem {
             return (loss, None);
         }
         self.rnn.zero_grad();
-        let (dx, dh0) = self
-            .rnn
-            .backward(dy.view(), Some(&self.dstate))
-            .expect("shapes match the forward");
+        let (dx, dh0) = self.rnn.backward(dy.view(), Some(&self.dstate)).expect("shapes match the forward");
         (loss, Some((dx.expect("dense input"), dh0)))
     }
 }

@@ -16,10 +16,7 @@ pub type Tensors = BTreeMap<String, ArrayD<f64>>;
 /// Reads every array of an `.npz` file as `f64` (float32 arrays are widened).
 pub fn read_npz(path: &Path) -> Result<Tensors> {
     let io = |e: &dyn std::fmt::Display| {
-        Error::Io(format!(
-            "cannot read {} as a numpy .npz file ({e}): save it with np.savez",
-            path.display()
-        ))
+        Error::Io(format!("cannot read {} as a numpy .npz file ({e}): save it with np.savez", path.display()))
     };
     let file = std::fs::File::open(path).map_err(|e| io(&e))?;
     let mut npz = ndarray_npy::NpzReader::new(file).map_err(|e| io(&e))?;
@@ -57,9 +54,7 @@ pub fn take<D: ndarray::Dimension>(
     want: &[usize],
     why: &str,
 ) -> Result<ndarray::Array<f64, D>> {
-    let a = t
-        .get(name)
-        .ok_or_else(|| Error::Missing(format!("{name}: expected shape {}", fmt_shape(want))))?;
+    let a = t.get(name).ok_or_else(|| Error::Missing(format!("{name}: expected shape {}", fmt_shape(want))))?;
     crate::error::expect_shape(name, a.shape(), want, why)?;
     Ok(a.clone().into_dimensionality::<D>().expect("shape checked"))
 }
@@ -70,9 +65,7 @@ pub fn take<D: ndarray::Dimension>(
 pub fn infer_config(kind: CellKind, t: &Tensors, prefix: &str) -> Result<RecurrentConfig> {
     let g = kind.gates();
     let w0 = format!("{prefix}weight_ih_l0");
-    let wih = t
-        .get(&w0)
-        .ok_or_else(|| Error::Missing(format!("{w0}: the first layer's input weights")))?;
+    let wih = t.get(&w0).ok_or_else(|| Error::Missing(format!("{w0}: the first layer's input weights")))?;
     let whh = t
         .get(&format!("{prefix}weight_hh_l0"))
         .ok_or_else(|| Error::Missing(format!("{prefix}weight_hh_l0: the first layer's recurrent weights")))?;
@@ -83,13 +76,9 @@ pub fn infer_config(kind: CellKind, t: &Tensors, prefix: &str) -> Result<Recurre
     if wih.ndim() != 2 {
         return Err(Error::shape(w0, wih.shape(), "it must be 2-d (G·H, I)"));
     }
-    let layers = (0..)
-        .take_while(|l| t.contains_key(&format!("{prefix}weight_ih_l{l}")))
-        .count();
+    let layers = (0..).take_while(|l| t.contains_key(&format!("{prefix}weight_ih_l{l}"))).count();
     let bi = t.keys().any(|k| k.starts_with(prefix) && k.ends_with("_reverse"));
-    Ok(RecurrentConfig::new(kind, wih.shape()[1], whh.shape()[1])
-        .with_layers(layers)
-        .with_bidirectional(bi))
+    Ok(RecurrentConfig::new(kind, wih.shape()[1], whh.shape()[1]).with_layers(layers).with_bidirectional(bi))
 }
 
 /// Builds a stack from PyTorch-named tensors, checking every shape.
@@ -149,10 +138,7 @@ pub fn read_state(cfg: &RecurrentConfig, t: &Tensors, h: &str, c: &str, b: usize
     let hv = t.get(h).map(|_| take::<Ix3>(t, h, &want, why)).transpose()?;
     let cv = t.get(c).map(|_| take::<Ix3>(t, c, &want, why)).transpose()?;
     if cv.is_some() && !cfg.kind.has_cell_state() {
-        return Err(Error::Config(format!(
-            "{c} is given but a {} has no cell state: remove it",
-            cfg.kind
-        )));
+        return Err(Error::Config(format!("{c} is given but a {} has no cell state: remove it", cfg.kind)));
     }
     if hv.is_none() && cv.is_none() {
         return Ok(None);
@@ -174,9 +160,7 @@ pub fn read_state(cfg: &RecurrentConfig, t: &Tensors, h: &str, c: &str, b: usize
 pub fn grads_for_case(kind: CellKind, case: &Tensors) -> Result<Tensors> {
     let cfg = infer_config(kind, case, "")?;
     let mut r = recurrent_from_tensors::<f64>(&cfg, case, "")?;
-    let x = case
-        .get("x")
-        .ok_or_else(|| Error::Missing(format!("x: expected shape (T, B, {})", cfg.input_size)))?;
+    let x = case.get("x").ok_or_else(|| Error::Missing(format!("x: expected shape (T, B, {})", cfg.input_size)))?;
     if x.ndim() != 3 || x.shape()[2] != cfg.input_size {
         let why = format!("the weights expect (T, B, I) with input size {}", cfg.input_size);
         return Err(Error::shape("x", x.shape(), why));

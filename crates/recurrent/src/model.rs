@@ -39,9 +39,7 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// The stack's configuration (time-major, one direction: a language model reads forward).
     pub fn recurrent(&self) -> RecurrentConfig {
-        RecurrentConfig::new(self.cell, self.vocab, self.hidden)
-            .with_layers(self.layers)
-            .with_dropout(self.dropout)
+        RecurrentConfig::new(self.cell, self.vocab, self.hidden).with_layers(self.layers).with_dropout(self.dropout)
     }
 }
 
@@ -75,12 +73,7 @@ impl<F: Float> CharModel<F> {
                 let rnn = rc.init_with(|kind, i, h| {
                     let g = kind.gates() * h;
                     let (wih, whh) = (randn(g, i), randn(g, h));
-                    CellParams {
-                        weight_ih: wih,
-                        weight_hh: whh,
-                        bias_ih: Array1::zeros(g),
-                        bias_hh: Array1::zeros(g),
-                    }
+                    CellParams { weight_ih: wih, weight_hh: whh, bias_ih: Array1::zeros(g), bias_hh: Array1::zeros(g) }
                 })?;
                 let w = randn(config.vocab, config.hidden);
                 (rnn, Linear::from_weights(w, Array1::zeros(config.vocab)))
@@ -103,13 +96,7 @@ impl<F: Float> CharModel<F> {
 
     /// From a stack and a head already built (e.g. loaded from a checkpoint).
     pub fn from_parts(config: ModelConfig, rnn: Recurrent<F>, head: Linear<F>) -> Self {
-        CharModel {
-            config,
-            rnn,
-            head,
-            logits: Array2::zeros((0, 0)),
-            dy: Array2::zeros((0, 0)),
-        }
+        CharModel { config, rnn, head, logits: Array2::zeros((0, 0)), dy: Array2::zeros((0, 0)) }
     }
 
     /// Runs `inputs (T, B)` from `state`, scores `targets` (`T·B`, time-major) and keeps what
@@ -138,8 +125,7 @@ impl<F: Float> CharModel<F> {
     /// accumulating every gradient (the carried state gets no gradient: truncated BPTT).
     pub fn backward(&mut self) -> Result<()> {
         let rows = self.rnn.output_rows().to_owned();
-        self.head
-            .backward(rows.view(), self.logits.view(), Some(self.dy.view_mut()));
+        self.head.backward(rows.view(), self.logits.view(), Some(self.dy.view_mut()));
         self.rnn.backward_rows(self.dy.view(), None)?;
         Ok(())
     }
@@ -180,4 +166,119 @@ impl<F: Float> Parameters<F> for CharModel<F> {
         self.rnn.visit(&mut |n, s, p, g| f(&format!("rnn.{n}"), s, p, g));
         self.head.visit(&mut |n, s, p, g| f(&format!("head.{n}"), s, p, g));
     }
+}
+
+/// Data parallelism for a [`CharModel`]: the batch is cut into column shards, each run forward
+/// and backward on its own thread by a replica holding a copy of the weights; the replicas'
+/// gradients are then added into the main model, weighted by their share of the rows. Batch
+/// rows never interact inside the recurrence, so this is exact up to the order of the sums.
+#[derive(Debug, Default)]
+pub struct Shards<F> {
+    replicas: Vec<CharModel<F>>,
+}
+
+impl<F: Float> Shards<F> {
+    /// Up to `threads` shards (at least one).
+    pub fn new(model: &CharModel<F>, threads: usize) -> Self {
+        Shards { replicas: (0..threads.max(1)).map(|_| model.clone()).collect() }
+    }
+
+    /// The number of shards.
+    pub fn len(&self) -> usize {
+        self.replicas.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.replicas.is_empty()
+    }
+
+    /// [`CharModel::forward_loss`] then [`CharModel::backward`] on `inputs (T, B)`, sharded over
+    /// the batch; the gradients land in `main` (zeroed first). Dropout masks come from one
+    /// generator per shard, seeded from `dropout_rng`. Returns the loss and the final state.
+    pub fn forward_backward(
+        &mut self,
+        main: &mut CharModel<F>,
+        inputs: ArrayView2<'_, usize>,
+        targets: &[usize],
+        state: Option<&State<F>>,
+        reduction: Reduction,
+        dropout_rng: Option<&mut NumpyRng>,
+    ) -> Result<(f64, State<F>)> {
+        let (t, b) = inputs.dim();
+        let n = self.replicas.len().min(b).max(1);
+        if n == 1 {
+            main.zero_grad();
+            let r = main.forward_loss(inputs, targets, state, reduction, dropout_rng)?;
+            main.backward()?;
+            return Ok(r);
+        }
+        let bounds: Vec<(usize, usize)> = (0..n).map(|s| (s * b / n, (s + 1) * b / n)).collect();
+        let seeds: Option<Vec<u32>> = dropout_rng.map(|r| (0..n).map(|_| r.next_u32()).collect());
+        for rep in self.replicas.iter_mut().take(n) {
+            copy_params(main, rep);
+        }
+        let results: Vec<Result<(f64, State<F>)>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = self
+                .replicas
+                .iter_mut()
+                .take(n)
+                .zip(&bounds)
+                .enumerate()
+                .map(|(s, (rep, &(b0, b1)))| {
+                    let x = inputs.slice(ndarray::s![.., b0..b1]).to_owned();
+                    let y: Vec<usize> =
+                        (0..t).flat_map(|ti| targets[ti * b + b0..ti * b + b1].iter().copied()).collect();
+                    let st = state.map(|s| State {
+                        h: s.h.slice(ndarray::s![.., b0..b1, ..]).to_owned(),
+                        c: s.c.as_ref().map(|c| c.slice(ndarray::s![.., b0..b1, ..]).to_owned()),
+                    });
+                    let seed = seeds.as_ref().map(|v| v[s]);
+                    sc.spawn(move || {
+                        let mut rng = seed.map(NumpyRng::new);
+                        rep.zero_grad();
+                        let r = rep.forward_loss(x.view(), &y, st.as_ref(), reduction, rng.as_mut())?;
+                        rep.backward()?;
+                        Ok(r)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a shard panicked")).collect()
+        });
+        main.zero_grad();
+        let mut loss = 0.0;
+        let mut out = State::zeros(&main.rnn.config, b);
+        for ((rep, res), &(b0, b1)) in self.replicas.iter_mut().zip(results).zip(&bounds) {
+            let (l, s) = res?;
+            // Mean losses are per row: weight each shard by its share of the rows.
+            let w = if reduction == Reduction::Mean { (b1 - b0) as f64 / b as f64 } else { 1.0 };
+            loss += l * w;
+            add_grads(main, rep, F::c(w));
+            out.h.slice_mut(ndarray::s![.., b0..b1, ..]).assign(&s.h);
+            if let (Some(c), Some(sc)) = (out.c.as_mut(), s.c) {
+                c.slice_mut(ndarray::s![.., b0..b1, ..]).assign(&sc);
+            }
+        }
+        Ok((loss, out))
+    }
+}
+
+fn copy_params<F: Float>(from: &mut CharModel<F>, to: &mut CharModel<F>) {
+    let mut src = Vec::new();
+    from.visit(&mut |_, _, p, _| src.push(p.to_vec()));
+    let mut i = 0;
+    to.visit(&mut |_, _, p, _| {
+        p.copy_from_slice(&src[i]);
+        i += 1;
+    });
+}
+
+fn add_grads<F: Float>(main: &mut CharModel<F>, rep: &mut CharModel<F>, w: F) {
+    let mut g = Vec::new();
+    rep.visit(&mut |_, _, _, gr| g.push(gr.to_vec()));
+    let mut i = 0;
+    main.visit(&mut |_, _, _, gr| {
+        gr.iter_mut().zip(&g[i]).for_each(|(a, &b)| *a += b * w);
+        i += 1;
+    });
 }

@@ -33,15 +33,9 @@ impl NumpyRng {
         let mut mt = Box::new([0u32; N]);
         mt[0] = seed;
         for i in 1..N {
-            mt[i] = 1812433253u32
-                .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
-                .wrapping_add(i as u32);
+            mt[i] = 1812433253u32.wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30)).wrapping_add(i as u32);
         }
-        NumpyRng {
-            mt,
-            pos: N,
-            gauss: None,
-        }
+        NumpyRng { mt, pos: N, gauss: None }
     }
 
     fn generate(&mut self) {
@@ -124,21 +118,13 @@ impl NumpyRng {
 
     /// The full state, for checkpoints.
     pub fn state(&self) -> RngState {
-        RngState {
-            key: self.mt.to_vec(),
-            pos: self.pos,
-            gauss: self.gauss,
-        }
+        RngState { key: self.mt.to_vec(), pos: self.pos, gauss: self.gauss }
     }
 
     /// Restores a state saved by [`NumpyRng::state`]; `None` when the key is not 624 words.
     pub fn from_state(s: &RngState) -> Option<Self> {
         let mt: Box<[u32; N]> = s.key.clone().into_boxed_slice().try_into().ok()?;
-        (s.pos <= N).then_some(NumpyRng {
-            mt,
-            pos: s.pos,
-            gauss: s.gauss,
-        })
+        (s.pos <= N).then_some(NumpyRng { mt, pos: s.pos, gauss: s.gauss })
     }
 }
 

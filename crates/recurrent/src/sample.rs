@@ -22,15 +22,8 @@ pub struct SampleOptions {
 /// Picks a token from probabilities `p` (already at temperature): argmax when `temperature` is
 /// 0, else a draw among the `top_k` largest (renormalised) by inverse CDF.
 pub fn pick(p: &[f64], temperature: f64, top_k: Option<usize>, rng: &mut NumpyRng) -> usize {
-    let argmax = || {
-        p.iter()
-            .enumerate()
-            .fold(
-                (0, f64::MIN),
-                |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) },
-            )
-            .0
-    };
+    let argmax =
+        || p.iter().enumerate().fold((0, f64::MIN), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0;
     if temperature == 0.0 {
         return argmax();
     }

@@ -24,10 +24,7 @@ fn randn3(r: &mut NumpyRng, a: usize, b: usize, c: usize) -> Array3<f64> {
 }
 
 fn draw(r: &mut NumpyRng, order: &[(&str, usize, usize)]) -> Params {
-    order
-        .iter()
-        .map(|&(n, a, b)| (n.to_string(), randn2(r, a, b)))
-        .collect()
+    order.iter().map(|&(n, a, b)| (n.to_string(), randn2(r, a, b))).collect()
 }
 
 const RNN_FWD: &[(&str, usize, usize)] = &[("Waa", 5, 5), ("Wax", 5, 3), ("Wya", 2, 5), ("ba", 5, 1), ("by", 2, 1)];
@@ -49,10 +46,7 @@ const LSTM: &[(&str, usize, usize)] = &[
 fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     let d = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-    assert!(
-        d < tol,
-        "{what}: largest difference {d:.3e}\n got  {got:?}\n want {want:?}"
-    );
+    assert!(d < tol, "{what}: largest difference {d:.3e}\n got  {got:?}\n want {want:?}");
 }
 
 /// Every gradient of `grads` against the reference, relative to the reference's scale.
@@ -64,10 +58,7 @@ fn matches_torch(grads: &Grads, reference: &Tensors, prefix: &str) {
         assert_eq!(got.shape(), want.shape(), "{name}");
         let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let d = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        assert!(
-            d <= 1e-10 * scale,
-            "{prefix}{name}: differs from torch by {d:.3e} (scale {scale:.3e})"
-        );
+        assert!(d <= 1e-10 * scale, "{prefix}{name}: differs from torch by {d:.3e} (scale {scale:.3e})");
         n += 1;
     }
     assert!(n >= 5, "compared only {n} tensors for {prefix}");
@@ -107,18 +98,8 @@ fn rnn_forward_prints_the_course_values() {
     let a0 = randn2(&mut r, 5, 10);
     let p = draw(&mut r, RNN_FWD);
     let (a, y, caches) = rnn_forward(x.view(), a0.view(), &p).unwrap();
-    close(
-        &a.slice(s![4, 1, ..]).to_vec(),
-        &[-0.99999375, 0.77911235, -0.99861469, -0.99833267],
-        1e-8,
-        "a[4][1]",
-    );
-    close(
-        &y.slice(s![1, 3, ..]).to_vec(),
-        &[0.79560373, 0.86224861, 0.11118257, 0.81515947],
-        1e-8,
-        "y_pred[1][3]",
-    );
+    close(&a.slice(s![4, 1, ..]).to_vec(), &[-0.99999375, 0.77911235, -0.99861469, -0.99833267], 1e-8, "a[4][1]");
+    close(&y.slice(s![1, 3, ..]).to_vec(), &[0.79560373, 0.86224861, 0.11118257, 0.81515947], 1e-8, "y_pred[1][3]");
     close(
         &caches.x.slice(s![1, 3, ..]).to_vec(),
         &[-1.1425182, -0.34934272, -0.20889423, 0.58662319],
@@ -182,10 +163,7 @@ fn lstm_forward_prints_the_course_values() {
         1e-11,
         "a[4][3][6], y[1][4][3], c[1][2][1]",
     );
-    assert_eq!(
-        (a.shape(), y.shape(), caches.caches.len()),
-        (&[5, 10, 7][..], &[2, 10, 7][..], 7)
-    );
+    assert_eq!((a.shape(), y.shape(), caches.caches.len()), (&[5, 10, 7][..], &[2, 10, 7][..], 7));
 }
 
 #[test]
@@ -199,12 +177,7 @@ fn rnn_cell_backward_matches_torch() {
     let g = rnn_cell_backward(da_next.view(), &cache).unwrap();
     matches_torch(&g, &reference(), "rnn_cell_backward.");
     // The course prints dxt[1][2] = -1.3872130506 and da_prev[2][3] = -0.152399493774; both right.
-    close(
-        &[g["dxt"][[1, 2]], g["da_prev"][[2, 3]]],
-        &[-1.3872130506, -0.152399493774],
-        1e-10,
-        "printed values",
-    );
+    close(&[g["dxt"][[1, 2]], g["da_prev"][[2, 3]]], &[-1.3872130506, -0.152399493774], 1e-10, "printed values");
 }
 
 #[test]
@@ -215,11 +188,7 @@ fn rnn_backward_matches_torch() {
     let p = draw(&mut r, RNN_BWD);
     let (_, _, caches) = rnn_forward(x.view(), a0.view(), &p).unwrap();
     let da = randn3(&mut r, 5, 10, 4);
-    matches_torch(
-        &rnn_backward(da.view(), &caches).unwrap(),
-        &reference(),
-        "rnn_backward.",
-    );
+    matches_torch(&rnn_backward(da.view(), &caches).unwrap(), &reference(), "rnn_backward.");
 }
 
 #[test]
@@ -250,20 +219,12 @@ fn lstm_backward_matches_torch_with_the_setup_mended() {
     let da4 = randn3(&mut r, 5, 10, 4);
     // As drawn, da does not fit the sequence: refused in words.
     let e = lstm_backward(da4.view(), &caches).unwrap_err().to_string();
-    assert!(
-        e.starts_with("da is (5, 10, 4) but the forward pass had a of shape (5, 10, 7)"),
-        "{e}"
-    );
+    assert!(e.starts_with("da is (5, 10, 4) but the forward pass had a of shape (5, 10, 7)"), "{e}");
     let mut da = Array3::zeros((5, 10, 7));
     da.slice_mut(s![.., .., ..4]).assign(&da4);
     let g = lstm_backward(da.view(), &caches).unwrap();
     matches_torch(&g, &reference(), "lstm_backward.");
-    close(
-        &g["dx"].slice(s![1, 2, ..4]).to_vec(),
-        &[0.02065391, -0.26197282, -0.0782652, 0.53886581],
-        1e-8,
-        "dx[1][2]",
-    );
+    close(&g["dx"].slice(s![1, 2, ..4]).to_vec(), &[0.02065391, -0.26197282, -0.0782652, 0.53886581], 1e-8, "dx[1][2]");
 }
 
 /// `x is (4, 10, 7) but Wax expects n_x = 3` (SPEC §1's example of a shape error in words).
@@ -272,13 +233,9 @@ fn shape_errors_are_in_words() {
     let mut r = NumpyRng::new(1);
     let p = draw(&mut r, RNN_FWD);
     let x = Array3::zeros((4, 10, 7));
-    let e = rnn_forward(x.view(), Array2::zeros((5, 10)).view(), &p)
-        .unwrap_err()
-        .to_string();
+    let e = rnn_forward(x.view(), Array2::zeros((5, 10)).view(), &p).unwrap_err().to_string();
     assert_eq!(e, "x is (4, 10, 7) but Wax expects n_x = 3");
-    let e = rnn_cell_forward(Array2::zeros((3, 10)).view(), Array2::zeros((4, 10)).view(), &p)
-        .unwrap_err()
-        .to_string();
+    let e = rnn_cell_forward(Array2::zeros((3, 10)).view(), Array2::zeros((4, 10)).view(), &p).unwrap_err().to_string();
     assert_eq!(e, "a_prev is (4, 10) but (n_a, m) = (5, 10) is expected");
 }
 
@@ -310,9 +267,7 @@ fn dropping_da_prev_agrees_only_at_the_last_step() {
     );
     let truth = reference()["lstm_backward.dx"].clone();
     for t in 0..4 {
-        let d = (&dx.slice(s![.., .., t]) - &truth.slice(s![.., .., t]))
-            .iter()
-            .fold(0.0f64, |m, v| m.max(v.abs()));
+        let d = (&dx.slice(s![.., .., t]) - &truth.slice(s![.., .., t])).iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert_eq!(d < 1e-10, t == 3, "step {t}: difference {d:.3e}");
     }
 }
@@ -334,12 +289,7 @@ fn fd_check(t: &mut ArrayD<f64>, analytic: &ArrayD<f64>, loss: &mut dyn FnMut(&A
     }
     let scale = num.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     assert!(scale > 0.0);
-    analytic
-        .iter()
-        .zip(&num)
-        .map(|(a, n)| (a - n).abs())
-        .fold(0.0, f64::max)
-        / scale
+    analytic.iter().zip(&num).map(|(a, n)| (a - n).abs()).fold(0.0, f64::max) / scale
 }
 
 fn seq_loss(a: &Array3<f64>, da: &Array3<f64>) -> f64 {
@@ -352,10 +302,7 @@ fn rnn_backward_passes_finite_differences() {
     let (x, a0, p) = (
         randn3(&mut r, 3, 4, 5),
         randn2(&mut r, 4, 4),
-        draw(
-            &mut r,
-            &[("Wax", 4, 3), ("Waa", 4, 4), ("Wya", 2, 4), ("ba", 4, 1), ("by", 2, 1)],
-        ),
+        draw(&mut r, &[("Wax", 4, 3), ("Waa", 4, 4), ("Wya", 2, 4), ("ba", 4, 1), ("by", 2, 1)]),
     );
     let da = randn3(&mut r, 4, 4, 5);
     let (_, _, caches) = rnn_forward(x.view(), a0.view(), &p).unwrap();
@@ -370,21 +317,11 @@ fn rnn_backward_passes_finite_differences() {
         assert!(e < 1e-6, "d{name}: {e:.3e}");
     }
     let e = fd_check(&mut x.clone().into_dyn(), &g["dx"], &mut |v| {
-        seq_loss(
-            &rnn_forward(v.view().into_dimensionality().unwrap(), a0.view(), &p)
-                .unwrap()
-                .0,
-            &da,
-        )
+        seq_loss(&rnn_forward(v.view().into_dimensionality().unwrap(), a0.view(), &p).unwrap().0, &da)
     });
     assert!(e < 1e-6, "dx: {e:.3e}");
     let e = fd_check(&mut a0.clone().into_dyn(), &g["da0"], &mut |v| {
-        seq_loss(
-            &rnn_forward(x.view(), v.view().into_dimensionality().unwrap(), &p)
-                .unwrap()
-                .0,
-            &da,
-        )
+        seq_loss(&rnn_forward(x.view(), v.view().into_dimensionality().unwrap(), &p).unwrap().0, &da)
     });
     assert!(e < 1e-6, "da0: {e:.3e}");
 }
@@ -414,12 +351,7 @@ fn lstm_backward_passes_finite_differences() {
     let (_, _, _, caches) = lstm_forward(x.view(), a0.view(), &p).unwrap();
     let g = lstm_backward(da.view(), &caches).unwrap();
     let fwd = |x: ArrayView2<f64>, q: &Params| -> f64 {
-        seq_loss(
-            &lstm_forward(x.into_shape_with_order((3, 4, 5)).unwrap().view(), a0.view(), q)
-                .unwrap()
-                .0,
-            &da,
-        )
+        seq_loss(&lstm_forward(x.into_shape_with_order((3, 4, 5)).unwrap().view(), a0.view(), q).unwrap().0, &da)
     };
     for name in ["Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo"] {
         let mut t = p[name].clone().into_dyn();
@@ -432,21 +364,11 @@ fn lstm_backward_passes_finite_differences() {
         assert!(e < 1e-6, "d{name}: {e:.3e}");
     }
     let e = fd_check(&mut x.clone().into_dyn(), &g["dx"], &mut |v| {
-        seq_loss(
-            &lstm_forward(v.view().into_dimensionality().unwrap(), a0.view(), &p)
-                .unwrap()
-                .0,
-            &da,
-        )
+        seq_loss(&lstm_forward(v.view().into_dimensionality().unwrap(), a0.view(), &p).unwrap().0, &da)
     });
     assert!(e < 1e-6, "dx: {e:.3e}");
     let e = fd_check(&mut a0.clone().into_dyn(), &g["da0"], &mut |v| {
-        seq_loss(
-            &lstm_forward(x.view(), v.view().into_dimensionality().unwrap(), &p)
-                .unwrap()
-                .0,
-            &da,
-        )
+        seq_loss(&lstm_forward(x.view(), v.view().into_dimensionality().unwrap(), &p).unwrap().0, &da)
     });
     assert!(e < 1e-6, "da0: {e:.3e}");
 }
@@ -456,12 +378,8 @@ fn lstm_backward_passes_finite_differences() {
 fn s3() -> (SimpleRnn, Array3<f64>) {
     let x = ndarray::array![[[1.0, 2.0], [2.0, 3.0], [3.0, 4.0]]] / 100.0;
     let w_x = ndarray::array![[1.0, 3.0, 5.0, 7.0], [3.0, 5.0, 7.0, 8.0]] / 100.0;
-    let w_h = ndarray::array![
-        [1.0, 3.0, 5.0, 7.0],
-        [2.0, 4.0, 6.0, 8.0],
-        [3.0, 5.0, 7.0, 8.0],
-        [4.0, 6.0, 8.0, 10.0]
-    ] / 100.0;
+    let w_h = ndarray::array![[1.0, 3.0, 5.0, 7.0], [2.0, 4.0, 6.0, 8.0], [3.0, 5.0, 7.0, 8.0], [4.0, 6.0, 8.0, 10.0]]
+        / 100.0;
     (SimpleRnn::new(w_x.view(), w_h.view(), &[1.0; 4]).unwrap(), x)
 }
 
@@ -470,12 +388,7 @@ fn s3() -> (SimpleRnn, Array3<f64>) {
 fn simple_rnn_worked_example() {
     let (mut m, x) = s3();
     let h = m.forward(x.view(), Array2::zeros((1, 4)).view()).unwrap();
-    close(
-        &h.row(0).to_vec(),
-        &[0.79494228, 0.81839002, 0.83939649, 0.85584174],
-        1e-8,
-        "last state",
-    );
+    close(&h.row(0).to_vec(), &[0.79494228, 0.81839002, 0.83939649, 0.85584174], 1e-8, "last state");
 }
 
 /// Its backward (for L = Σ h_T ⊙ g, g fixed): every gradient against finite differences.
@@ -487,12 +400,8 @@ fn simple_rnn_backward_passes_finite_differences() {
     m.forward(x.view(), h0.view()).unwrap();
     let grads = m.backward(g.view()).unwrap();
     let w_x = ndarray::array![[1.0, 3.0, 5.0, 7.0], [3.0, 5.0, 7.0, 8.0]] / 100.0;
-    let w_h = ndarray::array![
-        [1.0, 3.0, 5.0, 7.0],
-        [2.0, 4.0, 6.0, 8.0],
-        [3.0, 5.0, 7.0, 8.0],
-        [4.0, 6.0, 8.0, 10.0]
-    ] / 100.0;
+    let w_h = ndarray::array![[1.0, 3.0, 5.0, 7.0], [2.0, 4.0, 6.0, 8.0], [3.0, 5.0, 7.0, 8.0], [4.0, 6.0, 8.0, 10.0]]
+        / 100.0;
     let loss = |x: &Array3<f64>, h0: &Array2<f64>, wx: &Array2<f64>, wh: &Array2<f64>, b: &[f64]| -> f64 {
         let mut m = SimpleRnn::new(wx.view(), wh.view(), b).unwrap();
         (m.forward(x.view(), h0.view()).unwrap() * &g).sum()
@@ -514,11 +423,9 @@ fn simple_rnn_backward_passes_finite_differences() {
         loss(&x, &h0, &w_x, &v.clone().into_dimensionality().unwrap(), &b)
     });
     assert!(e < 1e-6, "dW_h {e:.3e}");
-    let e = fd_check(
-        &mut ndarray::Array1::from(b.to_vec()).into_dyn(),
-        &grads.db.clone().into_dyn(),
-        &mut |v| loss(&x, &h0, &w_x, &w_h, v.as_slice().unwrap()),
-    );
+    let e = fd_check(&mut ndarray::Array1::from(b.to_vec()).into_dyn(), &grads.db.clone().into_dyn(), &mut |v| {
+        loss(&x, &h0, &w_x, &w_h, v.as_slice().unwrap())
+    });
     assert!(e < 1e-6, "db {e:.3e}");
     // Gradients cross time: x at step 0 gets a non-zero gradient from the last state.
     assert!(grads.dx.slice(s![0, 0, ..]).iter().all(|v| v.abs() > 1e-6));

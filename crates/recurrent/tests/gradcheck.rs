@@ -7,24 +7,13 @@ use recurrent::{CellKind, RecurrentConfig};
 const EPS: f64 = 1e-5;
 
 fn run_case(kind: CellKind, layers: usize, bi: bool, t: usize, b: usize, head: bool, batch_first: bool) {
-    let cfg = RecurrentConfig::new(kind, 3, 4)
-        .with_layers(layers)
-        .with_bidirectional(bi)
-        .with_batch_first(batch_first);
+    let cfg = RecurrentConfig::new(kind, 3, 4).with_layers(layers).with_bidirectional(bi).with_batch_first(batch_first);
     let seed = (layers * 1000 + bi as usize * 100 + t * 10 + b) as u32;
     let mut p = SeqProblem::random(&cfg, t, b, head.then_some(5), seed).unwrap();
     let r = check(&mut p, EPS, TOLERANCE);
-    assert!(
-        r.passed(),
-        "{kind} L={layers} bi={bi} T={t} B={b} head={head}:\n{}",
-        r.table()
-    );
+    assert!(r.passed(), "{kind} L={layers} bi={bi} T={t} B={b} head={head}:\n{}", r.table());
     // Parameter gradients must not be trivially zero (a check that cannot fail is no check).
-    assert!(
-        r.tensors.iter().all(|c| c.max_grad > 0.0),
-        "some gradient is all zero:\n{}",
-        r.table()
-    );
+    assert!(r.tensors.iter().all(|c| c.max_grad > 0.0), "some gradient is all zero:\n{}", r.table());
 }
 
 fn matrix(kind: CellKind) {
@@ -66,10 +55,7 @@ fn batch_first_layout() {
 #[test]
 fn dropout_between_layers_with_a_fixed_mask() {
     for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
-        let cfg = RecurrentConfig::new(kind, 3, 4)
-            .with_layers(3)
-            .with_bidirectional(true)
-            .with_dropout(0.4);
+        let cfg = RecurrentConfig::new(kind, 3, 4).with_layers(3).with_bidirectional(true).with_dropout(0.4);
         let mut p = SeqProblem::random(&cfg, 6, 2, Some(5), 9).unwrap();
         p.dropout_seed = Some(17);
         let r = check(&mut p, EPS, TOLERANCE);
@@ -95,10 +81,7 @@ fn loss_at_last_step_reaches_first_input() {
         }
         let dx0 = p.run(true).1.unwrap().0.slice(ndarray::s![0, .., ..]).to_owned();
         let biggest = dx0.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!(
-            biggest > 1e-4,
-            "{kind}: dL/dx_0 is {biggest}, the gradient did not cross time"
-        );
+        assert!(biggest > 1e-4, "{kind}: dL/dx_0 is {biggest}, the gradient did not cross time");
         let r = check(&mut p, EPS, TOLERANCE);
         assert!(r.passed(), "{kind}:\n{}", r.table());
     }
@@ -118,5 +101,33 @@ fn sum_reduction_scales_the_gradient() {
         for (a, b) in m.iter().zip(s) {
             assert!((a * 12.0 - b).abs() <= 1e-12 * b.abs().max(1.0));
         }
+    }
+}
+
+/// Sharding the batch over threads gives the gradients of the whole batch (f64, so any
+/// difference beyond summation order would show).
+#[test]
+fn sharded_batch_gives_the_same_gradients() {
+    use recurrent::layer::Parameters;
+    use recurrent::model::{CharModel, Init, ModelConfig, Shards};
+    let mc = ModelConfig { cell: CellKind::Lstm, vocab: 7, hidden: 5, layers: 2, dropout: 0.0 };
+    let mut rng = recurrent::NumpyRng::new(4);
+    let mut a = CharModel::<f64>::new(mc, Init::PyTorch, &mut rng).unwrap();
+    let mut b = a.clone();
+    let x = ndarray::Array2::from_shape_fn((6, 5), |(t, j)| (t * 3 + j * 5) % 7);
+    let y: Vec<usize> = (0..30).map(|i| (i * 2 + 1) % 7).collect();
+    let mut shards = Shards::new(&b, 2);
+    for red in [recurrent::Reduction::Mean, recurrent::Reduction::Sum] {
+        a.zero_grad();
+        let (la, sa) = a.forward_loss(x.view(), &y, None, red, None).unwrap();
+        a.backward().unwrap();
+        let (lb, sb) = shards.forward_backward(&mut b, x.view(), &y, None, red, None).unwrap();
+        assert!((la - lb).abs() < 1e-12 * la.abs(), "{la} vs {lb}");
+        assert!((&sa.h - &sb.h).iter().all(|v| v.abs() < 1e-14));
+        let (mut ga, mut gb) = (Vec::new(), Vec::new());
+        a.visit(&mut |_, _, _, g| ga.extend_from_slice(g));
+        b.visit(&mut |_, _, _, g| gb.extend_from_slice(g));
+        let worst = ga.iter().zip(&gb).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-13, "{red:?}: largest gradient difference {worst:e}");
     }
 }

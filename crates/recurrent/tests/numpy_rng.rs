@@ -28,11 +28,7 @@ fn matches_numpy_bit_for_bit() {
         };
         assert_eq!(got.len(), want.len(), "{line}");
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(
-                g.to_bits(),
-                w.to_bits(),
-                "seed {seed} {func} value {i}: {g} vs numpy {w}"
-            );
+            assert_eq!(g.to_bits(), w.to_bits(), "seed {seed} {func} value {i}: {g} vs numpy {w}");
         }
         cases += 1;
     }

@@ -9,9 +9,7 @@ use std::path::PathBuf;
 const TOL: f64 = 1e-10;
 
 fn fixture(name: &str) -> Tensors {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     read_npz(&p).unwrap()
 }
 
@@ -28,11 +26,7 @@ fn parity(kind: CellKind, batch_first: bool) -> f64 {
     assert_eq!((cfg.num_layers, cfg.bidirectional), (2, true));
     let mut r = recurrent_from_tensors::<f64>(&cfg, &f, "").unwrap();
     let x = f["x"].clone().into_dimensionality().unwrap();
-    let b = if batch_first {
-        f["x"].shape()[0]
-    } else {
-        f["x"].shape()[1]
-    };
+    let b = if batch_first { f["x"].shape()[0] } else { f["x"].shape()[1] };
     let s0 = read_state(&cfg, &f, "h0", "c0", b).unwrap();
     let ds = read_state(&cfg, &f, "dh_n", "dc_n", b).unwrap();
     let (y, hn) = r.forward(Input::Dense(x.view()), s0.as_ref(), None).unwrap();
@@ -51,10 +45,7 @@ fn parity(kind: CellKind, batch_first: bool) -> f64 {
     for (name, mine) in &ours {
         let theirs = f.get(name).unwrap_or_else(|| panic!("fixture lacks {name}"));
         let e = rel_err(mine, theirs);
-        assert!(
-            e < TOL,
-            "{kind} bf={batch_first}: {name} differs from PyTorch by {e:.3e} (relative)"
-        );
+        assert!(e < TOL, "{kind} bf={batch_first}: {name} differs from PyTorch by {e:.3e} (relative)");
         worst = worst.max(e);
     }
     // Every gradient PyTorch reports is compared (none skipped).
@@ -104,18 +95,11 @@ fn grads_for_case_matches_pytorch() {
 fn wrong_shape_is_named() {
     let mut f = fixture("torch_lstm_tm.npz");
     f.insert("weight_hh_l1".into(), ndarray::ArrayD::zeros(vec![20, 4]));
-    let e = recurrent::interop::grads_for_case(CellKind::Lstm, &f)
-        .unwrap_err()
-        .to_string();
-    assert_eq!(
-        e,
-        "weight_hh_l1 is (20, 4) but a lstm with input 10, hidden 5 expects (20, 5)"
-    );
+    let e = recurrent::interop::grads_for_case(CellKind::Lstm, &f).unwrap_err().to_string();
+    assert_eq!(e, "weight_hh_l1 is (20, 4) but a lstm with input 10, hidden 5 expects (20, 5)");
     let mut f = fixture("torch_gru_tm.npz");
     f.remove("dy");
-    let e = recurrent::interop::grads_for_case(CellKind::Gru, &f)
-        .unwrap_err()
-        .to_string();
+    let e = recurrent::interop::grads_for_case(CellKind::Gru, &f).unwrap_err().to_string();
     assert_eq!(e, "missing tensor dy: expected shape (6, 3, 10)");
 }
 
@@ -131,10 +115,7 @@ fn f32_kernels_match_pytorch_to_f32_precision() {
             let x = f["x"].mapv(|v| v as f32).into_dimensionality().unwrap();
             let b = if bf { f["x"].shape()[0] } else { f["x"].shape()[1] };
             let to32 = |s: Option<recurrent::State<f64>>| {
-                s.map(|s| recurrent::State {
-                    h: s.h.mapv(|v| v as f32),
-                    c: s.c.map(|c| c.mapv(|v| v as f32)),
-                })
+                s.map(|s| recurrent::State { h: s.h.mapv(|v| v as f32), c: s.c.map(|c| c.mapv(|v| v as f32)) })
             };
             let s0 = to32(read_state(&cfg, &f, "h0", "c0", b).unwrap());
             let ds = to32(read_state(&cfg, &f, "dh_n", "dc_n", b).unwrap());

@@ -82,7 +82,7 @@ pub struct TrainArgs {
     /// Continue the run saved in this folder, exactly.
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// Threads for matrix products.
+    /// Threads: the batch is split over them (default: every core; saved with the run).
     #[arg(long)]
     pub threads: Option<usize>,
 }
@@ -121,6 +121,18 @@ pub struct TrainConfig {
     pub frozen: Vec<String>,
     /// The smoothed training loss: `s ← decay·s + (1 − decay)·loss`.
     pub smooth_decay: f64,
+    /// Threads (batch shards). Results are exactly reproducible for a given count.
+    #[serde(default = "one")]
+    pub threads: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The cores this machine offers (the default thread count).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 impl TrainConfig {
@@ -154,6 +166,7 @@ impl TrainConfig {
             loss: "mean".into(),
             frozen: vec![],
             smooth_decay: 0.98,
+            threads: cores(),
         };
         Ok(match name {
             "default" => base,
@@ -209,21 +222,8 @@ impl TrainConfig {
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = a.$f.clone() { self.$f = v; } )* };
         }
-        set!(
-            cell,
-            hidden,
-            layers,
-            dropout,
-            seq_len,
-            batch,
-            optimizer,
-            lr,
-            lr_decay,
-            lr_decay_after,
-            clip,
-            clip_norm
-        );
-        set!(val_frac, split, eval_every, sample_every, log_every, seed);
+        set!(cell, hidden, layers, dropout, seq_len, batch, optimizer, lr, lr_decay, lr_decay_after, clip, clip_norm);
+        set!(val_frac, split, eval_every, sample_every, log_every, seed, threads);
         if let Some(t) = &a.text {
             self.text = t.clone();
         }
@@ -256,19 +256,13 @@ impl TrainConfig {
             bail!("--lr {} is not a positive learning rate: use e.g. 0.002", self.lr);
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            bail!(
-                "--dropout {} is outside [0, 1): use e.g. 0.2, or 0 for none",
-                self.dropout
-            );
+            bail!("--dropout {} is outside [0, 1): use e.g. 0.2, or 0 for none", self.dropout);
         }
         if !(0.0..1.0).contains(&self.val_frac) {
             bail!("--val-frac {} is outside [0, 1): use e.g. 0.1", self.val_frac);
         }
         if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
-            bail!(
-                "--lr-decay {} is outside (0, 1]: use e.g. 0.97, or 1 for none",
-                self.lr_decay
-            );
+            bail!("--lr-decay {} is outside (0, 1]: use e.g. 0.97, or 1 for none", self.lr_decay);
         }
         if self.clip < 0.0 || self.clip_norm < 0.0 {
             bail!("--clip and --clip-norm must be 0 (off) or positive");
@@ -284,13 +278,6 @@ impl TrainConfig {
 
     /// The fields that fix the model and data layout: a resume must not change them.
     pub fn architecture(&self) -> (String, usize, usize, usize, usize, String) {
-        (
-            self.cell.clone(),
-            self.hidden,
-            self.layers,
-            self.seq_len,
-            self.batch,
-            self.split.clone(),
-        )
+        (self.cell.clone(), self.hidden, self.layers, self.seq_len, self.batch, self.split.clone())
     }
 }

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use recurrent::checkpoint::{load_model, save_model, Meta};
 use recurrent::data::{Split, SplitKind, Vocab, Windows};
-use recurrent::model::{CharModel, Init, ModelConfig};
+use recurrent::model::{CharModel, Init, ModelConfig, Shards};
 use recurrent::optim::{clip_elementwise, clip_global_norm, grad_norm, Optimizer, Rule};
 use recurrent::sample::{sample, SampleOptions};
 use recurrent::{CellKind, NumpyRng, Parameters, Reduction, State};
@@ -48,6 +48,7 @@ struct Run {
     total: usize,
     metrics: Vec<Metric>,
     bar: Option<ProgressBar>,
+    shards: Shards<f32>,
 }
 
 pub fn train(args: TrainArgs) -> Result<ExitCode> {
@@ -68,19 +69,13 @@ fn parse_init(s: &str) -> Result<Init> {
 
 fn rule_of(cfg: &TrainConfig) -> Result<Rule> {
     Ok(match Rule::parse(&cfg.optimizer)? {
-        Rule::RmsProp { eps, .. } => Rule::RmsProp {
-            alpha: cfg.rmsprop_alpha,
-            eps,
-        },
+        Rule::RmsProp { eps, .. } => Rule::RmsProp { alpha: cfg.rmsprop_alpha, eps },
         r => r,
     })
 }
 
 fn timestamp() -> String {
-    let s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rem) = ((s / 86400) as i64, s % 86400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719468;
@@ -92,31 +87,19 @@ fn timestamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + (m <= 2) as i64;
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 impl Run {
     fn prepare(args: &TrainArgs) -> Result<Run> {
-        if let Some(n) = args.threads {
-            if n == 0 {
-                bail!("--threads is 0: give at least 1");
-            }
-            std::env::set_var("MATMUL_NUM_THREADS", n.to_string());
-        }
+        // Threads are used coarsely (batch shards); the GEMMs inside each run on one.
+        std::env::set_var("MATMUL_NUM_THREADS", "1");
         let (cfg, out, resume) = match &args.resume {
             Some(dir) => resolve_resume(dir, args)?,
             None => {
                 let mut cfg = TrainConfig::preset(args.preset.as_deref().unwrap_or("default"), default_corpus())?;
                 cfg.apply(args);
-                let out = args
-                    .out
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("runs").join(timestamp()));
+                let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(timestamp()));
                 (cfg, out, None)
             }
         };
@@ -157,11 +140,7 @@ impl Run {
         let tokens = vocab
             .encode(&text)
             .context("the text does not fit the checkpoint's vocabulary; resume on the same text")?;
-        let split_kind = if cfg.split == "stripes" {
-            SplitKind::Stripes
-        } else {
-            SplitKind::Tail
-        };
+        let split_kind = if cfg.split == "stripes" { SplitKind::Stripes } else { SplitKind::Tail };
         let split = Split::new(split_kind, tokens.len(), cfg.batch, cfg.seq_len, cfg.val_frac)?;
         let total = match (cfg.steps, cfg.epochs) {
             (Some(s), _) => s,
@@ -197,19 +176,8 @@ impl Run {
         std::fs::write(out.join("config.json"), serde_json::to_string_pretty(&cfg)?)
             .with_context(|| format!("cannot write into {}", out.display()))?;
         let metrics = load_metrics(&out.join("metrics.jsonl"), p.step);
-        Ok(Run {
-            cfg,
-            out,
-            vocab,
-            tokens,
-            split,
-            model,
-            opt,
-            p,
-            total,
-            metrics,
-            bar: None,
-        })
+        let shards = Shards::new(&model, cfg.threads);
+        Ok(Run { cfg, out, vocab, tokens, split, model, opt, p, total, metrics, bar: None, shards })
     }
 
     fn say(&self, line: &str) {
@@ -241,11 +209,7 @@ impl Run {
             );
             self.bar = Some(bar);
         }
-        let reduction = if self.cfg.loss == "sum" {
-            Reduction::Sum
-        } else {
-            Reduction::Mean
-        };
+        let reduction = if self.cfg.loss == "sum" { Reduction::Sum } else { Reduction::Mean };
         let mut inputs = Array2::zeros((t, b));
         let mut targets = vec![0usize; t * b];
         let (mut tick, mut tick_step) = (Instant::now(), self.p.step);
@@ -258,36 +222,25 @@ impl Run {
                     self.opt.lr *= self.cfg.lr_decay;
                 }
             }
-            self.split
-                .train
-                .fill(&self.tokens, self.p.window, &mut inputs, &mut targets);
-            self.model.zero_grad();
+            self.split.train.fill(&self.tokens, self.p.window, &mut inputs, &mut targets);
             let rng = (self.cfg.dropout > 0.0).then_some(&mut self.p.rng_dropout);
+            let carry = self.p.carry.as_ref();
             let (loss, state) =
-                self.model
-                    .forward_loss(inputs.view(), &targets, self.p.carry.as_ref(), reduction, rng)?;
+                self.shards.forward_backward(&mut self.model, inputs.view(), &targets, carry, reduction, rng)?;
             if !loss.is_finite() {
                 return self.stop_on_nan(loss);
             }
-            self.model.backward()?;
             let last_norm = self.apply_update();
             self.p.carry = Some(state);
             self.p.window += 1;
             self.p.step += 1;
             // min-char-rnn starts its smoothed loss at the loss of a uniform guess; other runs
             // start from their first loss so the reported value does not lag behind.
-            let d = if self.p.step == 1 && self.cfg.loss != "sum" {
-                0.0
-            } else {
-                self.cfg.smooth_decay
-            };
+            let d = if self.p.step == 1 && self.cfg.loss != "sum" { 0.0 } else { self.cfg.smooth_decay };
             self.p.smooth = d * self.p.smooth + (1.0 - d) * loss;
             let step = self.p.step;
-            let (log, eval, last) = (
-                step.is_multiple_of(self.cfg.log_every),
-                step.is_multiple_of(self.cfg.eval_every),
-                step == self.total,
-            );
+            let (log, eval, last) =
+                (step.is_multiple_of(self.cfg.log_every), step.is_multiple_of(self.cfg.eval_every), step == self.total);
             if log || eval || last {
                 let dt = tick.elapsed().as_secs_f64();
                 self.p.elapsed += dt;
@@ -313,17 +266,8 @@ impl Run {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        let best = self
-            .p
-            .best_val
-            .map(|v| format!(", best validation loss {v:.4} nats/char"))
-            .unwrap_or_default();
-        println!(
-            "done: {} steps in {:.1} s{best}; checkpoints in {}",
-            self.p.step,
-            self.p.elapsed,
-            self.out.display()
-        );
+        let best = self.p.best_val.map(|v| format!(", best validation loss {v:.4} nats/char")).unwrap_or_default();
+        println!("done: {} steps in {:.1} s{best}; checkpoints in {}", self.p.step, self.p.elapsed, self.out.display());
         println!("--- sample (temperature 0.8) ---");
         let s = self.sample_text(500, 0.8)?;
         println!("{s}");
@@ -354,8 +298,7 @@ impl Run {
 
     fn weights_finite(&mut self) -> bool {
         let mut ok = true;
-        self.model
-            .visit(&mut |_, _, p, _| ok &= p.iter().all(|v| v.is_finite()));
+        self.model.visit(&mut |_, _, p, _| ok &= p.iter().all(|v| v.is_finite()));
         ok
     }
 
@@ -382,11 +325,7 @@ impl Run {
     }
 
     fn record(&mut self, cps: f64, norm: f64, val: Option<f64>) {
-        let per_char = if self.cfg.loss == "sum" {
-            self.cfg.seq_len as f64 * self.cfg.batch as f64
-        } else {
-            1.0
-        };
+        let per_char = if self.cfg.loss == "sum" { self.cfg.seq_len as f64 * self.cfg.batch as f64 } else { 1.0 };
         let epoch = self.p.epoch as f64 + self.p.window as f64 / self.split.train.count as f64;
         let m = Metric {
             step: self.p.step,
@@ -410,16 +349,9 @@ impl Run {
             let _ = writeln!(f, "{line}");
         }
         self.metrics.push(m);
-        let train: Vec<(f64, f64)> = self
-            .metrics
-            .iter()
-            .map(|m| (m.step as f64, m.train_loss / per_char))
-            .collect();
-        let vals: Vec<(f64, f64)> = self
-            .metrics
-            .iter()
-            .filter_map(|m| m.val_loss.map(|v| (m.step as f64, v)))
-            .collect();
+        let train: Vec<(f64, f64)> = self.metrics.iter().map(|m| (m.step as f64, m.train_loss / per_char)).collect();
+        let vals: Vec<(f64, f64)> =
+            self.metrics.iter().filter_map(|m| m.val_loss.map(|v| (m.step as f64, v))).collect();
         if val.is_some() || self.p.step == self.total {
             if let Err(e) = plot::write(&self.out, &train, &vals) {
                 self.say(&format!("warning: {e}"));
@@ -443,12 +375,7 @@ impl Run {
             self.p.best_val = val.or(self.p.best_val);
         }
         // The state first: a checkpoint is only resumable once both agree on the step.
-        state::save(
-            &self.out.join("last.state.safetensors"),
-            &self.p,
-            &self.opt,
-            &mut self.model,
-        )?;
+        state::save(&self.out.join("last.state.safetensors"), &self.p, &self.opt, &mut self.model)?;
         save_model(&self.out.join("last.safetensors"), &mut self.model, &self.vocab, &meta)?;
         if improved {
             save_model(&self.out.join("best.safetensors"), &mut self.model, &self.vocab, &meta)?;
@@ -459,11 +386,7 @@ impl Run {
     fn sample_text(&mut self, n: usize, temperature: f64) -> Result<String> {
         let mut s = String::new();
         let mut m = self.model.clone();
-        let opts = SampleOptions {
-            length: n,
-            temperature,
-            top_k: None,
-        };
+        let opts = SampleOptions { length: n, temperature, top_k: None };
         sample(&mut m, &self.vocab, "", opts, &mut self.p.rng_sample, |c| s.push(c))?;
         Ok(s)
     }
@@ -488,16 +411,10 @@ fn load_metrics(path: &Path, upto: usize) -> Vec<Metric> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
-    let rows: Vec<Metric> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Metric>(l).ok())
-        .filter(|m| m.step <= upto)
-        .collect();
+    let rows: Vec<Metric> =
+        text.lines().filter_map(|l| serde_json::from_str::<Metric>(l).ok()).filter(|m| m.step <= upto).collect();
     // Lines past the resumed step came from an interrupted session: drop them from the file too.
-    let kept: String = rows
-        .iter()
-        .map(|m| serde_json::to_string(m).expect("serialisable") + "\n")
-        .collect();
+    let kept: String = rows.iter().map(|m| serde_json::to_string(m).expect("serialisable") + "\n").collect();
     let _ = std::fs::write(path, kept);
     rows
 }
@@ -507,10 +424,7 @@ fn load_metrics(path: &Path, upto: usize) -> Vec<Metric> {
 fn resolve_resume(dir: &Path, args: &TrainArgs) -> Result<(TrainConfig, PathBuf, Option<PathBuf>)> {
     let ckpt = dir.join("last.safetensors");
     if !ckpt.exists() {
-        bail!(
-            "{} holds no checkpoint (last.safetensors): give the --out folder of an earlier run",
-            dir.display()
-        );
+        bail!("{} holds no checkpoint (last.safetensors): give the --out folder of an earlier run", dir.display());
     }
     let saved = std::fs::read_to_string(dir.join("config.json"))
         .with_context(|| format!("{} has no config.json: it is not a run folder", dir.display()))?;

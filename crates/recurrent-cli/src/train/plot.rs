@@ -38,12 +38,7 @@ where
     let all = train.iter().chain(val);
     let xmax = all.clone().map(|p| p.0).fold(1.0, f64::max);
     let ymax = all.clone().map(|p| p.1).filter(|v| v.is_finite()).fold(0.5, f64::max) * 1.05;
-    let ymin = all
-        .map(|p| p.1)
-        .filter(|v| v.is_finite())
-        .fold(ymax, f64::min)
-        .min(ymax * 0.9)
-        * 0.95;
+    let ymin = all.map(|p| p.1).filter(|v| v.is_finite()).fold(ymax, f64::min).min(ymax * 0.9) * 0.95;
     let mut chart = ChartBuilder::on(&root)
         .caption("loss (nats per character)", ("sans-serif", 22))
         .margin(12)
@@ -51,12 +46,7 @@ where
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..xmax, ymin..ymax)
         .map_err(|x| e(&x))?;
-    chart
-        .configure_mesh()
-        .x_desc("step")
-        .y_desc("loss")
-        .draw()
-        .map_err(|x| e(&x))?;
+    chart.configure_mesh().x_desc("step").y_desc("loss").draw().map_err(|x| e(&x))?;
     chart
         .draw_series(LineSeries::new(train.iter().copied(), &BLUE))
         .map_err(|x| e(&x))?
@@ -69,12 +59,7 @@ where
             .label("validation")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|x| e(&x))?;
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|x| e(&x))?;
     root.present().map_err(|x| e(&x))?;
     Ok(())
 }

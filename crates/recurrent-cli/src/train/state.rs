@@ -39,16 +39,8 @@ fn rng_json(r: &NumpyRng) -> Value {
 }
 
 fn rng_from(v: &Value) -> Option<NumpyRng> {
-    let key: Vec<u32> = v["key"]
-        .as_array()?
-        .iter()
-        .filter_map(|x| x.as_u64().map(|x| x as u32))
-        .collect();
-    NumpyRng::from_state(&RngState {
-        key,
-        pos: v["pos"].as_u64()? as usize,
-        gauss: v["gauss"].as_f64(),
-    })
+    let key: Vec<u32> = v["key"].as_array()?.iter().filter_map(|x| x.as_u64().map(|x| x as u32)).collect();
+    NumpyRng::from_state(&RngState { key, pos: v["pos"].as_u64()? as usize, gauss: v["gauss"].as_f64() })
 }
 
 /// Writes the state atomically.
@@ -92,12 +84,8 @@ pub fn load<M: Parameters<f32>>(
     kind: CellKind,
 ) -> Result<Progress> {
     let (t, meta) = read_tensors(path).with_context(|| "the training state cannot be resumed")?;
-    let bad = || {
-        anyhow::anyhow!(
-            "{} is not a training state written by recurrent: start a new run instead",
-            path.display()
-        )
-    };
+    let bad =
+        || anyhow::anyhow!("{} is not a training state written by recurrent: start a new run instead", path.display());
     let st: Value = serde_json::from_str(meta.get("state").ok_or_else(bad)?).map_err(|_| bad())?;
     let num = |k: &str| st[k].as_u64().map(|v| v as usize).ok_or_else(bad);
     if st["optimizer"].as_str() != Some(opt.rule.name()) {
@@ -125,9 +113,7 @@ pub fn load<M: Parameters<f32>>(
     }
     let carry = t.get("carry.h").map(|h| State {
         h: h.mapv(|v| v as f32).into_dimensionality().expect("3-d"),
-        c: kind
-            .has_cell_state()
-            .then(|| t["carry.c"].mapv(|v| v as f32).into_dimensionality().expect("3-d")),
+        c: kind.has_cell_state().then(|| t["carry.c"].mapv(|v| v as f32).into_dimensionality().expect("3-d")),
     });
     Ok(Progress {
         step: num("step")?,

@@ -17,11 +17,7 @@ use crate::Float;
 pub fn forward_step<F: Float>(gates: &mut [F], hproj: &[F], h_prev: &[F], h: &mut [F], hn: &mut [F], hidden: usize) {
     let hs = hidden;
     let one = F::one();
-    for (b, (g, hp)) in gates
-        .chunks_exact_mut(3 * hs)
-        .zip(hproj.chunks_exact(3 * hs))
-        .enumerate()
-    {
+    for (b, (g, hp)) in gates.chunks_exact_mut(3 * hs).zip(hproj.chunks_exact(3 * hs)).enumerate() {
         let rg = b * hs..(b + 1) * hs;
         let (hprev, h, hn) = (&h_prev[rg.clone()], &mut h[rg.clone()], &mut hn[rg]);
         let (rz, n) = g.split_at_mut(2 * hs);
@@ -60,10 +56,7 @@ pub fn backward_step<F: Float>(
 ) {
     let hs = hidden;
     let one = F::one();
-    let rows = acts
-        .chunks_exact(3 * hs)
-        .zip(dgi.chunks_exact_mut(3 * hs))
-        .zip(dgh.chunks_exact_mut(3 * hs));
+    let rows = acts.chunks_exact(3 * hs).zip(dgi.chunks_exact_mut(3 * hs)).zip(dgh.chunks_exact_mut(3 * hs));
     for (b, ((a, di), dhh)) in rows.enumerate() {
         let rg = b * hs..(b + 1) * hs;
         let (dh, hn, hp) = (&mut dh[rg.clone()], &hn[rg.clone()], &h_prev[rg]);

@@ -41,19 +41,14 @@ pub struct LstmCaches {
 const GATES: [(&str, &str); 4] = [("Wi", "bi"), ("Wf", "bf"), ("Wc", "bc"), ("Wo", "bo")]; // PyTorch order i, f, g, o
 
 fn sizes(p: &Params, n_x: usize, what_x: &str, x_shape: &[usize]) -> Result<(usize, usize)> {
-    let wf = p
-        .get("Wf")
-        .ok_or_else(|| Error::Missing("parameters[\"Wf\"] (n_a, n_a + n_x)".into()))?;
+    let wf = p.get("Wf").ok_or_else(|| Error::Missing("parameters[\"Wf\"] (n_a, n_a + n_x)".into()))?;
     let n_a = wf.nrows();
     if wf.ncols() != n_a + n_x {
         let n_x_w = wf.ncols().saturating_sub(n_a);
         return Err(Error::shape(
             what_x,
             x_shape,
-            format!(
-                "Wf {} expects n_x = {n_x_w} (Wf is (n_a, n_a + n_x))",
-                fmt_shape(wf.shape())
-            ),
+            format!("Wf {} expects n_x = {n_x_w} (Wf is (n_a, n_a + n_x))", fmt_shape(wf.shape())),
         ));
     }
     for (w, b) in GATES {
@@ -85,19 +80,12 @@ pub fn lstm_cell_forward(
     let concat = concatenate(Axis(0), &[a_prev.view(), xt.view()]).expect("same m"); // (n_a + n_x, m)
                                                                                      // Pre-activations as kernel rows (m, 4·n_a) = [i | f | g | o]; the recurrent part is
                                                                                      // already inside `concat`, so the kernel's separate recurrent projection is zero.
-    let pre: Vec<Array2<f64>> = GATES
-        .iter()
-        .map(|(w, b)| rows(add_col(p[*w].dot(&concat), &p[*b]).view()))
-        .collect();
+    let pre: Vec<Array2<f64>> = GATES.iter().map(|(w, b)| rows(add_col(p[*w].dot(&concat), &p[*b]).view())).collect();
     let mut gates = concatenate(Axis(1), &[pre[0].view(), pre[1].view(), pre[2].view(), pre[3].view()])
         .expect("(m, 4n_a)")
         .as_standard_layout()
         .into_owned();
-    let (mut c, mut tc, mut h) = (
-        Array2::zeros((m, n_a)),
-        Array2::zeros((m, n_a)),
-        Array2::zeros((m, n_a)),
-    );
+    let (mut c, mut tc, mut h) = (Array2::zeros((m, n_a)), Array2::zeros((m, n_a)), Array2::zeros((m, n_a)));
     let cp = rows(c_prev);
     let sl = |a: &Array2<f64>| a.as_slice().expect("std").to_vec();
     kernel::forward_step(
@@ -108,17 +96,8 @@ pub fn lstm_cell_forward(
         h.as_slice_mut().expect("std"),
         n_a,
     );
-    let gate = |k: usize| {
-        gates
-            .slice(s![.., k * n_a..(k + 1) * n_a])
-            .t()
-            .as_standard_layout()
-            .into_owned()
-    };
-    let (a_next, c_next) = (
-        h.t().as_standard_layout().into_owned(),
-        c.t().as_standard_layout().into_owned(),
-    );
+    let gate = |k: usize| gates.slice(s![.., k * n_a..(k + 1) * n_a]).t().as_standard_layout().into_owned();
+    let (a_next, c_next) = (h.t().as_standard_layout().into_owned(), c.t().as_standard_layout().into_owned());
     let yt = softmax(add_col(p["Wy"].dot(&a_next), &p["by"]).view());
     let cache = LstmCache {
         a_next: a_next.clone(),
@@ -145,11 +124,8 @@ pub fn lstm_forward(
 ) -> Result<(Array3<f64>, Array3<f64>, Array3<f64>, LstmCaches)> {
     let (n_x, m, t_x) = x.dim();
     let (n_a, n_y) = sizes(parameters, n_x, "x", x.shape())?;
-    let (mut a, mut y, mut c) = (
-        Array3::zeros((n_a, m, t_x)),
-        Array3::zeros((n_y, m, t_x)),
-        Array3::zeros((n_a, m, t_x)),
-    );
+    let (mut a, mut y, mut c) =
+        (Array3::zeros((n_a, m, t_x)), Array3::zeros((n_y, m, t_x)), Array3::zeros((n_a, m, t_x)));
     let mut caches = Vec::with_capacity(t_x);
     let (mut a_next, mut c_next) = (a0.to_owned(), Array2::zeros((n_a, m)));
     for t in 0..t_x {
@@ -160,15 +136,7 @@ pub fn lstm_forward(
         caches.push(cache);
         (a_next, c_next) = (an, cn);
     }
-    Ok((
-        a,
-        y,
-        c,
-        LstmCaches {
-            caches,
-            x: x.to_owned(),
-        },
-    ))
+    Ok((a, y, c, LstmCaches { caches, x: x.to_owned() }))
 }
 
 /// One step back. `da_next`, `dc_next (n_a, m)` → `dxt (n_x, m)`, `da_prev`, `dc_prev (n_a, m)`,
@@ -179,16 +147,9 @@ pub fn lstm_cell_backward(
     cache: &LstmCache,
 ) -> Result<Grads> {
     let n_a = cache.a_next.nrows();
-    for (name, d) in [
-        ("da_next", da_next.shape().to_vec()),
-        ("dc_next", dc_next.shape().to_vec()),
-    ] {
+    for (name, d) in [("da_next", da_next.shape().to_vec()), ("dc_next", dc_next.shape().to_vec())] {
         if d != cache.a_next.shape() {
-            return Err(Error::shape(
-                name,
-                &d,
-                format!("a_next is {}", fmt_shape(cache.a_next.shape())),
-            ));
+            return Err(Error::shape(name, &d, format!("a_next is {}", fmt_shape(cache.a_next.shape()))));
         }
     }
     let p = &cache.parameters;
@@ -213,11 +174,7 @@ pub fn lstm_cell_backward(
     let mut g = Grads::new();
     let mut dconcat = Array2::<f64>::zeros(concat.raw_dim());
     for (k, (w, b)) in GATES.iter().enumerate() {
-        let dz = dpre
-            .slice(s![.., k * n_a..(k + 1) * n_a])
-            .t()
-            .as_standard_layout()
-            .into_owned(); // (n_a, m)
+        let dz = dpre.slice(s![.., k * n_a..(k + 1) * n_a]).t().as_standard_layout().into_owned(); // (n_a, m)
         g.insert(format!("d{w}"), dz.dot(&concat.t()).into_dyn()); // (n_a, m)(m, n_a + n_x)
         g.insert(format!("d{b}"), sum_cols(dz.view()).into_dyn());
         dconcat += &p[*w].t().dot(&dz); // (n_a + n_x, n_a)(n_a, m)
@@ -248,17 +205,11 @@ pub fn lstm_backward(da: ArrayView3<'_, f64>, caches: &LstmCaches) -> Result<Gra
     let mut sums: Grads = Grads::new();
     let (mut da_prevt, mut dc_prevt) = (Array2::zeros((n_a, m)), Array2::zeros((n_a, m)));
     for t in (0..t_x).rev() {
-        let g = lstm_cell_backward(
-            (&da.slice(s![.., .., t]) + &da_prevt).view(),
-            dc_prevt.view(),
-            &caches.caches[t],
-        )?;
+        let g = lstm_cell_backward((&da.slice(s![.., .., t]) + &da_prevt).view(), dc_prevt.view(), &caches.caches[t])?;
         dx.slice_mut(s![.., .., t]).assign(&g["dxt"]);
         for (w, b) in GATES {
             for k in [format!("d{w}"), format!("d{b}")] {
-                let e = sums
-                    .entry(k.clone())
-                    .or_insert_with(|| ndarray::ArrayD::zeros(g[&k].shape()));
+                let e = sums.entry(k.clone()).or_insert_with(|| ndarray::ArrayD::zeros(g[&k].shape()));
                 *e += &g[&k];
             }
         }

@@ -43,15 +43,10 @@ pub fn sigmoid(x: ArrayView2<'_, f64>) -> Array2<f64> {
 
 /// `parameters[name]`, which must be `(rows, cols)`; `why` explains the sizes in words.
 pub(crate) fn param<'a>(p: &'a Params, name: &str, rows: usize, cols: usize, why: &str) -> Result<&'a Array2<f64>> {
-    let a = p
-        .get(name)
-        .ok_or_else(|| Error::Missing(format!("parameters[\"{name}\"] ({})", fmt_shape(&[rows, cols]))))?;
+    let a =
+        p.get(name).ok_or_else(|| Error::Missing(format!("parameters[\"{name}\"] ({})", fmt_shape(&[rows, cols]))))?;
     if a.dim() != (rows, cols) {
-        return Err(Error::shape(
-            name,
-            a.shape(),
-            format!("{why} expects {}", fmt_shape(&[rows, cols])),
-        ));
+        return Err(Error::shape(name, a.shape(), format!("{why} expects {}", fmt_shape(&[rows, cols]))));
     }
     Ok(a)
 }
@@ -90,12 +85,8 @@ pub(crate) fn sum_cols(a: ArrayView2<'_, f64>) -> Array2<f64> {
 pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> Result<crate::interop::Tensors> {
     use crate::CellKind;
     let get3 = |n: &str, why: &str| -> Result<ndarray::Array3<f64>> {
-        let a = case
-            .get(n)
-            .ok_or_else(|| Error::Missing(format!("{n}: expected {why}")))?;
-        a.clone()
-            .into_dimensionality()
-            .map_err(|_| Error::shape(n, a.shape(), format!("it must be 3-d {why}")))
+        let a = case.get(n).ok_or_else(|| Error::Missing(format!("{n}: expected {why}")))?;
+        a.clone().into_dimensionality().map_err(|_| Error::shape(n, a.shape(), format!("it must be 3-d {why}")))
     };
     let mut p = Params::new();
     for (k, v) in case {
@@ -107,17 +98,10 @@ pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> 
         p.insert(k.clone(), v2);
     }
     let x = get3("x", "(n_x, m, T_x)")?;
-    let a0 = p
-        .get("a0")
-        .cloned()
-        .ok_or_else(|| Error::Missing("a0: expected (n_a, m)".into()))?;
+    let a0 = p.get("a0").cloned().ok_or_else(|| Error::Missing("a0: expected (n_a, m)".into()))?;
     let da = get3("da", "(n_a, m, T_x)")?;
     let n_a = a0.nrows();
-    let (wy, by) = if kind == CellKind::Lstm {
-        ("Wy", "by")
-    } else {
-        ("Wya", "by")
-    };
+    let (wy, by) = if kind == CellKind::Lstm { ("Wy", "by") } else { ("Wya", "by") };
     if !p.contains_key(wy) {
         p.insert(wy.into(), Array2::zeros((1, n_a)));
         p.insert(by.into(), Array2::zeros((1, 1)));

@@ -51,39 +51,20 @@ fn replay(
 ) -> Replay {
     let mut rng = NumpyRng::new(1);
     let x = x.map(|(a, b, c)| randn3(&mut rng, a, b, c));
-    let inputs = inputs
-        .iter()
-        .map(|&(n, a, b)| (n.to_string(), randn2(&mut rng, a, b)))
-        .collect();
-    let parameters = params
-        .iter()
-        .map(|&(n, a, b)| (n.to_string(), randn2(&mut rng, a, b)))
-        .collect();
-    Replay {
-        rng,
-        inputs,
-        x,
-        parameters,
-    }
+    let inputs = inputs.iter().map(|&(n, a, b)| (n.to_string(), randn2(&mut rng, a, b))).collect();
+    let parameters = params.iter().map(|&(n, a, b)| (n.to_string(), randn2(&mut rng, a, b))).collect();
+    Replay { rng, inputs, x, parameters }
 }
 
 /// The cell testing `rnn_cell_forward` (and, with `backward`, `rnn_cell_backward`, which draws
 /// `Wax` before `Waa`).
 pub fn rnn_cell(backward: bool) -> Replay {
-    replay(
-        None,
-        &[("xt", 3, 10), ("a_prev", 5, 10)],
-        if backward { RNN_BACKWARD } else { RNN_FORWARD },
-    )
+    replay(None, &[("xt", 3, 10), ("a_prev", 5, 10)], if backward { RNN_BACKWARD } else { RNN_FORWARD })
 }
 
 /// The cell testing `rnn_forward` (or `rnn_backward`).
 pub fn rnn_seq(backward: bool) -> Replay {
-    replay(
-        Some((3, 10, 4)),
-        &[("a0", 5, 10)],
-        if backward { RNN_BACKWARD } else { RNN_FORWARD },
-    )
+    replay(Some((3, 10, 4)), &[("a0", 5, 10)], if backward { RNN_BACKWARD } else { RNN_FORWARD })
 }
 
 /// The cell testing `lstm_cell_forward` and `lstm_cell_backward`.

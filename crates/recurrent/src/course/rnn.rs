@@ -30,23 +30,11 @@ pub struct RnnCaches {
 
 /// Sizes `(n_a, n_x, n_y)` from `Waa`, `Wax`, `Wya`, checking the five parameters and `x_rows`.
 fn sizes(p: &Params, n_x: usize, what_x: &str, x_shape: &[usize]) -> Result<(usize, usize, usize)> {
-    let waa = p
-        .get("Waa")
-        .ok_or_else(|| Error::Missing("parameters[\"Waa\"] (n_a, n_a)".into()))?;
+    let waa = p.get("Waa").ok_or_else(|| Error::Missing("parameters[\"Waa\"] (n_a, n_a)".into()))?;
     let n_a = waa.nrows();
-    let wax = param(
-        p,
-        "Wax",
-        n_a,
-        p.get("Wax").map_or(n_x, |w| w.ncols()),
-        "Waa (n_a, n_a) with this n_a",
-    )?;
+    let wax = param(p, "Wax", n_a, p.get("Wax").map_or(n_x, |w| w.ncols()), "Waa (n_a, n_a) with this n_a")?;
     if wax.ncols() != n_x {
-        return Err(Error::shape(
-            what_x,
-            x_shape,
-            format!("Wax expects n_x = {}", wax.ncols()),
-        ));
+        return Err(Error::shape(what_x, x_shape, format!("Wax expects n_x = {}", wax.ncols())));
     }
     param(p, "Waa", n_a, n_a, "a square Waa")?;
     param(p, "ba", n_a, 1, "n_a = Waa's rows")?;
@@ -64,11 +52,7 @@ pub fn rnn_cell_forward(
 ) -> Result<(Array2<f64>, Array2<f64>, RnnCache)> {
     let (n_a, _, _) = sizes(parameters, xt.nrows(), "xt", xt.shape())?;
     if a_prev.dim() != (n_a, xt.ncols()) {
-        return Err(Error::shape(
-            "a_prev",
-            a_prev.shape(),
-            format!("(n_a, m) = ({n_a}, {}) is expected", xt.ncols()),
-        ));
+        return Err(Error::shape("a_prev", a_prev.shape(), format!("(n_a, m) = ({n_a}, {}) is expected", xt.ncols())));
     }
     let p = parameters;
     // The whole pre-activation, then the library's RNN kernel: rows (m, n_a) for the kernel.
@@ -77,12 +61,8 @@ pub fn rnn_cell_forward(
     kernel::forward_step(pre.as_slice().expect("std"), h.as_slice_mut().expect("std"));
     let a_next = h.t().as_standard_layout().into_owned();
     let yt_pred = softmax(add_col(p["Wya"].dot(&a_next), &p["by"]).view());
-    let cache = RnnCache {
-        a_next: a_next.clone(),
-        a_prev: a_prev.to_owned(),
-        xt: xt.to_owned(),
-        parameters: p.clone(),
-    };
+    let cache =
+        RnnCache { a_next: a_next.clone(), a_prev: a_prev.to_owned(), xt: xt.to_owned(), parameters: p.clone() };
     Ok((a_next, yt_pred, cache))
 }
 
@@ -105,14 +85,7 @@ pub fn rnn_forward(
         caches.push(c);
         a_next = an;
     }
-    Ok((
-        a,
-        y,
-        RnnCaches {
-            caches,
-            x: x.to_owned(),
-        },
-    ))
+    Ok((a, y, RnnCaches { caches, x: x.to_owned() }))
 }
 
 /// One step back. `da_next (n_a, m)` → `dxt (n_x, m)`, `da_prev (n_a, m)`, `dWax (n_a, n_x)`,
@@ -129,11 +102,7 @@ pub fn rnn_cell_backward(da_next: ArrayView2<'_, f64>, cache: &RnnCache) -> Resu
     // dtanh (m, n_a) = da_next ⊙ (1 − a_next²), from the library's kernel; back to (n_a, m).
     let (dh, h) = (rows(da_next), rows(cache.a_next.view()));
     let mut dpre = Array2::zeros(dh.raw_dim());
-    kernel::backward_step(
-        dh.as_slice().expect("std"),
-        h.as_slice().expect("std"),
-        dpre.as_slice_mut().expect("std"),
-    );
+    kernel::backward_step(dh.as_slice().expect("std"), h.as_slice().expect("std"), dpre.as_slice_mut().expect("std"));
     let dtanh = dpre.t();
     let mut g = Grads::new();
     g.insert("dxt".into(), p["Wax"].t().dot(&dtanh).into_dyn()); // (n_x, n_a)(n_a, m)
@@ -150,18 +119,10 @@ pub fn rnn_backward(da: ArrayView3<'_, f64>, caches: &RnnCaches) -> Result<Grads
     let (n_x, m, t_x) = caches.x.dim();
     let n_a = caches.caches.first().map_or(0, |c| c.a_next.nrows());
     if da.dim() != (n_a, m, t_x) {
-        return Err(Error::shape(
-            "da",
-            da.shape(),
-            format!("the forward pass had a of shape ({n_a}, {m}, {t_x})"),
-        ));
+        return Err(Error::shape("da", da.shape(), format!("the forward pass had a of shape ({n_a}, {m}, {t_x})")));
     }
     let mut dx = Array3::zeros((n_x, m, t_x));
-    let (mut dwax, mut dwaa, mut dba) = (
-        Array2::zeros((n_a, n_x)),
-        Array2::zeros((n_a, n_a)),
-        Array2::zeros((n_a, 1)),
-    );
+    let (mut dwax, mut dwaa, mut dba) = (Array2::zeros((n_a, n_x)), Array2::zeros((n_a, n_a)), Array2::zeros((n_a, 1)));
     let mut da_prevt = Array2::zeros((n_a, m));
     for t in (0..t_x).rev() {
         // Two paths reach a⟨t⟩: the upstream da[:, :, t] and the recurrence from step t+1.

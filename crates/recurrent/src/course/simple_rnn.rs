@@ -34,12 +34,7 @@ impl SimpleRnn {
     /// From the tutorial's arrays.
     pub fn new(w_x: ArrayView2<'_, f64>, w_h: ArrayView2<'_, f64>, b: &[f64]) -> Result<Self> {
         let (f, h) = w_x.dim();
-        expect_shape(
-            "W_h",
-            w_h.shape(),
-            &[h, h],
-            "W_x (features, hidden) with this hidden size",
-        )?;
+        expect_shape("W_h", w_h.shape(), &[h, h], "W_x (features, hidden) with this hidden size")?;
         expect_shape("b", &[b.len()], &[h], "W_x (features, hidden) with this hidden size")?;
         let cfg = RecurrentConfig::new(CellKind::Rnn, f, h).with_batch_first(true);
         let params = CellParams {
@@ -49,17 +44,12 @@ impl SimpleRnn {
             bias_hh: Array1::zeros(h),
         };
         let mut once = Some(params);
-        Ok(SimpleRnn {
-            rnn: cfg.init_with(|_, _, _| once.take().expect("one layer"))?,
-        })
+        Ok(SimpleRnn { rnn: cfg.init_with(|_, _, _| once.take().expect("one layer"))? })
     }
 
     /// The last hidden state `(batch, hidden)` for `x (batch, seq, features)` from `h0`.
     pub fn forward(&mut self, x: ArrayView3<'_, f64>, h0: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
-        let s0 = State {
-            h: h0.to_owned().insert_axis(Axis(0)),
-            c: None,
-        };
+        let s0 = State { h: h0.to_owned().insert_axis(Axis(0)), c: None };
         let (_, hn) = self.rnn.forward(Input::Dense(x), Some(&s0), None)?;
         Ok(hn.h.index_axis_move(Axis(0), 0))
     }
@@ -70,10 +60,7 @@ impl SimpleRnn {
         self.rnn.zero_grad();
         let (t, b) = (self.rnn.output_rows().nrows() / dh_last.nrows().max(1), dh_last.nrows());
         let dy = Array3::zeros((b, t, self.rnn.config.hidden_size));
-        let ds = State {
-            h: dh_last.to_owned().insert_axis(Axis(0)),
-            c: None,
-        };
+        let ds = State { h: dh_last.to_owned().insert_axis(Axis(0)), c: None };
         let (dx, dh0) = self.rnn.backward(dy.view(), Some(&ds))?;
         let g = &self.rnn.layers[0].grads;
         Ok(SimpleRnnGrads {

@@ -5,15 +5,8 @@
 
 #[inline(always)]
 fn tanh1(x: f32) -> f32 {
-    const A: [f32; 7] = [
-        4.893_524_6e-3,
-        6.372_619_3e-4,
-        1.485_722_4e-5,
-        5.122_297e-8,
-        -8.604_672e-11,
-        2.000_188e-13,
-        -2.760_768_5e-16,
-    ];
+    const A: [f32; 7] =
+        [4.893_524_6e-3, 6.372_619_3e-4, 1.485_722_4e-5, 5.122_297e-8, -8.604_672e-11, 2.000_188e-13, -2.760_768_5e-16];
     const B: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_4e-6];
     let x = x.clamp(-7.905_311, 7.905_311);
     let x2 = x * x;
@@ -32,13 +25,7 @@ fn exp1(x: f32) -> f32 {
     let r = n.mul_add(-0.693_359_4, x);
     let r = n.mul_add(2.121_944_4e-4, r);
     let mut p = 1.987_569_1e-4f32;
-    for c in [
-        1.398_199_9e-3,
-        8.333_452e-3,
-        4.166_579_6e-2,
-        1.666_666_5e-1,
-        0.5,
-    ] {
+    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
         p = p.mul_add(r, c);
     }
     let y = (p * r).mul_add(r, r) + 1.0;
@@ -72,8 +59,7 @@ macro_rules! dispatch {
 }
 
 dispatch!(tanh, tanh_avx2, tanh_plain, tanh1);
-dispatch!(sigmoid, sigmoid_avx2, sigmoid_plain, |x: f32| 0.5f32
-    .mul_add(tanh1(0.5 * x), 0.5));
+dispatch!(sigmoid, sigmoid_avx2, sigmoid_plain, |x: f32| 0.5f32.mul_add(tanh1(0.5 * x), 0.5));
 dispatch!(exp, exp_avx2, exp_plain, exp1);
 
 #[cfg(test)]
@@ -88,11 +74,7 @@ mod tests {
         ] {
             let mut v = xs.clone();
             f(&mut v);
-            let worst = v
-                .iter()
-                .zip(&xs)
-                .map(|(&y, &x)| (y as f64 - exact(x as f64)).abs())
-                .fold(0.0, f64::max);
+            let worst = v.iter().zip(&xs).map(|(&y, &x)| (y as f64 - exact(x as f64)).abs()).fold(0.0, f64::max);
             assert!(worst < tol, "{name}: largest absolute error {worst:e}");
         }
         let mut v: Vec<f32> = (-8000..=8000).map(|i| i as f32 * 1e-2).collect();

@@ -29,12 +29,77 @@ impl<'a> Mat<'a> {
 /// When a slice is too short for its shape, or `B` has a non-unit column stride.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32], ldc: usize, accumulate: bool) {
+    run(m, n, k, a, b, false, c, ldc, accumulate)
+}
+
+/// `B (k, n)` repacked in 16-column panels, each `k × 16` contiguous and zero-padded: the layout
+/// [`gemm_packed`] streams. Done once per sequence for the recurrent weights.
+pub fn pack_b(k: usize, n: usize, b: &[f32], ldb: usize) -> Vec<f32> {
+    let panels = n.div_ceil(16);
+    let mut out = vec![0.0; panels * 16 * k];
+    for p in 0..panels {
+        for row in 0..k {
+            let (j0, j1) = (p * 16, (p * 16 + 16).min(n));
+            out[p * 16 * k + row * 16..][..j1 - j0].copy_from_slice(&b[row * ldb + j0..row * ldb + j1]);
+        }
+    }
+    out
+}
+
+/// [`gemm`] with `B` given as [`pack_b`] made it.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    packed: &[f32],
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    assert!(packed.len() >= n.div_ceil(16) * 16 * k, "packed B too short");
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2_fma() {
+        return run(m, n, k, a, Mat::rows(packed, 16), true, c, ldc, accumulate);
+    }
+    // Portable path: unpack on the fly through the same panel arithmetic.
+    for i in 0..m {
+        for j in 0..n {
+            let cij = &mut c[i * ldc + j];
+            let mut s = if accumulate { *cij } else { 0.0 };
+            for p in 0..k {
+                s = a.data[i * a.rs + p * a.cs].mul_add(packed[j / 16 * 16 * k + p * 16 + j % 16], s);
+            }
+            *cij = s;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    packed: bool,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
     assert!(b.cs == 1, "B must have unit column stride");
     let a_need = if k == 0 { 0 } else { (m - 1) * a.rs + (k - 1) * a.cs + 1 };
-    let b_need = if k == 0 { 0 } else { (k - 1) * b.rs + n };
+    let b_need = if k == 0 {
+        0
+    } else if packed {
+        n.div_ceil(16) * 16 * k
+    } else {
+        (k - 1) * b.rs + n
+    };
     assert!(
         a.data.len() >= a_need && b.data.len() >= b_need && c.len() >= (m - 1) * ldc + n,
         "gemm operands too short"
@@ -43,8 +108,9 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32],
     if super::has_avx2_fma() {
         // SAFETY: AVX2 and FMA are present; bounds were checked above and every access below is
         // within rows < m, columns < n, depth < k of the checked slices.
-        return unsafe { avx2::gemm(m, n, k, a, b, c, ldc, accumulate) };
+        return unsafe { avx2::gemm(m, n, k, a, b, packed, c, ldc, accumulate) };
     }
+    assert!(!packed, "packed operands take the AVX2 path or gemm_packed's own loop");
     plain(m, n, k, a, b, c, ldc, accumulate)
 }
 
@@ -79,6 +145,9 @@ mod avx2 {
         acs: usize,
         b: *const f32,
         ldb: usize,
+        /// Elements from one 16-column panel of B to the next: 16 when B is row-major, 16·k
+        /// when it is packed panel by panel (see [`super::pack_b`]).
+        bps: usize,
         c: *mut f32,
         ldc: usize,
         acc: bool,
@@ -86,17 +155,20 @@ mod avx2 {
 
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn gemm(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32], ldc: usize, acc: bool) {
-        let o = Ops {
-            a: a.data.as_ptr(),
-            ars: a.rs,
-            acs: a.cs,
-            b: b.data.as_ptr(),
-            ldb: b.rs,
-            c: c.as_mut_ptr(),
-            ldc,
-            acc,
-        };
+    pub unsafe fn gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: Mat<'_>,
+        b: Mat<'_>,
+        packed: bool,
+        c: &mut [f32],
+        ldc: usize,
+        acc: bool,
+    ) {
+        let (ldb, bps) = if packed { (16, 16 * k) } else { (b.rs, 16) };
+        let o =
+            Ops { a: a.data.as_ptr(), ars: a.rs, acs: a.cs, b: b.data.as_ptr(), ldb, bps, c: c.as_mut_ptr(), ldc, acc };
         let n16 = n / 16 * 16;
         // Column panels outer, so a 16-wide strip of B stays in cache while every row block of
         // A passes over it.
@@ -145,7 +217,7 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     unsafe fn block_masked<const R: usize>(k: usize, o: Ops, i: usize, j: usize, masks: (__m256i, __m256i)) {
-        let (a, b, c) = (o.a.add(i * o.ars), o.b.add(j), o.c.add(i * o.ldc + j));
+        let (a, b, c) = (o.a.add(i * o.ars), o.b.add(j / 16 * o.bps), o.c.add(i * o.ldc + j));
         let (m0, m1) = masks;
         let mut lo = [_mm256_setzero_ps(); R];
         let mut hi = [_mm256_setzero_ps(); R];
@@ -174,7 +246,7 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     unsafe fn block<const R: usize>(k: usize, o: Ops, i: usize, j: usize) {
-        let (a, b, c) = (o.a.add(i * o.ars), o.b.add(j), o.c.add(i * o.ldc + j));
+        let (a, b, c) = (o.a.add(i * o.ars), o.b.add(j / 16 * o.bps), o.c.add(i * o.ldc + j));
         let mut lo = [_mm256_setzero_ps(); R];
         let mut hi = [_mm256_setzero_ps(); R];
         if o.acc {
@@ -207,14 +279,7 @@ mod tests {
     #[test]
     fn matches_a_plain_product() {
         let mut rng = crate::NumpyRng::new(3);
-        for &(m, n, k) in &[
-            (1, 1, 1),
-            (1, 100, 100),
-            (7, 33, 5),
-            (32, 512, 128),
-            (13, 65, 40),
-            (6, 16, 0),
-        ] {
+        for &(m, n, k) in &[(1, 1, 1), (1, 100, 100), (7, 33, 5), (32, 512, 128), (13, 65, 40), (6, 16, 0)] {
             let a: Vec<f32> = (0..m * k).map(|_| rng.standard_normal() as f32).collect();
             let b: Vec<f32> = (0..k * n).map(|_| rng.standard_normal() as f32).collect();
             for acc in [false, true] {
@@ -224,21 +289,11 @@ mod tests {
                 // The same product with A given as the transpose of a (k, m) matrix.
                 let at: Vec<f32> = (0..k * m).map(|q| a[(q % m) * k + q / m]).collect();
                 let mut c2 = c0.clone();
-                gemm(
-                    m,
-                    n,
-                    k,
-                    Mat {
-                        data: &at,
-                        rs: 1,
-                        cs: m,
-                    },
-                    Mat::rows(&b, n),
-                    &mut c2,
-                    n,
-                    acc,
-                );
+                gemm(m, n, k, Mat { data: &at, rs: 1, cs: m }, Mat::rows(&b, n), &mut c2, n, acc);
                 assert_eq!(c, c2, "transposed A, ({m},{n},{k})");
+                let mut c3 = c0.clone();
+                gemm_packed(m, n, k, Mat::rows(&a, k), &pack_b(k, n, &b, n), &mut c3, n, acc);
+                assert_eq!(c, c3, "packed B, ({m},{n},{k})");
                 for i in 0..m {
                     for j in 0..n {
                         let mut s = if acc { c0[i * n + j] as f64 } else { 0.0 };

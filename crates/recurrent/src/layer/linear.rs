@@ -23,12 +23,7 @@ impl<F: Float> Linear<F> {
     /// From given weights `(out, in)` and bias `(out,)`.
     pub fn from_weights(weight: Array2<F>, bias: Array1<F>) -> Self {
         let (dweight, dbias) = (Array2::zeros(weight.raw_dim()), Array1::zeros(bias.len()));
-        Linear {
-            weight,
-            bias,
-            dweight,
-            dbias,
-        }
+        Linear { weight, bias, dweight, dbias }
     }
 
     /// PyTorch's default: weight and bias from U(−1/√in, 1/√in).
@@ -70,38 +65,16 @@ impl<F: Float> Linear<F> {
         match (x.as_slice(), dout.as_slice()) {
             (Some(xs), Some(ds)) => {
                 // dW (out, in) += doutᵀ (out, N) · x (N, in)
-                F::gemm(
-                    o,
-                    i,
-                    n,
-                    ds,
-                    1,
-                    o,
-                    xs,
-                    i,
-                    self.dweight.as_slice_mut().expect("standard"),
-                    i,
-                    true,
-                );
+                F::gemm(o, i, n, ds, 1, o, xs, i, self.dweight.as_slice_mut().expect("standard"), i, true);
             }
             _ => general_mat_mul(F::one(), &dout.t(), &x, F::one(), &mut self.dweight),
         }
         self.dbias += &dout.sum_axis(Axis(0));
         if let Some(mut dx) = dx {
             match (dout.as_slice(), dx.as_slice_mut()) {
-                (Some(ds), Some(d)) => F::gemm(
-                    n,
-                    i,
-                    o,
-                    ds,
-                    o,
-                    1,
-                    self.weight.as_slice().expect("standard"),
-                    i,
-                    d,
-                    i,
-                    false,
-                ),
+                (Some(ds), Some(d)) => {
+                    F::gemm(n, i, o, ds, o, 1, self.weight.as_slice().expect("standard"), i, d, i, false)
+                }
                 _ => general_mat_mul(F::one(), &dout, &self.weight, F::zero(), &mut dx),
             }
         }
@@ -111,18 +84,8 @@ impl<F: Float> Linear<F> {
 impl<F: Float> Parameters<F> for Linear<F> {
     fn visit(&mut self, f: &mut dyn FnMut(&str, &[usize], &mut [F], &mut [F])) {
         let ws = self.weight.shape().to_vec();
-        f(
-            "weight",
-            &ws,
-            self.weight.as_slice_mut().unwrap(),
-            self.dweight.as_slice_mut().unwrap(),
-        );
+        f("weight", &ws, self.weight.as_slice_mut().unwrap(), self.dweight.as_slice_mut().unwrap());
         let bs = [self.bias.len()];
-        f(
-            "bias",
-            &bs,
-            self.bias.as_slice_mut().unwrap(),
-            self.dbias.as_slice_mut().unwrap(),
-        );
+        f("bias", &bs, self.bias.as_slice_mut().unwrap(), self.dbias.as_slice_mut().unwrap());
     }
 }

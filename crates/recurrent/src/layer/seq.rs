@@ -41,8 +41,10 @@ struct Workspace<F> {
     aux: Array2<F>,
     /// `(B, G·H)`: GRU only, this step's `W_hh h_{t-1} + b_hh`.
     hproj: Array2<F>,
-    /// `(H, G·H)`: `W_hhᵀ`, copied once per forward.
-    w_hh_t: Array2<F>,
+    /// `W_hhᵀ (H, G·H)` packed for the per-step product, once per forward.
+    w_fwd: Vec<F>,
+    /// `W_hh (G·H, H)` packed for the per-step product, once per backward.
+    w_bwd: Vec<F>,
     /// `(T·B, G·H)`: gradient of the input-side pre-activations.
     dgi: Array2<F>,
     /// `(T·B, G·H)`: GRU only, gradient of the hidden-side pre-activations.
@@ -79,13 +81,7 @@ impl<F: Float> SeqLayer<F> {
             bias_hh: std1(params.bias_hh),
         };
         let grads = CellParams::zeros(kind, params.input(), params.hidden());
-        SeqLayer {
-            kind,
-            reverse,
-            params,
-            grads,
-            ws: Workspace::default(),
-        }
+        SeqLayer { kind, reverse, params, grads, ws: Workspace::default() }
     }
 
     /// `H`.
@@ -109,7 +105,8 @@ impl<F: Float> SeqLayer<F> {
             cbuf: Array2::zeros((if lstm { (t + 1) * b } else { 0 }, h)),
             aux: Array2::zeros((aux_rows, h)),
             hproj: Array2::zeros((if self.kind == CellKind::Gru { b } else { 0 }, gh)),
-            w_hh_t: Array2::zeros((h, gh)),
+            w_fwd: Vec::new(),
+            w_bwd: Vec::new(),
             dgi: Array2::zeros((t * b, gh)),
             dgh: Array2::zeros((if self.kind == CellKind::Gru { t * b } else { 0 }, gh)),
             dh: Array2::zeros((b, h)),
@@ -183,7 +180,9 @@ impl<F: Float> SeqLayer<F> {
             }
         }
         // W_hhᵀ (H, G·H), row-major, so each step's product reads it in place.
-        ws.w_hh_t.assign(&self.params.weight_hh.t());
+        let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
+        let wt = self.params.weight_hh.t().as_standard_layout().into_owned();
+        ws.w_fwd = F::pack_b(h, gh, wt.as_slice().expect("standard"), gh);
     }
 
     fn forward_step(&mut self, ti: usize, b: usize, h: usize) {
@@ -191,24 +190,24 @@ impl<F: Float> SeqLayer<F> {
         let gh = self.kind.gates() * h;
         let ws = &mut self.ws;
         let rows = |blk: usize| blk * b..(blk + 1) * b;
-        let wt = ws.w_hh_t.as_slice().expect("contiguous");
+        let wt = &ws.w_fwd;
         let gates = ws.gates.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
         let (hprev, hout) = read_write_blocks(&mut ws.hbuf, prev, out, b * h);
         match self.kind {
             CellKind::Rnn => {
-                F::gemm(b, gh, h, hprev, h, 1, wt, gh, gates, gh, true);
+                F::gemm_packed(b, gh, h, hprev, h, wt, gates, gh, true);
                 rnn::forward_step(gates, hout)
             }
             CellKind::Gru => {
                 // The hidden side stays separate: r multiplies W_hn h + b_hn.
                 ws.hproj.assign(&self.params.bias_hh);
                 let hp = ws.hproj.as_slice_mut().expect("contiguous");
-                F::gemm(b, gh, h, hprev, h, 1, wt, gh, hp, gh, true);
+                F::gemm_packed(b, gh, h, hprev, h, wt, hp, gh, true);
                 let hn = ws.aux.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
                 gru::forward_step(gates, hp, hprev, hout, hn, h);
             }
             CellKind::Lstm => {
-                F::gemm(b, gh, h, hprev, h, 1, wt, gh, gates, gh, true);
+                F::gemm_packed(b, gh, h, hprev, h, wt, gates, gh, true);
                 let tc = ws.aux.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
                 let (cprev, cout) = read_write_blocks(&mut ws.cbuf, prev, out, b * h);
                 lstm::forward_step(gates, cprev, cout, tc, hout, h);
@@ -250,6 +249,8 @@ impl<F: Float> SeqLayer<F> {
         dx: Option<ArrayViewMut2<'_, F>>,
     ) -> (Array2<F>, Option<Array2<F>>) {
         let (t, b) = (self.ws.t, self.ws.b);
+        let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
+        self.ws.w_bwd = F::pack_b(gh, h, self.params.weight_hh.as_slice().expect("contiguous"), h);
         set_or_zero(&mut self.ws.dh, dh_n);
         set_or_zero(&mut self.ws.dc, dc_n);
         for step in 0..t {
@@ -274,11 +275,7 @@ impl<F: Float> SeqLayer<F> {
         match self.kind {
             CellKind::Rnn => {
                 let hout = ws.hbuf.slice(s![rows(out), ..]);
-                rnn::backward_step(
-                    dh,
-                    hout.to_slice().expect("contiguous"),
-                    dgi.as_slice_mut().expect("contiguous"),
-                );
+                rnn::backward_step(dh, hout.to_slice().expect("contiguous"), dgi.as_slice_mut().expect("contiguous"));
             }
             CellKind::Lstm => {
                 let acts = ws.gates.slice(s![rows(ti), ..]);
@@ -317,20 +314,7 @@ impl<F: Float> SeqLayer<F> {
         };
         let gh = self.kind.gates() * h;
         let dg = dg.to_slice().expect("contiguous");
-        let w = self.params.weight_hh.as_slice().expect("contiguous");
-        F::gemm(
-            b,
-            h,
-            gh,
-            dg,
-            gh,
-            1,
-            w,
-            h,
-            ws.dh.as_slice_mut().expect("contiguous"),
-            h,
-            acc,
-        );
+        F::gemm_packed(b, h, gh, dg, gh, &ws.w_bwd, ws.dh.as_slice_mut().expect("contiguous"), h, acc);
     }
 
     /// After the time loop: every weight gradient as one GEMM over all `T·B` rows.
@@ -339,35 +323,12 @@ impl<F: Float> SeqLayer<F> {
         let (h, gh, rows) = (self.hidden(), self.kind.gates() * self.hidden(), t * b);
         let ws = &self.ws;
         let g = &mut self.grads;
-        let dgh = if self.kind == CellKind::Gru {
-            ws.dgh.view()
-        } else {
-            ws.dgi.view()
-        };
-        let hprev = if self.reverse {
-            ws.hbuf.slice(s![b.., ..])
-        } else {
-            ws.hbuf.slice(s![..rows, ..])
-        };
-        let (dghs, dgis) = (
-            dgh.to_slice().expect("contiguous"),
-            ws.dgi.as_slice().expect("contiguous"),
-        );
+        let dgh = if self.kind == CellKind::Gru { ws.dgh.view() } else { ws.dgi.view() };
+        let hprev = if self.reverse { ws.hbuf.slice(s![b.., ..]) } else { ws.hbuf.slice(s![..rows, ..]) };
+        let (dghs, dgis) = (dgh.to_slice().expect("contiguous"), ws.dgi.as_slice().expect("contiguous"));
         // dW_hh (G·H, H) += dGhᵀ (G·H, T·B) · Hprev (T·B, H)
         let whh = g.weight_hh.as_slice_mut().expect("contiguous");
-        F::gemm(
-            gh,
-            h,
-            rows,
-            dghs,
-            1,
-            gh,
-            hprev.to_slice().expect("contiguous"),
-            h,
-            whh,
-            h,
-            true,
-        );
+        F::gemm(gh, h, rows, dghs, 1, gh, hprev.to_slice().expect("contiguous"), h, whh, h, true);
         g.bias_hh += &dgh.sum_axis(Axis(0));
         g.bias_ih += &ws.dgi.sum_axis(Axis(0));
         let i = self.params.input();
@@ -376,19 +337,7 @@ impl<F: Float> SeqLayer<F> {
                 // dW_ih (G·H, I) += dGiᵀ (G·H, T·B) · X (T·B, I)
                 let x = x.as_standard_layout();
                 let wih = g.weight_ih.as_slice_mut().expect("contiguous");
-                F::gemm(
-                    gh,
-                    i,
-                    rows,
-                    dgis,
-                    1,
-                    gh,
-                    x.as_slice().expect("standard"),
-                    i,
-                    wih,
-                    i,
-                    true,
-                );
+                F::gemm(gh, i, rows, dgis, 1, gh, x.as_slice().expect("standard"), i, wih, i, true);
                 if let Some(mut dx) = dx {
                     // dX (T·B, I) += dGi (T·B, G·H) · W_ih (G·H, I)
                     let w = self.params.weight_ih.as_slice().expect("contiguous");

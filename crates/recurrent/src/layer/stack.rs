@@ -82,10 +82,7 @@ impl RecurrentConfig {
             return bad("number of layers is 0: give at least 1 layer");
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return bad(&format!(
-                "dropout {} is outside [0, 1): give a probability such as 0.2",
-                self.dropout
-            ));
+            return bad(&format!("dropout {} is outside [0, 1): give a probability such as 0.2", self.dropout));
         }
         Ok(())
     }
@@ -110,18 +107,10 @@ impl RecurrentConfig {
         for l in 0..self.num_layers {
             let input = if l == 0 { self.input_size } else { d * self.hidden_size };
             for dir in 0..d {
-                layers.push(SeqLayer::new(
-                    self.kind,
-                    make(self.kind, input, self.hidden_size),
-                    dir == 1,
-                ));
+                layers.push(SeqLayer::new(self.kind, make(self.kind, input, self.hidden_size), dir == 1));
             }
         }
-        Ok(Recurrent {
-            config: self.clone(),
-            layers,
-            ws: StackWorkspace::default(),
-        })
+        Ok(Recurrent { config: self.clone(), layers, ws: StackWorkspace::default() })
     }
 }
 
@@ -138,10 +127,7 @@ impl<F: Float> State<F> {
     /// The zero state for batch `b`.
     pub fn zeros(cfg: &RecurrentConfig, b: usize) -> Self {
         let shape = (cfg.num_layers * cfg.directions(), b, cfg.hidden_size);
-        State {
-            h: Array3::zeros(shape),
-            c: cfg.kind.has_cell_state().then(|| Array3::zeros(shape)),
-        }
+        State { h: Array3::zeros(shape), c: cfg.kind.has_cell_state().then(|| Array3::zeros(shape)) }
     }
 }
 
@@ -231,14 +217,12 @@ impl<F: Float> Recurrent<F> {
         crate::error::expect_shape(&format!("{what} h"), s.h.shape(), &want, why)?;
         match (&s.c, c.kind.has_cell_state()) {
             (Some(cs), true) => crate::error::expect_shape(&format!("{what} c"), cs.shape(), &want, why),
-            (None, true) => Err(Error::Missing(format!(
-                "{what} c: an LSTM state has h and c, each {}",
-                fmt_shape(&want)
-            ))),
-            (Some(_), false) => Err(Error::Config(format!(
-                "{what} has a cell state c, but a {} has none: drop it",
-                c.kind
-            ))),
+            (None, true) => {
+                Err(Error::Missing(format!("{what} c: an LSTM state has h and c, each {}", fmt_shape(&want))))
+            }
+            (Some(_), false) => {
+                Err(Error::Config(format!("{what} has a cell state c, but a {} has none: drop it", c.kind)))
+            }
             (None, false) => Ok(()),
         }
     }
@@ -255,16 +239,8 @@ impl<F: Float> Recurrent<F> {
         dropout_rng: Option<&mut NumpyRng>,
     ) -> Result<(Array3<F>, State<F>)> {
         let (t, b) = self.forward_rows(x, h0, dropout_rng)?;
-        let y = self
-            .output_rows()
-            .to_owned()
-            .into_shape_with_order((t, b, self.output_size()))
-            .expect("rows are T·B");
-        let y = if self.config.batch_first {
-            y.permuted_axes([1, 0, 2]).as_standard_layout().to_owned()
-        } else {
-            y
-        };
+        let y = self.output_rows().to_owned().into_shape_with_order((t, b, self.output_size())).expect("rows are T·B");
+        let y = if self.config.batch_first { y.permuted_axes([1, 0, 2]).as_standard_layout().to_owned() } else { y };
         Ok((y, self.final_state()))
     }
 
@@ -282,11 +258,7 @@ impl<F: Float> Recurrent<F> {
         }
         self.load_input(x, t, b);
         self.ws.dropout_ran = false;
-        let (nl, d, h) = (
-            self.config.num_layers,
-            self.config.directions(),
-            self.config.hidden_size,
-        );
+        let (nl, d, h) = (self.config.num_layers, self.config.directions(), self.config.hidden_size);
         let p = self.config.dropout;
         let drop = p > 0.0 && dropout_rng.is_some() && nl > 1;
         self.ws.dropout_ran = drop;
@@ -358,10 +330,7 @@ impl<F: Float> Recurrent<F> {
     pub fn final_state(&self) -> State<F> {
         let (b, h, lstm) = (self.ws.b, self.config.hidden_size, self.config.kind.has_cell_state());
         let n = self.layers.len();
-        let mut st = State {
-            h: Array3::zeros((n, b, h)),
-            c: lstm.then(|| Array3::zeros((n, b, h))),
-        };
+        let mut st = State { h: Array3::zeros((n, b, h)), c: lstm.then(|| Array3::zeros((n, b, h))) };
         for (i, layer) in self.layers.iter().enumerate() {
             let (hn, cn) = layer.final_state();
             st.h.index_axis_mut(Axis(0), i).assign(&hn);
@@ -385,27 +354,13 @@ impl<F: Float> Recurrent<F> {
         dstate: Option<&State<F>>,
     ) -> Result<(Option<Array3<F>>, State<F>)> {
         let (t, b, dh) = (self.ws.t, self.ws.b, self.output_size());
-        let want = if self.config.batch_first {
-            [b, t, dh]
-        } else {
-            [t, b, dh]
-        };
+        let want = if self.config.batch_first { [b, t, dh] } else { [t, b, dh] };
         crate::error::expect_shape("dy", dy.shape(), &want, "the output of the last forward")?;
-        let dy = if self.config.batch_first {
-            dy.permuted_axes([1, 0, 2])
-        } else {
-            dy
-        };
-        let dy = dy
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order((t * b, dh))
-            .expect("T·B rows");
+        let dy = if self.config.batch_first { dy.permuted_axes([1, 0, 2]) } else { dy };
+        let dy = dy.as_standard_layout().into_owned().into_shape_with_order((t * b, dh)).expect("T·B rows");
         let (dx, ds) = self.backward_rows(dy.view(), dstate)?;
         let dx = dx.map(|dx| {
-            let dx = dx
-                .into_shape_with_order((t, b, self.config.input_size))
-                .expect("T·B rows");
+            let dx = dx.into_shape_with_order((t, b, self.config.input_size)).expect("T·B rows");
             if self.config.batch_first {
                 dx.permuted_axes([1, 0, 2]).as_standard_layout().into_owned()
             } else {
@@ -431,11 +386,7 @@ impl<F: Float> Recurrent<F> {
             &[t * b, self.output_size()],
             "the output rows of the last forward",
         )?;
-        let (nl, d, h) = (
-            self.config.num_layers,
-            self.config.directions(),
-            self.config.hidden_size,
-        );
+        let (nl, d, h) = (self.config.num_layers, self.config.directions(), self.config.hidden_size);
         let drop = self.ws.dropout_ran;
         let mut dstate0 = State::zeros(&self.config, b);
         let mut dcur = dy.to_owned();
@@ -443,11 +394,7 @@ impl<F: Float> Recurrent<F> {
         for l in (0..nl).rev() {
             let dense0 = l == 0 && self.ws.tok.is_empty();
             let in_size = if l == 0 { self.config.input_size } else { d * h };
-            let mut dx = if l > 0 || dense0 {
-                Array2::zeros((t * b, in_size))
-            } else {
-                Array2::zeros((0, 0))
-            };
+            let mut dx = if l > 0 || dense0 { Array2::zeros((t * b, in_size)) } else { Array2::zeros((0, 0)) };
             for dir in 0..d {
                 let idx = l * d + dir;
                 let dhn = dstate.map(|s| s.h.index_axis(Axis(0), idx));

@@ -50,11 +50,7 @@ impl Rule {
             "momentum" => Rule::Momentum(0.9),
             "adagrad" => Rule::Adagrad { eps: 1e-8 },
             "rmsprop" => Rule::RmsProp { alpha: 0.99, eps: 1e-8 },
-            "adam" => Rule::Adam {
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-8,
-            },
+            "adam" => Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
             _ => {
                 return Err(Error::Config(format!(
                     "unknown optimizer '{s}': use adam, adagrad, rmsprop, momentum or sgd"
@@ -99,12 +95,7 @@ pub struct Optimizer<F> {
 impl<F: Float> Optimizer<F> {
     /// A fresh optimizer; buffers are made on the first step.
     pub fn new(rule: Rule, lr: f64) -> Self {
-        Optimizer {
-            rule,
-            lr,
-            steps: 0,
-            moments: vec![Vec::new(); rule.slots()],
-        }
+        Optimizer { rule, lr, steps: 0, moments: vec![Vec::new(); rule.slots()] }
     }
 
     /// One update of every parameter from its gradient.

@@ -124,8 +124,7 @@ impl<F: Float> CharModel<F> {
     /// Backward through the head and the stack for the last [`CharModel::forward_loss`],
     /// accumulating every gradient (the carried state gets no gradient: truncated BPTT).
     pub fn backward(&mut self) -> Result<()> {
-        let rows = self.rnn.output_rows().to_owned();
-        self.head.backward(rows.view(), self.logits.view(), Some(self.dy.view_mut()));
+        self.head.backward(self.rnn.output_rows(), self.logits.view(), Some(self.dy.view_mut()));
         self.rnn.backward_rows(self.dy.view(), None)?;
         Ok(())
     }
@@ -180,12 +179,14 @@ pub struct Shards<F> {
 impl<F: Float> Shards<F> {
     /// Up to `threads` shards (at least one).
     pub fn new(model: &CharModel<F>, threads: usize) -> Self {
-        Shards { replicas: (0..threads.max(1)).map(|_| model.clone()).collect() }
+        // One thread runs on the main model itself: no replica.
+        let n = if threads > 1 { threads } else { 0 };
+        Shards { replicas: (0..n).map(|_| model.clone()).collect() }
     }
 
-    /// The number of shards.
+    /// The number of shards (1 when running on the main model alone).
     pub fn len(&self) -> usize {
-        self.replicas.len()
+        self.replicas.len().max(1)
     }
 
     /// Whether there are none.

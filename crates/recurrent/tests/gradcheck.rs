@@ -131,3 +131,14 @@ fn sharded_batch_gives_the_same_gradients() {
         assert!(worst < 1e-13, "{red:?}: largest gradient difference {worst:e}");
     }
 }
+
+/// Backward turns the forward's activations into gradients in place, so a second backward
+/// without a new forward is refused in words rather than silently wrong.
+#[test]
+fn a_second_backward_needs_a_new_forward() {
+    let cfg = RecurrentConfig::new(CellKind::Gru, 3, 4);
+    let mut p = SeqProblem::random(&cfg, 3, 2, None, 1).unwrap();
+    p.run(true);
+    let e = p.rnn.backward(p.dy.view(), None).unwrap_err().to_string();
+    assert_eq!(e, "backward needs a forward first: each forward's activations serve one backward");
+}

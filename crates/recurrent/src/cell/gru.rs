@@ -37,38 +37,30 @@ pub fn forward_step<F: Float>(gates: &mut [F], hproj: &[F], h_prev: &[F], h: &mu
     }
 }
 
-/// One step backward.
+/// One step backward, in place on the gate buffer.
 ///
 /// * `dh`: `(B, H)`, in: `∂L/∂h_t`; out: the direct part of `∂L/∂h_{t-1}`, `dh ⊙ z` (the caller
 ///   adds `dgh · W_hh`).
-/// * `acts`: `(B, 3H)`, `[r | z | n]` saved by forward; `hn`, `h_prev`: `(B, H)`.
-/// * `dgi`: `(B, 3H)`, written: gradient of the input-side pre-activations `W_ih x + b_ih`.
+/// * `gates`: `(B, 3H)`, in: `[r | z | n]` saved by forward; out: the gradient of the input-side
+///   pre-activations `W_ih x + b_ih`.
+/// * `hn`, `h_prev`: `(B, H)`, saved by forward.
 /// * `dgh`: `(B, 3H)`, written: gradient of the hidden-side pre-activations `W_hh h + b_hh`.
 #[inline]
-pub fn backward_step<F: Float>(
-    dh: &mut [F],
-    acts: &[F],
-    hn: &[F],
-    h_prev: &[F],
-    dgi: &mut [F],
-    dgh: &mut [F],
-    hidden: usize,
-) {
+pub fn backward_step<F: Float>(dh: &mut [F], gates: &mut [F], hn: &[F], h_prev: &[F], dgh: &mut [F], hidden: usize) {
     let hs = hidden;
     let one = F::one();
-    let rows = acts.chunks_exact(3 * hs).zip(dgi.chunks_exact_mut(3 * hs)).zip(dgh.chunks_exact_mut(3 * hs));
-    for (b, ((a, di), dhh)) in rows.enumerate() {
+    for (b, (g, dhh)) in gates.chunks_exact_mut(3 * hs).zip(dgh.chunks_exact_mut(3 * hs)).enumerate() {
         let rg = b * hs..(b + 1) * hs;
         let (dh, hn, hp) = (&mut dh[rg.clone()], &hn[rg.clone()], &h_prev[rg]);
         for j in 0..hs {
-            let (r, z, n) = (a[j], a[hs + j], a[2 * hs + j]);
+            let (r, z, n) = (g[j], g[hs + j], g[2 * hs + j]);
             let d = dh[j];
             let dn_pre = d * (one - z) * (one - n * n);
             let dz_pre = d * (hp[j] - n) * z * (one - z);
             let dr_pre = dn_pre * hn[j] * r * (one - r);
-            di[j] = dr_pre;
-            di[hs + j] = dz_pre;
-            di[2 * hs + j] = dn_pre;
+            g[j] = dr_pre;
+            g[hs + j] = dz_pre;
+            g[2 * hs + j] = dn_pre;
             dhh[j] = dr_pre;
             dhh[hs + j] = dz_pre;
             dhh[2 * hs + j] = dn_pre * r;

@@ -41,35 +41,28 @@ pub fn forward_step<F: Float>(
     }
 }
 
-/// One step backward.
+/// One step backward, in place: each gate activation is replaced by its pre-activation
+/// gradient (the activation is not needed after this step, so no second buffer is kept).
 ///
 /// * `dh`: `(B, H)`, `∂L/∂h_t` (output path plus the path from `t+1`).
 /// * `dc`: `(B, H)`, in: `∂L/∂c_t` from step `t+1`; out: `∂L/∂c_{t-1}`.
-/// * `acts`: `(B, 4H)`, the activations `[i | f | g | o]` saved by the forward step.
+/// * `gates`: `(B, 4H)`, in: the activations `[i | f | g | o]` saved by forward; out: the
+///   gradient of the four pre-activations.
 /// * `c_prev`, `tanh_c`: `(B, H)`, saved by the forward step.
-/// * `dpre`: `(B, 4H)`, written: the gradient of the four pre-activations.
 #[inline]
-pub fn backward_step<F: Float>(
-    dh: &[F],
-    dc: &mut [F],
-    acts: &[F],
-    c_prev: &[F],
-    tanh_c: &[F],
-    dpre: &mut [F],
-    hidden: usize,
-) {
+pub fn backward_step<F: Float>(dh: &[F], dc: &mut [F], gates: &mut [F], c_prev: &[F], tanh_c: &[F], hidden: usize) {
     let hs = hidden;
     let one = F::one();
-    for (b, (a, dp)) in acts.chunks_exact(4 * hs).zip(dpre.chunks_exact_mut(4 * hs)).enumerate() {
+    for (b, g) in gates.chunks_exact_mut(4 * hs).enumerate() {
         let r = b * hs..(b + 1) * hs;
         let (dh, dc, cp, tc) = (&dh[r.clone()], &mut dc[r.clone()], &c_prev[r.clone()], &tanh_c[r]);
         for j in 0..hs {
-            let (i, f, g, o) = (a[j], a[hs + j], a[2 * hs + j], a[3 * hs + j]);
+            let (i, f, gg, o) = (g[j], g[hs + j], g[2 * hs + j], g[3 * hs + j]);
             let dct = dc[j] + dh[j] * o * (one - tc[j] * tc[j]);
-            dp[j] = dct * g * i * (one - i);
-            dp[hs + j] = dct * cp[j] * f * (one - f);
-            dp[2 * hs + j] = dct * i * (one - g * g);
-            dp[3 * hs + j] = dh[j] * tc[j] * o * (one - o);
+            g[j] = dct * gg * i * (one - i);
+            g[hs + j] = dct * cp[j] * f * (one - f);
+            g[2 * hs + j] = dct * i * (one - gg * gg);
+            g[3 * hs + j] = dh[j] * tc[j] * o * (one - o);
             dc[j] = dct * f;
         }
     }

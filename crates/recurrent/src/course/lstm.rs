@@ -159,15 +159,14 @@ pub fn lstm_cell_backward(
         .into_owned();
     let tanh_c = rows(cache.c_next.mapv(f64::tanh).view());
     let (dh, mut dc, cp) = (rows(da_next), rows(dc_next), rows(cache.c_prev.view()));
-    let mut dpre = Array2::zeros(acts.raw_dim());
+    let mut dpre = acts; // the kernel turns the activations into pre-activation gradients
     let sl = |a: &Array2<f64>| a.as_slice().expect("std").to_vec();
     kernel::backward_step(
         &sl(&dh),
         dc.as_slice_mut().expect("std"),
-        &sl(&acts),
+        dpre.as_slice_mut().expect("std"),
         &sl(&cp),
         &sl(&tanh_c),
-        dpre.as_slice_mut().expect("std"),
         n_a,
     );
     let concat = concatenate(Axis(0), &[cache.a_prev.view(), cache.xt.view()]).expect("same m");

@@ -31,7 +31,8 @@ pub enum SeqInput<'a, F> {
 struct Workspace<F> {
     t: usize,
     b: usize,
-    /// `(T·B, G·H)`: input pre-activations, then the gate activations (LSTM, GRU).
+    /// `(T·B, G·H)`: input pre-activations, then the gate activations (LSTM, GRU), then in
+    /// backward the pre-activation gradients (dGi), each row overwritten in place.
     gates: Array2<F>,
     /// `((T+1)·B, H)`: hidden states, see the module docs for the block order.
     hbuf: Array2<F>,
@@ -45,10 +46,10 @@ struct Workspace<F> {
     w_fwd: Vec<F>,
     /// `W_hh (G·H, H)` packed for the per-step product, once per backward.
     w_bwd: Vec<F>,
-    /// `(T·B, G·H)`: gradient of the input-side pre-activations.
-    dgi: Array2<F>,
     /// `(T·B, G·H)`: GRU only, gradient of the hidden-side pre-activations.
     dgh: Array2<F>,
+    /// Whether a backward pass has consumed the activations of the last forward.
+    consumed: bool,
     /// `(B, H)`: the running `∂L/∂h` and `∂L/∂c`.
     dh: Array2<F>,
     dc: Array2<F>,
@@ -107,8 +108,8 @@ impl<F: Float> SeqLayer<F> {
             hproj: Array2::zeros((if self.kind == CellKind::Gru { b } else { 0 }, gh)),
             w_fwd: Vec::new(),
             w_bwd: Vec::new(),
-            dgi: Array2::zeros((t * b, gh)),
             dgh: Array2::zeros((if self.kind == CellKind::Gru { t * b } else { 0 }, gh)),
+            consumed: false,
             dh: Array2::zeros((b, h)),
             dc: Array2::zeros((b, h)),
         };
@@ -139,6 +140,7 @@ impl<F: Float> SeqLayer<F> {
         c0: Option<ArrayView2<'_, F>>,
     ) {
         self.ensure(t, b);
+        self.ws.consumed = false;
         self.project_inputs(x);
         let h = self.hidden();
         let init = if self.reverse { t } else { 0 };
@@ -215,6 +217,12 @@ impl<F: Float> SeqLayer<F> {
         }
     }
 
+    /// Whether [`SeqLayer::backward`] can run: a forward has run and no backward has consumed its
+    /// activations yet (backward turns them into gradients in place).
+    pub fn ready_for_backward(&self) -> bool {
+        self.ws.t > 0 && !self.ws.consumed
+    }
+
     /// `(T·B, H)`: `h_t` for every step, in time order.
     pub fn output(&self) -> ArrayView2<'_, F> {
         let (t, b) = (self.ws.t, self.ws.b);
@@ -231,7 +239,8 @@ impl<F: Float> SeqLayer<F> {
         (h, c)
     }
 
-    /// Backpropagation through time over the steps of the last [`SeqLayer::forward`].
+    /// Backpropagation through time over the steps of the last [`SeqLayer::forward`]. It
+    /// consumes that forward's activations (see [`SeqLayer::ready_for_backward`]).
     ///
     /// * `dy`: `(T·B, H)`, `∂L/∂h_t` from above for every step (may be a column slice).
     /// * `dh_n`, `dc_n`: `(B, H)`, gradient reaching the final state, or `None` for zero.
@@ -249,6 +258,8 @@ impl<F: Float> SeqLayer<F> {
         dx: Option<ArrayViewMut2<'_, F>>,
     ) -> (Array2<F>, Option<Array2<F>>) {
         let (t, b) = (self.ws.t, self.ws.b);
+        self.ws.consumed = true;
+        self.ws.w_fwd = Vec::new(); // repacked by the next forward; not needed while going back
         let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
         self.ws.w_bwd = F::pack_b(gh, h, self.params.weight_hh.as_slice().expect("contiguous"), h);
         set_or_zero(&mut self.ws.dh, dh_n);
@@ -271,46 +282,29 @@ impl<F: Float> SeqLayer<F> {
         let ws = &mut self.ws;
         let rows = |blk: usize| blk * b..(blk + 1) * b;
         let dh = ws.dh.as_slice_mut().expect("contiguous");
-        let mut dgi = ws.dgi.slice_mut(s![rows(ti), ..]);
+        // The gate rows of step ti become their pre-activation gradients, in place.
+        let gates = ws.gates.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
         match self.kind {
             CellKind::Rnn => {
                 let hout = ws.hbuf.slice(s![rows(out), ..]);
-                rnn::backward_step(dh, hout.to_slice().expect("contiguous"), dgi.as_slice_mut().expect("contiguous"));
+                rnn::backward_step(dh, hout.to_slice().expect("contiguous"), gates);
             }
             CellKind::Lstm => {
-                let acts = ws.gates.slice(s![rows(ti), ..]);
-                let cprev = ws.cbuf.slice(s![rows(prev), ..]);
-                let tc = ws.aux.slice(s![rows(ti), ..]);
-                lstm::backward_step(
-                    dh,
-                    ws.dc.as_slice_mut().expect("contiguous"),
-                    acts.to_slice().expect("contiguous"),
-                    cprev.to_slice().expect("contiguous"),
-                    tc.to_slice().expect("contiguous"),
-                    dgi.as_slice_mut().expect("contiguous"),
-                    h,
-                );
+                let cprev = ws.cbuf.slice(s![rows(prev), ..]).to_slice().expect("contiguous");
+                let tc = ws.aux.slice(s![rows(ti), ..]).to_slice().expect("contiguous");
+                lstm::backward_step(dh, ws.dc.as_slice_mut().expect("contiguous"), gates, cprev, tc, h);
             }
             CellKind::Gru => {
-                let acts = ws.gates.slice(s![rows(ti), ..]);
-                let hn = ws.aux.slice(s![rows(ti), ..]);
-                let hprev = ws.hbuf.slice(s![rows(prev), ..]);
-                let mut dgh = ws.dgh.slice_mut(s![rows(ti), ..]);
-                gru::backward_step(
-                    dh,
-                    acts.to_slice().expect("contiguous"),
-                    hn.to_slice().expect("contiguous"),
-                    hprev.to_slice().expect("contiguous"),
-                    dgi.as_slice_mut().expect("contiguous"),
-                    dgh.as_slice_mut().expect("contiguous"),
-                    h,
-                );
+                let hn = ws.aux.slice(s![rows(ti), ..]).to_slice().expect("contiguous");
+                let hprev = ws.hbuf.slice(s![rows(prev), ..]).to_slice().expect("contiguous");
+                let dgh = ws.dgh.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
+                gru::backward_step(dh, gates, hn, hprev, dgh, h);
             }
         }
         // dh_prev = dG_h · W_hh (+ the GRU's direct path z ⊙ dh already left in dh).
         let (dg, acc) = match self.kind {
             CellKind::Gru => (ws.dgh.slice(s![rows(ti), ..]), true),
-            _ => (ws.dgi.slice(s![rows(ti), ..]), false),
+            _ => (ws.gates.slice(s![rows(ti), ..]), false),
         };
         let gh = self.kind.gates() * h;
         let dg = dg.to_slice().expect("contiguous");
@@ -323,14 +317,15 @@ impl<F: Float> SeqLayer<F> {
         let (h, gh, rows) = (self.hidden(), self.kind.gates() * self.hidden(), t * b);
         let ws = &self.ws;
         let g = &mut self.grads;
-        let dgh = if self.kind == CellKind::Gru { ws.dgh.view() } else { ws.dgi.view() };
+        // After the loop `gates` holds the input-side pre-activation gradients (dGi).
+        let dgh = if self.kind == CellKind::Gru { ws.dgh.view() } else { ws.gates.view() };
         let hprev = if self.reverse { ws.hbuf.slice(s![b.., ..]) } else { ws.hbuf.slice(s![..rows, ..]) };
-        let (dghs, dgis) = (dgh.to_slice().expect("contiguous"), ws.dgi.as_slice().expect("contiguous"));
+        let (dghs, dgis) = (dgh.to_slice().expect("contiguous"), ws.gates.as_slice().expect("contiguous"));
         // dW_hh (G·H, H) += dGhᵀ (G·H, T·B) · Hprev (T·B, H)
         let whh = g.weight_hh.as_slice_mut().expect("contiguous");
         F::gemm(gh, h, rows, dghs, 1, gh, hprev.to_slice().expect("contiguous"), h, whh, h, true);
         g.bias_hh += &dgh.sum_axis(Axis(0));
-        g.bias_ih += &ws.dgi.sum_axis(Axis(0));
+        g.bias_ih += &ws.gates.sum_axis(Axis(0));
         let i = self.params.input();
         match x {
             SeqInput::Dense(x) => {
@@ -343,13 +338,13 @@ impl<F: Float> SeqLayer<F> {
                     let w = self.params.weight_ih.as_slice().expect("contiguous");
                     match dx.as_slice_mut() {
                         Some(d) => F::gemm(rows, i, gh, dgis, gh, 1, w, i, d, i, true),
-                        None => general_mat_mul(F::one(), &ws.dgi, &self.params.weight_ih, F::one(), &mut dx),
+                        None => general_mat_mul(F::one(), &ws.gates, &self.params.weight_ih, F::one(), &mut dx),
                     }
                 }
             }
             SeqInput::Tokens(tok) => {
                 let mut wt = g.weight_ih.view_mut().reversed_axes();
-                for (row, &k) in ws.dgi.rows().into_iter().zip(tok) {
+                for (row, &k) in ws.gates.rows().into_iter().zip(tok) {
                     let mut col = wt.row_mut(k);
                     col += &row;
                 }

@@ -265,23 +265,23 @@ impl<F: Float> Recurrent<F> {
         for l in 0..nl {
             for dir in 0..d {
                 let idx = l * d + dir;
-                let input = layer_input(&self.ws, l, drop);
+                let (before, rest) = self.layers.split_at_mut(idx);
+                let input = layer_input(&self.ws, before, l, d, drop);
                 let h0v = h0.map(|s| s.h.index_axis(Axis(0), idx));
                 let zeros = Array2::zeros((b, h));
                 let c0v = h0.and_then(|s| s.c.as_ref()).map(|c| c.index_axis(Axis(0), idx));
-                self.layers[idx].forward(input, t, b, h0v.unwrap_or(zeros.view()), c0v);
-                let out = self.layers[idx].output();
-                self.ws.feats[l].slice_mut(s![.., dir * h..(dir + 1) * h]).assign(&out);
+                rest[0].forward(input, t, b, h0v.unwrap_or(zeros.view()), c0v);
+                if d == 2 {
+                    self.ws.feats[l].slice_mut(s![.., dir * h..(dir + 1) * h]).assign(&rest[0].output());
+                }
             }
             if drop && l + 1 < nl {
                 let rng = dropout_rng.as_deref_mut().expect("drop implies rng");
                 let keep = F::c(1.0 / (1.0 - p));
                 let ws = &mut self.ws;
+                let out = if d == 2 { ws.feats[l].view() } else { self.layers[l].output() };
                 ws.masks[l].mapv_inplace(|_| if rng.random_sample() >= p { keep } else { F::zero() });
-                ndarray::Zip::from(&mut ws.dropped[l])
-                    .and(&ws.feats[l])
-                    .and(&ws.masks[l])
-                    .for_each(|o, &f, &m| *o = f * m);
+                ndarray::Zip::from(&mut ws.dropped[l]).and(&out).and(&ws.masks[l]).for_each(|o, &f, &m| *o = f * m);
             }
         }
         Ok((t, b))
@@ -290,10 +290,12 @@ impl<F: Float> Recurrent<F> {
     fn load_input(&mut self, x: Input<'_, F>, t: usize, b: usize) {
         let (nl, dh) = (self.config.num_layers, self.output_size());
         let ws = &mut self.ws;
-        if ws.t != t || ws.b != b || ws.feats.len() != nl {
+        if ws.t != t || ws.b != b || ws.masks.len() != if self.config.dropout > 0.0 { nl } else { 0 } {
             ws.t = t;
             ws.b = b;
-            ws.feats = (0..nl).map(|_| Array2::zeros((t * b, dh))).collect();
+            // One direction reads each layer's output where it lies; two are concatenated here.
+            let nf = if self.config.bidirectional { nl } else { 0 };
+            ws.feats = (0..nf).map(|_| Array2::zeros((t * b, dh))).collect();
             let extra = if self.config.dropout > 0.0 { nl } else { 0 };
             ws.dropped = (0..extra).map(|_| Array2::zeros((t * b, dh))).collect();
             ws.masks = (0..extra).map(|_| Array2::zeros((t * b, dh))).collect();
@@ -323,7 +325,10 @@ impl<F: Float> Recurrent<F> {
 
     /// `(T·B, D·H)`: the last layer's output of the last forward, time-major rows.
     pub fn output_rows(&self) -> ArrayView2<'_, F> {
-        self.ws.feats.last().expect("ran forward").view()
+        match self.ws.feats.last() {
+            Some(f) => f.view(),
+            None => self.layers.last().expect("at least one layer").output(),
+        }
     }
 
     /// The final state of the last forward.
@@ -377,6 +382,11 @@ impl<F: Float> Recurrent<F> {
         dstate: Option<&State<F>>,
     ) -> Result<(Option<Array2<F>>, State<F>)> {
         let (t, b) = (self.ws.t, self.ws.b);
+        if !self.layers.iter().all(|l| l.ready_for_backward()) {
+            return Err(Error::Config(
+                "backward needs a forward first: each forward's activations serve one backward".into(),
+            ));
+        }
         if let Some(ds) = dstate {
             self.check_state("dh_n", ds, b)?;
         }
@@ -389,7 +399,7 @@ impl<F: Float> Recurrent<F> {
         let (nl, d, h) = (self.config.num_layers, self.config.directions(), self.config.hidden_size);
         let drop = self.ws.dropout_ran;
         let mut dstate0 = State::zeros(&self.config, b);
-        let mut dcur = dy.to_owned();
+        let mut dcur: ndarray::CowArray<'_, F, ndarray::Ix2> = dy.into();
         let mut dx0 = None;
         for l in (0..nl).rev() {
             let dense0 = l == 0 && self.ws.tok.is_empty();
@@ -399,10 +409,10 @@ impl<F: Float> Recurrent<F> {
                 let idx = l * d + dir;
                 let dhn = dstate.map(|s| s.h.index_axis(Axis(0), idx));
                 let dcn = dstate.and_then(|s| s.c.as_ref()).map(|c| c.index_axis(Axis(0), idx));
-                let input = layer_input(&self.ws, l, drop);
+                let (before, rest) = self.layers.split_at_mut(idx);
+                let input = layer_input(&self.ws, before, l, d, drop);
                 let dxv = (dx.nrows() > 0).then(|| dx.view_mut());
-                let (dh0, dc0) =
-                    self.layers[idx].backward(dcur.slice(s![.., dir * h..(dir + 1) * h]), dhn, dcn, input, dxv);
+                let (dh0, dc0) = rest[0].backward(dcur.slice(s![.., dir * h..(dir + 1) * h]), dhn, dcn, input, dxv);
                 dstate0.h.index_axis_mut(Axis(0), idx).assign(&dh0);
                 if let (Some(c), Some(dc0)) = (dstate0.c.as_mut(), dc0) {
                     c.index_axis_mut(Axis(0), idx).assign(&dc0);
@@ -412,7 +422,7 @@ impl<F: Float> Recurrent<F> {
                 if drop {
                     dx *= &self.ws.masks[l - 1];
                 }
-                dcur = dx;
+                dcur = dx.into();
             } else if dense0 {
                 dx0 = Some(dx);
             }
@@ -422,8 +432,15 @@ impl<F: Float> Recurrent<F> {
 }
 
 /// Layer `l`'s input for the last forward: the loaded input for layer 0, else the previous
-/// layer's output (after dropout when it ran).
-fn layer_input<F: Float>(ws: &StackWorkspace<F>, l: usize, drop: bool) -> SeqInput<'_, F> {
+/// layer's output (after dropout when it ran): read from that layer itself with one direction
+/// (`before` holds the layers before the current one), from the concatenation with two.
+fn layer_input<'a, F: Float>(
+    ws: &'a StackWorkspace<F>,
+    before: &'a [SeqLayer<F>],
+    l: usize,
+    d: usize,
+    drop: bool,
+) -> SeqInput<'a, F> {
     if l == 0 {
         if ws.tok.is_empty() {
             SeqInput::Dense(ws.x0.view())
@@ -432,6 +449,8 @@ fn layer_input<F: Float>(ws: &StackWorkspace<F>, l: usize, drop: bool) -> SeqInp
         }
     } else if drop {
         SeqInput::Dense(ws.dropped[l - 1].view())
+    } else if d == 1 {
+        SeqInput::Dense(before[l - 1].output())
     } else {
         SeqInput::Dense(ws.feats[l - 1].view())
     }

@@ -28,6 +28,9 @@ pub struct BenchArgs {
     /// Print one JSON object per configuration instead of a table row.
     #[arg(long)]
     json: bool,
+    /// Time sampling (one character at a time, temperature 1) instead of training.
+    #[arg(long)]
+    sample: bool,
 }
 
 /// A standard configuration (one-hot input, vocabulary of tiny-shakespeare).
@@ -136,7 +139,9 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         );
     }
     for n in names {
-        let r = if n == "gemm" {
+        let r = if a.sample && n != "gemm" {
+            bench_sample(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds)?
+        } else if n == "gemm" {
             bench_gemm(a.seconds)
         } else {
             bench_config(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds, a.threads)?
@@ -207,6 +212,21 @@ fn bench_config(c: &Config, seconds: f64, threads: usize) -> Result<Figures> {
     let per_char = if reduction == Reduction::Sum { (c.steps * c.batch) as f64 } else { 1.0 };
     let cps = chars / dt;
     Ok((cps, cps * flops_per_char(c, vocab.len()) / 1e9, peak_rss_mib(), Some(loss_sum / n as f64 / per_char)))
+}
+
+/// Sampling speed: the model of configuration `c` (untrained; speed does not depend on the
+/// weights) generating one character at a time, as `recurrent sample` does.
+fn bench_sample(c: &Config, seconds: f64) -> Result<Figures> {
+    let mc = ModelConfig { cell: c.cell, vocab: 65, hidden: c.hidden, layers: c.layers, dropout: 0.0 };
+    let mut model = CharModel::<f32>::new(mc, Init::PyTorch, &mut NumpyRng::new(0))?;
+    let vocab = Vocab::from_chars((0..65u8).map(|i| (b'0' + i) as char).collect());
+    let mut rng = NumpyRng::new(1);
+    let opts = recurrent::sample::SampleOptions { length: 200, temperature: 1.0, top_k: None };
+    let (t0, mut n) = (Instant::now(), 0usize);
+    while t0.elapsed().as_secs_f64() < seconds {
+        recurrent::sample::sample(&mut model, &vocab, "0", opts, &mut rng, |_| n += 1)?;
+    }
+    Ok((n as f64 / t0.elapsed().as_secs_f64(), 0.0, peak_rss_mib(), None))
 }
 
 /// The library's GEMM (ndarray's `general_mat_mul`) at 1024×1024×1024 in f32.

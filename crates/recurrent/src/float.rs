@@ -58,6 +58,8 @@ pub trait Float:
     /// `B (k, n)` in the layout [`Float::gemm_packed`] reads (`f32`: 16-column panels; `f64`:
     /// row-major, unchanged).
     fn pack_b(k: usize, n: usize, b: &[Self], ldb: usize) -> Vec<Self>;
+    /// `y (m) = β·y + A (m, k) · x (k)` for row-major `A`.
+    fn gemv(m: usize, k: usize, a: &[Self], lda: usize, x: &[Self], y: &mut [Self], accumulate: bool);
     /// [`Float::gemm`] with a row-major `A` and `B` from [`Float::pack_b`]: the per-step
     /// recurrent products, whose weights are packed once per sequence.
     #[allow(clippy::too_many_arguments)]
@@ -152,6 +154,9 @@ impl Float for f32 {
     ) {
         crate::kernels::gemm::gemm_packed(m, n, k, crate::kernels::gemm::Mat::rows(a, lda), packed, c, ldc, acc)
     }
+    fn gemv(m: usize, k: usize, a: &[Self], lda: usize, x: &[Self], y: &mut [Self], acc: bool) {
+        crate::kernels::gemm::gemv(m, k, a, lda, x, y, acc)
+    }
 }
 
 impl Float for f64 {
@@ -202,5 +207,8 @@ impl Float for f64 {
         acc: bool,
     ) {
         gemm_ndarray(m, n, k, a, lda, 1, packed, n, c, ldc, acc)
+    }
+    fn gemv(m: usize, k: usize, a: &[Self], lda: usize, x: &[Self], y: &mut [Self], acc: bool) {
+        gemm_ndarray(m, 1, k, a, lda, 1, x, 1, y, 1, acc)
     }
 }

@@ -133,3 +133,32 @@ fn f32_kernels_match_pytorch_to_f32_precision() {
         }
     }
 }
+
+/// One sequence (B = 1) takes the matrix-vector path in f32; it agrees with the f64 engine
+/// (itself equal to PyTorch above) on the first sequence of each fixture.
+#[test]
+fn f32_single_sequence_path_matches_f64() {
+    for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+        let f = fixture(&format!("torch_{kind}_tm.npz"));
+        let cfg = infer_config(kind, &f, "").unwrap();
+        let x64: ndarray::Array3<f64> =
+            f["x"].slice(ndarray::s![.., 0..1, ..]).to_owned().into_dimensionality().unwrap();
+        let dy64: ndarray::Array3<f64> =
+            f["dy"].slice(ndarray::s![.., 0..1, ..]).to_owned().into_dimensionality().unwrap();
+        let mut r64 = recurrent_from_tensors::<f64>(&cfg, &f, "").unwrap();
+        let mut r32 = recurrent_from_tensors::<f32>(&cfg, &f, "").unwrap();
+        let (y64, _) = r64.forward(Input::Dense(x64.view()), None, None).unwrap();
+        let (y32, _) = r32.forward(Input::Dense(x64.mapv(|v| v as f32).view()), None, None).unwrap();
+        let (dx64, _) = r64.backward(dy64.view(), None).unwrap();
+        let (dx32, _) = r32.backward(dy64.mapv(|v| v as f32).view(), None).unwrap();
+        let e = rel_err(&y32.mapv(f64::from).into_dyn(), &y64.into_dyn());
+        assert!(e < 2e-6, "{kind}: y differs by {e:.3e}");
+        let e = rel_err(&dx32.unwrap().mapv(f64::from).into_dyn(), &dx64.unwrap().into_dyn());
+        assert!(e < 2e-5, "{kind}: dx differs by {e:.3e}");
+        let (g32, g64) = (parameters_to_tensors(&mut r32, "", true), parameters_to_tensors(&mut r64, "", true));
+        for (name, a) in &g64 {
+            let e = rel_err(&g32[name], a);
+            assert!(e < 2e-5, "{kind}: {name} differs by {e:.3e}");
+        }
+    }
+}

@@ -114,6 +114,25 @@ fn run(
     plain(m, n, k, a, b, c, ldc, accumulate)
 }
 
+/// `y (m) = β·y + A (m, k) · x (k)` for a row-major `A` with leading dimension `lda`: one
+/// contiguous dot product per row, four rows at a time. The `B = 1` case of the per-step
+/// product (min-char-rnn, sampling), where packing would cost more than the product.
+pub fn gemv(m: usize, k: usize, a: &[f32], lda: usize, x: &[f32], y: &mut [f32], accumulate: bool) {
+    if m == 0 {
+        return;
+    }
+    assert!(a.len() >= (m - 1) * lda + k && x.len() >= k && y.len() >= m, "gemv operands too short");
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2_fma() {
+        // SAFETY: AVX2 and FMA are present; bounds checked above.
+        return unsafe { avx2::gemv(m, k, a, lda, x, y, accumulate) };
+    }
+    for (i, yi) in y.iter_mut().take(m).enumerate() {
+        let s = a[i * lda..i * lda + k].iter().zip(x).fold(0.0f32, |s, (&w, &v)| w.mul_add(v, s));
+        *yi = if accumulate { *yi + s } else { s };
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn plain(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32], ldc: usize, accumulate: bool) {
     for i in 0..m {
@@ -213,6 +232,38 @@ mod avx2 {
         }
     }
 
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn gemv(m: usize, k: usize, a: &[f32], lda: usize, x: &[f32], y: &mut [f32], acc: bool) {
+        let (ap, xp) = (a.as_ptr(), x.as_ptr());
+        let k8 = k / 8 * 8;
+        let hsum = |v: __m256| {
+            let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)))
+        };
+        let mut i = 0;
+        while i < m {
+            let rows = (m - i).min(4);
+            let mut acc4 = [_mm256_setzero_ps(); 4];
+            let mut p = 0;
+            while p < k8 {
+                let xv = _mm256_loadu_ps(xp.add(p));
+                for (r, a4) in acc4.iter_mut().enumerate().take(rows) {
+                    *a4 = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add((i + r) * lda + p)), xv, *a4);
+                }
+                p += 8;
+            }
+            for (r, a4) in acc4.iter().enumerate().take(rows) {
+                let mut s = hsum(*a4);
+                for q in k8..k {
+                    s = (*ap.add((i + r) * lda + q)).mul_add(*xp.add(q), s);
+                }
+                y[i + r] = if acc { y[i + r] + s } else { s };
+            }
+            i += rows;
+        }
+    }
+
     /// [`block`] for fewer than 16 columns: lanes outside `masks` are neither read nor written.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
@@ -279,7 +330,9 @@ mod tests {
     #[test]
     fn matches_a_plain_product() {
         let mut rng = crate::NumpyRng::new(3);
-        for &(m, n, k) in &[(1, 1, 1), (1, 100, 100), (7, 33, 5), (32, 512, 128), (13, 65, 40), (6, 16, 0)] {
+        for &(m, n, k) in
+            &[(1, 1, 1), (1, 100, 100), (7, 33, 5), (32, 512, 128), (13, 65, 40), (6, 16, 0), (400, 1, 100), (7, 1, 13)]
+        {
             let a: Vec<f32> = (0..m * k).map(|_| rng.standard_normal() as f32).collect();
             let b: Vec<f32> = (0..k * n).map(|_| rng.standard_normal() as f32).collect();
             for acc in [false, true] {
@@ -294,6 +347,14 @@ mod tests {
                 let mut c3 = c0.clone();
                 gemm_packed(m, n, k, Mat::rows(&a, k), &pack_b(k, n, &b, n), &mut c3, n, acc);
                 assert_eq!(c, c3, "packed B, ({m},{n},{k})");
+                if n == 1 {
+                    // A·b as a matrix-vector product with A row-major.
+                    let mut y = c0.clone();
+                    gemv(m, k, &a, k, &b, &mut y, acc);
+                    for (u, v) in y.iter().zip(&c) {
+                        assert!((u - v).abs() <= 1e-5 * (1.0 + v.abs()), "gemv ({m},{k})");
+                    }
+                }
                 for i in 0..m {
                     for j in 0..n {
                         let mut s = if acc { c0[i * n + j] as f64 } else { 0.0 };

@@ -182,9 +182,13 @@ impl<F: Float> SeqLayer<F> {
             }
         }
         // W_hhᵀ (H, G·H), row-major, so each step's product reads it in place.
-        let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
-        let wt = self.params.weight_hh.t().as_standard_layout().into_owned();
-        ws.w_fwd = F::pack_b(h, gh, wt.as_slice().expect("standard"), gh);
+        // W_hhᵀ (H, G·H) packed for the per-step product; with one sequence (B = 1) the
+        // product is a matrix-vector one that reads W_hh as it lies, so nothing is packed.
+        if ws.b > 1 {
+            let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
+            let wt = self.params.weight_hh.t().as_standard_layout().into_owned();
+            ws.w_fwd = F::pack_b(h, gh, wt.as_slice().expect("standard"), gh);
+        }
     }
 
     fn forward_step(&mut self, ti: usize, b: usize, h: usize) {
@@ -192,24 +196,32 @@ impl<F: Float> SeqLayer<F> {
         let gh = self.kind.gates() * h;
         let ws = &mut self.ws;
         let rows = |blk: usize| blk * b..(blk + 1) * b;
-        let wt = &ws.w_fwd;
+        let (wt, whh) = (&ws.w_fwd, self.params.weight_hh.as_slice().expect("contiguous"));
+        // hproj (B, G·H) += h_prev (B, H) · W_hhᵀ
+        let rec = |hprev: &[F], out: &mut [F]| {
+            if b == 1 {
+                F::gemv(gh, h, whh, h, hprev, out, true)
+            } else {
+                F::gemm_packed(b, gh, h, hprev, h, wt, out, gh, true)
+            }
+        };
         let gates = ws.gates.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
         let (hprev, hout) = read_write_blocks(&mut ws.hbuf, prev, out, b * h);
         match self.kind {
             CellKind::Rnn => {
-                F::gemm_packed(b, gh, h, hprev, h, wt, gates, gh, true);
+                rec(hprev, gates);
                 rnn::forward_step(gates, hout)
             }
             CellKind::Gru => {
                 // The hidden side stays separate: r multiplies W_hn h + b_hn.
                 ws.hproj.assign(&self.params.bias_hh);
                 let hp = ws.hproj.as_slice_mut().expect("contiguous");
-                F::gemm_packed(b, gh, h, hprev, h, wt, hp, gh, true);
+                rec(hprev, hp);
                 let hn = ws.aux.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
                 gru::forward_step(gates, hp, hprev, hout, hn, h);
             }
             CellKind::Lstm => {
-                F::gemm_packed(b, gh, h, hprev, h, wt, gates, gh, true);
+                rec(hprev, gates);
                 let tc = ws.aux.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
                 let (cprev, cout) = read_write_blocks(&mut ws.cbuf, prev, out, b * h);
                 lstm::forward_step(gates, cprev, cout, tc, hout, h);
@@ -261,7 +273,9 @@ impl<F: Float> SeqLayer<F> {
         self.ws.consumed = true;
         self.ws.w_fwd = Vec::new(); // repacked by the next forward; not needed while going back
         let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
-        self.ws.w_bwd = F::pack_b(gh, h, self.params.weight_hh.as_slice().expect("contiguous"), h);
+        if b > 1 {
+            self.ws.w_bwd = F::pack_b(gh, h, self.params.weight_hh.as_slice().expect("contiguous"), h);
+        }
         set_or_zero(&mut self.ws.dh, dh_n);
         set_or_zero(&mut self.ws.dc, dc_n);
         for step in 0..t {
@@ -308,7 +322,13 @@ impl<F: Float> SeqLayer<F> {
         };
         let gh = self.kind.gates() * h;
         let dg = dg.to_slice().expect("contiguous");
-        F::gemm_packed(b, h, gh, dg, gh, &ws.w_bwd, ws.dh.as_slice_mut().expect("contiguous"), h, acc);
+        let dh = ws.dh.as_slice_mut().expect("contiguous");
+        if b == 1 {
+            // dh (1, H) = dg (1, G·H) · W_hh (G·H, H), W_hh read in place.
+            F::gemm(1, h, gh, dg, gh, 1, self.params.weight_hh.as_slice().expect("contiguous"), h, dh, h, acc);
+        } else {
+            F::gemm_packed(b, h, gh, dg, gh, &ws.w_bwd, dh, h, acc);
+        }
     }
 
     /// After the time loop: every weight gradient as one GEMM over all `T·B` rows.

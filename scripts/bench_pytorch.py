@@ -31,6 +31,7 @@ ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--seconds", type=float, default=5.0)
 ap.add_argument("--sample", action="store_true", help="time sampling one character at a time instead")
 ap.add_argument("--json", action="store_true")
+ap.add_argument("--steps", type=int, default=0, help="run exactly this many timed steps instead of --seconds")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
@@ -100,12 +101,13 @@ if args.sample:
 else:
     for i in range(5):
         step(i)
-    t0, i, total = time.perf_counter(), 5, 0.0
-    while time.perf_counter() - t0 < args.seconds:
-        total += step(i)
+    t0, i, losses = time.perf_counter(), 5, []
+    while (i - 5 < args.steps) if args.steps else (time.perf_counter() - t0 < args.seconds):
+        losses.append(step(i))
         i += 1
     dt = time.perf_counter() - t0
-    cps, loss = (i - 5) * T * B / dt, total / (i - 5)
+    tail = losses[-20:]  # the loss reached: the mean of the last 20 steps
+    cps, loss = (i - 5) * T * B / dt, sum(tail) / len(tail)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 res = {"config": args.config, "threads": args.threads, "chars_per_sec": cps, "peak_rss_mib": rss, "loss": loss, "torch": torch.__version__}
 if args.json:

@@ -19,6 +19,7 @@ ap.add_argument("--iters", type=int, default=20000)
 ap.add_argument("--seed", type=int, default=42)
 ap.add_argument("--report", type=str, default="1000,5000,20000")
 ap.add_argument("--sample-every", type=int, default=0)
+ap.add_argument("--json", action="store_true", help="print one JSON line at the end (speed and smoothed loss)")
 args = ap.parse_args()
 
 data = open(args.data, "r", encoding="utf-8").read()
@@ -105,5 +106,8 @@ while n < args.iters:
     train_time += time.perf_counter() - t0
     p += seq_length
     n += 1
-    if n in report or n % 1000 == 0:
+    if not args.json and (n in report or n % 1000 == 0):
         print("iter %d, smooth loss %.4f, %.0f chars/s (training steps only)" % (n, smooth_loss, n * seq_length / train_time), flush=True)
+if args.json:
+    import json
+    print(json.dumps({"config": "min-char-rnn", "threads": 1, "chars_per_sec": n * seq_length / train_time, "smooth_loss": smooth_loss}))

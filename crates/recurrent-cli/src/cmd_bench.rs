@@ -31,6 +31,10 @@ pub struct BenchArgs {
     /// Time sampling (one character at a time, temperature 1) instead of training.
     #[arg(long)]
     sample: bool,
+    /// Run exactly this many timed steps (instead of --seconds), e.g. to compare the loss
+    /// reached with PyTorch's after the same number of steps.
+    #[arg(long)]
+    steps: Option<usize>,
 }
 
 /// A standard configuration (one-hot input, vocabulary of tiny-shakespeare).
@@ -144,7 +148,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         } else if n == "gemm" {
             bench_gemm(a.seconds)
         } else {
-            bench_config(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds, a.threads)?
+            bench_config(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds, a.threads, a.steps)?
         };
         if a.json {
             println!(
@@ -168,7 +172,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
 /// `(chars/s, GFLOP/s, peak RSS MiB, mean loss per char of the timed steps)`.
 type Figures = (f64, f64, Option<f64>, Option<f64>);
 
-fn bench_config(c: &Config, seconds: f64, threads: usize) -> Result<Figures> {
+fn bench_config(c: &Config, seconds: f64, threads: usize, steps: Option<usize>) -> Result<Figures> {
     let text = read_text(&default_corpus())?;
     let vocab = Vocab::from_text(&text);
     let tokens = vocab.encode(&text)?;
@@ -201,13 +205,16 @@ fn bench_config(c: &Config, seconds: f64, threads: usize) -> Result<Figures> {
     for i in 0..warmup {
         run(i, &mut state)?;
     }
-    let (t0, mut i, mut loss_sum) = (Instant::now(), warmup, 0.0);
-    while t0.elapsed().as_secs_f64() < seconds {
-        loss_sum += run(i, &mut state)?;
+    let (t0, mut i, mut losses) = (Instant::now(), warmup, Vec::new());
+    while steps.map_or(t0.elapsed().as_secs_f64() < seconds, |s| i - warmup < s) {
+        losses.push(run(i, &mut state)?);
         i += 1;
     }
     let dt = t0.elapsed().as_secs_f64();
     let n = i - warmup;
+    // The loss reached: the mean of the last 20 steps.
+    let tail = &losses[losses.len().saturating_sub(20)..];
+    let loss_sum = tail.iter().sum::<f64>() * n as f64 / tail.len().max(1) as f64;
     let chars = (n * c.steps * c.batch) as f64;
     let per_char = if reduction == Reduction::Sum { (c.steps * c.batch) as f64 } else { 1.0 };
     let cps = chars / dt;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs recurrent's benchmarks and the same configurations in PyTorch (and numpy's min-char-rnn)
+# in one go, each in its own process, and prints a markdown table with the ratios.
+# Needs: cargo, python3 with numpy and torch (pip install numpy torch). Run it on an idle machine.
+#
+#   scripts/compare.sh [SECONDS]        # SECONDS of timed training per measurement (default 8)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-8}
+cargo build --release -q -p recurrent-cli
+bin=target/release/recurrent
+out=$(mktemp)
+for th in 1 2; do
+  for c in min-char-rnn lstm-small lstm-large gru-medium; do
+    echo "ours $($bin bench --config $c --threads $th --seconds $secs --json)" >> "$out"
+    echo "torch $(python3 scripts/bench_pytorch.py --config $c --threads $th --seconds $secs --json)" >> "$out"
+  done
+done
+echo "numpy $(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python3 scripts/min_char_rnn.py data/tinyshakespeare.txt --iters 3000 --json)" >> "$out"
+echo "gemm $($bin bench --config gemm --threads 1 --seconds 3 --json)" >> "$out"
+echo "sample_ours $($bin bench --config lstm-large --sample --seconds $secs --json)" >> "$out"
+echo "sample_torch $(python3 scripts/bench_pytorch.py --config lstm-large --sample --threads 1 --seconds $secs --json)" >> "$out"
+for side in ours torch; do
+  if [ $side = ours ]; then r=$($bin bench --config lstm-small --steps 300 --json);
+  else r=$(python3 scripts/bench_pytorch.py --config lstm-small --steps 300 --json); fi
+  echo "loss300_$side $r" >> "$out"
+done
+python3 - "$out" <<'PY'
+import json, sys, platform, subprocess
+rows = [l.split(" ", 1) for l in open(sys.argv[1]) if l.strip()]
+d = {}
+for k, v in rows:
+    j = json.loads(v)
+    d[(k, j.get("config"), j.get("threads"))] = j
+gemm = d[("gemm", "gemm", 1)]["gflops"]
+print("| config | threads | recurrent chars/s | PyTorch chars/s | ratio | GFLOP/s (share of GEMM) | peak RSS MiB ours / PyTorch |")
+print("|---|---|---|---|---|---|---|")
+for th in (1, 2):
+    for c in ("min-char-rnn", "lstm-small", "lstm-large", "gru-medium"):
+        o, t = d[("ours", c, th)], d[("torch", c, th)]
+        share = o["gflops"] / gemm
+        print("| %s | %d | %.0f | %.0f | %.2f× | %.1f (%.0f%%) | %.0f / %.0f |" % (c, th, o["chars_per_sec"], t["chars_per_sec"], o["chars_per_sec"] / t["chars_per_sec"], o["gflops"], 100 * share, o["peak_rss_mib"], t["peak_rss_mib"]))
+n = d[("numpy", "min-char-rnn", 1)]
+o1 = d[("ours", "min-char-rnn", 1)]
+print()
+print("numpy min-char-rnn: %.0f chars/s; recurrent %.0f chars/s: %.1f×" % (n["chars_per_sec"], o1["chars_per_sec"], o1["chars_per_sec"] / n["chars_per_sec"]))
+print("library f32 GEMM 1024³ (1 thread): %.1f GFLOP/s" % gemm)
+so, st = d[("sample_ours", "lstm-large", 1)], d[("sample_torch", "lstm-large", 1)]
+print("sampling lstm-large (1 thread): recurrent %.0f chars/s, PyTorch %.0f chars/s: %.1f×" % (so["chars_per_sec"], st["chars_per_sec"], so["chars_per_sec"] / st["chars_per_sec"]))
+lo, lt = d[("loss300_ours", "lstm-small", 1)], d[("loss300_torch", "lstm-small", 1)]
+print("lstm-small loss after 300 steps (mean of the last 20): recurrent %.4f, PyTorch %.4f" % (lo["loss"], lt["loss"]))
+torch = d[("torch", "lstm-small", 1)].get("torch", "?")
+cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][:1]
+print("machine: %s, %d cores; PyTorch %s; Python %s" % (cpu[0] if cpu else platform.processor(), len(open("/proc/cpuinfo").read().split("processor")) - 1, torch, platform.python_version()))
+PY
+rm -f "$out"

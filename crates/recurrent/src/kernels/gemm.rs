@@ -293,11 +293,13 @@ mod avx2 {
         }
     }
 
-    /// `C[i..i+R, j..j+16] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16]`.
+    /// `C[i..i+R, j..j+16] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16]`. Row pointers of A and a
+    /// running offset keep every access a single base-plus-index address.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     unsafe fn block<const R: usize>(k: usize, o: Ops, i: usize, j: usize) {
-        let (a, b, c) = (o.a.add(i * o.ars), o.b.add(j / 16 * o.bps), o.c.add(i * o.ldc + j));
+        let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
+        let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
         let mut lo = [_mm256_setzero_ps(); R];
         let mut hi = [_mm256_setzero_ps(); R];
         if o.acc {
@@ -306,14 +308,17 @@ mod avx2 {
                 hi[r] = _mm256_loadu_ps(c.add(r * o.ldc + 8));
             }
         }
-        for p in 0..k {
-            let b0 = _mm256_loadu_ps(b.add(p * o.ldb));
-            let b1 = _mm256_loadu_ps(b.add(p * o.ldb + 8));
+        let (mut bp, mut off) = (o.b.add(j / 16 * o.bps), 0usize);
+        for _ in 0..k {
+            let b0 = _mm256_loadu_ps(bp);
+            let b1 = _mm256_loadu_ps(bp.add(8));
             for r in 0..R {
-                let av = _mm256_broadcast_ss(&*a.add(r * o.ars + p * o.acs));
+                let av = _mm256_broadcast_ss(&*rows[r].add(off));
                 lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
                 hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
             }
+            bp = bp.add(o.ldb);
+            off += o.acs;
         }
         for r in 0..R {
             _mm256_storeu_ps(c.add(r * o.ldc), lo[r]);

@@ -337,7 +337,9 @@ impl Run {
             chars_per_sec: cps,
             elapsed_s: self.p.elapsed,
         };
-        let vs = val.map(|v| format!(" | val {v:.4}")).unwrap_or_default();
+        // The last validation loss, whenever it was measured.
+        let last_val = val.or_else(|| self.metrics.iter().rev().find_map(|m| m.val_loss));
+        let vs = last_val.map(|v| format!(" | val {v:.4}")).unwrap_or_default();
         let msg = format!("epoch {epoch:.2} | loss {:.4}{vs} | {:.0} chars/s", self.p.smooth, cps);
         match &self.bar {
             Some(b) => b.set_message(msg),

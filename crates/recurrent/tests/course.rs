@@ -4,7 +4,8 @@
 //! (tests/fixtures/course_reference.npz, written by scripts/course_reference.py), and with
 //! centred finite differences here.
 
-use ndarray::{s, Array2, Array3, ArrayD, ArrayView2, Ix2, Ix3};
+use ndarray::{s, Array2, Array3, ArrayD, ArrayView2};
+use recurrent::course::replay::{self, randn2, randn3};
 use recurrent::course::simple_rnn::SimpleRnn;
 use recurrent::course::*;
 use recurrent::interop::{read_npz, Tensors};
@@ -15,21 +16,11 @@ fn reference() -> Tensors {
     read_npz(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course_reference.npz")).unwrap()
 }
 
-fn randn2(r: &mut NumpyRng, a: usize, b: usize) -> Array2<f64> {
-    r.randn(&[a, b]).into_dimensionality::<Ix2>().unwrap()
-}
-
-fn randn3(r: &mut NumpyRng, a: usize, b: usize, c: usize) -> Array3<f64> {
-    r.randn(&[a, b, c]).into_dimensionality::<Ix3>().unwrap()
-}
-
 fn draw(r: &mut NumpyRng, order: &[(&str, usize, usize)]) -> Params {
     order.iter().map(|&(n, a, b)| (n.to_string(), randn2(r, a, b))).collect()
 }
 
 const RNN_FWD: &[(&str, usize, usize)] = &[("Waa", 5, 5), ("Wax", 5, 3), ("Wya", 2, 5), ("ba", 5, 1), ("by", 2, 1)];
-// The course's backward cells draw Wax before Waa.
-const RNN_BWD: &[(&str, usize, usize)] = &[("Wax", 5, 3), ("Waa", 5, 5), ("Wya", 2, 5), ("ba", 5, 1), ("by", 2, 1)];
 const LSTM: &[(&str, usize, usize)] = &[
     ("Wf", 5, 8),
     ("bf", 5, 1),
@@ -66,11 +57,9 @@ fn matches_torch(grads: &Grads, reference: &Tensors, prefix: &str) {
 
 #[test]
 fn rnn_cell_forward_prints_the_course_values() {
-    let mut r = NumpyRng::new(1);
-    let xt = randn2(&mut r, 3, 10);
-    let a_prev = randn2(&mut r, 5, 10);
-    let p = draw(&mut r, RNN_FWD);
-    let (a_next, yt, _) = rnn_cell_forward(xt.view(), a_prev.view(), &p).unwrap();
+    // The replayed cell must reproduce the printed values: this checks its draw order too.
+    let r = replay::rnn_cell(false);
+    let (a_next, yt, _) = rnn_cell_forward(r.inputs["xt"].view(), r.inputs["a_prev"].view(), &r.parameters).unwrap();
     let want_a = [
         0.59584544,
         0.18141802,
@@ -93,11 +82,8 @@ fn rnn_cell_forward_prints_the_course_values() {
 
 #[test]
 fn rnn_forward_prints_the_course_values() {
-    let mut r = NumpyRng::new(1);
-    let x = randn3(&mut r, 3, 10, 4);
-    let a0 = randn2(&mut r, 5, 10);
-    let p = draw(&mut r, RNN_FWD);
-    let (a, y, caches) = rnn_forward(x.view(), a0.view(), &p).unwrap();
+    let r = replay::rnn_seq(false);
+    let (a, y, caches) = rnn_forward(r.x.as_ref().unwrap().view(), r.inputs["a0"].view(), &r.parameters).unwrap();
     close(&a.slice(s![4, 1, ..]).to_vec(), &[-0.99999375, 0.77911235, -0.99861469, -0.99833267], 1e-8, "a[4][1]");
     close(&y.slice(s![1, 3, ..]).to_vec(), &[0.79560373, 0.86224861, 0.11118257, 0.81515947], 1e-8, "y_pred[1][3]");
     close(
@@ -111,12 +97,9 @@ fn rnn_forward_prints_the_course_values() {
 
 #[test]
 fn lstm_cell_forward_prints_the_course_values() {
-    let mut r = NumpyRng::new(1);
-    let xt = randn2(&mut r, 3, 10);
-    let a_prev = randn2(&mut r, 5, 10);
-    let c_prev = randn2(&mut r, 5, 10);
-    let p = draw(&mut r, LSTM);
-    let (a_next, c_next, yt, _) = lstm_cell_forward(xt.view(), a_prev.view(), c_prev.view(), &p).unwrap();
+    let r = replay::lstm_cell();
+    let (i, p) = (&r.inputs, &r.parameters);
+    let (a_next, c_next, yt, _) = lstm_cell_forward(i["xt"].view(), i["a_prev"].view(), i["c_prev"].view(), p).unwrap();
     let wa = [
         -0.66408471,
         0.0036921,
@@ -152,11 +135,8 @@ fn lstm_cell_forward_prints_the_course_values() {
 
 #[test]
 fn lstm_forward_prints_the_course_values() {
-    let mut r = NumpyRng::new(1);
-    let x = randn3(&mut r, 3, 10, 7);
-    let a0 = randn2(&mut r, 5, 10);
-    let p = draw(&mut r, LSTM);
-    let (a, y, c, caches) = lstm_forward(x.view(), a0.view(), &p).unwrap();
+    let r = replay::lstm_seq();
+    let (a, y, c, caches) = lstm_forward(r.x.as_ref().unwrap().view(), r.inputs["a0"].view(), &r.parameters).unwrap();
     close(
         &[a[[4, 3, 6]], y[[1, 4, 3]], c[[1, 2, 1]]],
         &[0.172117767533, 0.95087346185, -0.855544916718],
@@ -168,12 +148,9 @@ fn lstm_forward_prints_the_course_values() {
 
 #[test]
 fn rnn_cell_backward_matches_torch() {
-    let mut r = NumpyRng::new(1);
-    let xt = randn2(&mut r, 3, 10);
-    let a_prev = randn2(&mut r, 5, 10);
-    let p = draw(&mut r, RNN_BWD);
-    let (_, _, cache) = rnn_cell_forward(xt.view(), a_prev.view(), &p).unwrap();
-    let da_next = randn2(&mut r, 5, 10);
+    let mut r = replay::rnn_cell(true);
+    let (_, _, cache) = rnn_cell_forward(r.inputs["xt"].view(), r.inputs["a_prev"].view(), &r.parameters).unwrap();
+    let da_next = randn2(&mut r.rng, 5, 10);
     let g = rnn_cell_backward(da_next.view(), &cache).unwrap();
     matches_torch(&g, &reference(), "rnn_cell_backward.");
     // The course prints dxt[1][2] = -1.3872130506 and da_prev[2][3] = -0.152399493774; both right.
@@ -182,24 +159,18 @@ fn rnn_cell_backward_matches_torch() {
 
 #[test]
 fn rnn_backward_matches_torch() {
-    let mut r = NumpyRng::new(1);
-    let x = randn3(&mut r, 3, 10, 4);
-    let a0 = randn2(&mut r, 5, 10);
-    let p = draw(&mut r, RNN_BWD);
-    let (_, _, caches) = rnn_forward(x.view(), a0.view(), &p).unwrap();
-    let da = randn3(&mut r, 5, 10, 4);
+    let mut r = replay::rnn_seq(true);
+    let (_, _, caches) = rnn_forward(r.x.as_ref().unwrap().view(), r.inputs["a0"].view(), &r.parameters).unwrap();
+    let da = randn3(&mut r.rng, 5, 10, 4);
     matches_torch(&rnn_backward(da.view(), &caches).unwrap(), &reference(), "rnn_backward.");
 }
 
 #[test]
 fn lstm_cell_backward_matches_torch() {
-    let mut r = NumpyRng::new(1);
-    let xt = randn2(&mut r, 3, 10);
-    let a_prev = randn2(&mut r, 5, 10);
-    let c_prev = randn2(&mut r, 5, 10);
-    let p = draw(&mut r, LSTM);
-    let (_, _, _, cache) = lstm_cell_forward(xt.view(), a_prev.view(), c_prev.view(), &p).unwrap();
-    let (da, dc) = (randn2(&mut r, 5, 10), randn2(&mut r, 5, 10));
+    let mut r = replay::lstm_cell();
+    let (i, p) = (&r.inputs, &r.parameters);
+    let (_, _, _, cache) = lstm_cell_forward(i["xt"].view(), i["a_prev"].view(), i["c_prev"].view(), p).unwrap();
+    let (da, dc) = (randn2(&mut r.rng, 5, 10), randn2(&mut r.rng, 5, 10));
     let g = lstm_cell_backward(da.view(), dc.view(), &cache).unwrap();
     matches_torch(&g, &reference(), "lstm_cell_backward.");
 }
@@ -211,12 +182,9 @@ fn lstm_cell_backward_matches_torch() {
 /// step t+1 agrees with it only at the last step: see the next test.
 #[test]
 fn lstm_backward_matches_torch_with_the_setup_mended() {
-    let mut r = NumpyRng::new(1);
-    let x = randn3(&mut r, 3, 10, 7);
-    let a0 = randn2(&mut r, 5, 10);
-    let p = draw(&mut r, LSTM);
-    let (_, _, _, caches) = lstm_forward(x.view(), a0.view(), &p).unwrap();
-    let da4 = randn3(&mut r, 5, 10, 4);
+    let mut r = replay::lstm_seq();
+    let (_, _, _, caches) = lstm_forward(r.x.as_ref().unwrap().view(), r.inputs["a0"].view(), &r.parameters).unwrap();
+    let da4 = randn3(&mut r.rng, 5, 10, 4);
     // As drawn, da does not fit the sequence: refused in words.
     let e = lstm_backward(da4.view(), &caches).unwrap_err().to_string();
     assert!(e.starts_with("da is (5, 10, 4) but the forward pass had a of shape (5, 10, 7)"), "{e}");
@@ -246,12 +214,9 @@ fn shape_errors_are_in_words() {
 /// the last step.
 #[test]
 fn dropping_da_prev_agrees_only_at_the_last_step() {
-    let mut r = NumpyRng::new(1);
-    let x = randn3(&mut r, 3, 10, 7);
-    let a0 = randn2(&mut r, 5, 10);
-    let p = draw(&mut r, LSTM);
-    let (_, _, _, caches) = lstm_forward(x.view(), a0.view(), &p).unwrap();
-    let da = randn3(&mut r, 5, 10, 4);
+    let mut r = replay::lstm_seq();
+    let (_, _, _, caches) = lstm_forward(r.x.as_ref().unwrap().view(), r.inputs["a0"].view(), &r.parameters).unwrap();
+    let da = randn3(&mut r.rng, 5, 10, 4);
     let mut dx = Array3::zeros((3, 10, 4));
     let mut dc = Array2::zeros((5, 10));
     for t in (0..4).rev() {

@@ -52,18 +52,23 @@ pub fn backward_step<F: Float>(dh: &mut [F], gates: &mut [F], hn: &[F], h_prev: 
     for (b, (g, dhh)) in gates.chunks_exact_mut(3 * hs).zip(dgh.chunks_exact_mut(3 * hs)).enumerate() {
         let rg = b * hs..(b + 1) * hs;
         let (dh, hn, hp) = (&mut dh[rg.clone()], &hn[rg.clone()], &h_prev[rg]);
+        // Disjoint blocks, so the loop below vectorises.
+        let (gr, rest) = g.split_at_mut(hs);
+        let (gz, gn) = rest.split_at_mut(hs);
+        let (hr, rest) = dhh.split_at_mut(hs);
+        let (hz, hnn) = rest.split_at_mut(hs);
         for j in 0..hs {
-            let (r, z, n) = (g[j], g[hs + j], g[2 * hs + j]);
+            let (r, z, n) = (gr[j], gz[j], gn[j]);
             let d = dh[j];
             let dn_pre = d * (one - z) * (one - n * n);
             let dz_pre = d * (hp[j] - n) * z * (one - z);
             let dr_pre = dn_pre * hn[j] * r * (one - r);
-            g[j] = dr_pre;
-            g[hs + j] = dz_pre;
-            g[2 * hs + j] = dn_pre;
-            dhh[j] = dr_pre;
-            dhh[hs + j] = dz_pre;
-            dhh[2 * hs + j] = dn_pre * r;
+            gr[j] = dr_pre;
+            gz[j] = dz_pre;
+            gn[j] = dn_pre;
+            hr[j] = dr_pre;
+            hz[j] = dz_pre;
+            hnn[j] = dn_pre * r;
             dh[j] = d * z;
         }
     }

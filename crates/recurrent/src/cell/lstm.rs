@@ -56,13 +56,17 @@ pub fn backward_step<F: Float>(dh: &[F], dc: &mut [F], gates: &mut [F], c_prev: 
     for (b, g) in gates.chunks_exact_mut(4 * hs).enumerate() {
         let r = b * hs..(b + 1) * hs;
         let (dh, dc, cp, tc) = (&dh[r.clone()], &mut dc[r.clone()], &c_prev[r.clone()], &tanh_c[r]);
+        // Four disjoint blocks, so the loop below vectorises.
+        let (gi, rest) = g.split_at_mut(hs);
+        let (gf, rest) = rest.split_at_mut(hs);
+        let (gg, go) = rest.split_at_mut(hs);
         for j in 0..hs {
-            let (i, f, gg, o) = (g[j], g[hs + j], g[2 * hs + j], g[3 * hs + j]);
+            let (i, f, g, o) = (gi[j], gf[j], gg[j], go[j]);
             let dct = dc[j] + dh[j] * o * (one - tc[j] * tc[j]);
-            g[j] = dct * gg * i * (one - i);
-            g[hs + j] = dct * cp[j] * f * (one - f);
-            g[2 * hs + j] = dct * i * (one - gg * gg);
-            g[3 * hs + j] = dh[j] * tc[j] * o * (one - o);
+            gi[j] = dct * g * i * (one - i);
+            gf[j] = dct * cp[j] * f * (one - f);
+            gg[j] = dct * i * (one - g * g);
+            go[j] = dh[j] * tc[j] * o * (one - o);
             dc[j] = dct * f;
         }
     }

@@ -5,7 +5,7 @@
 //! centred finite differences here.
 
 use ndarray::{s, Array2, Array3, ArrayD, ArrayView2};
-use recurrent::course::replay::{self, randn2, randn3};
+use recurrent::course::replay::{self, draw, randn2, randn3, LSTM, RNN_FORWARD as RNN_FWD};
 use recurrent::course::simple_rnn::SimpleRnn;
 use recurrent::course::*;
 use recurrent::interop::{read_npz, Tensors};
@@ -15,24 +15,6 @@ use std::path::PathBuf;
 fn reference() -> Tensors {
     read_npz(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course_reference.npz")).unwrap()
 }
-
-fn draw(r: &mut NumpyRng, order: &[(&str, usize, usize)]) -> Params {
-    order.iter().map(|&(n, a, b)| (n.to_string(), randn2(r, a, b))).collect()
-}
-
-const RNN_FWD: &[(&str, usize, usize)] = &[("Waa", 5, 5), ("Wax", 5, 3), ("Wya", 2, 5), ("ba", 5, 1), ("by", 2, 1)];
-const LSTM: &[(&str, usize, usize)] = &[
-    ("Wf", 5, 8),
-    ("bf", 5, 1),
-    ("Wi", 5, 8),
-    ("bi", 5, 1),
-    ("Wo", 5, 8),
-    ("bo", 5, 1),
-    ("Wc", 5, 8),
-    ("bc", 5, 1),
-    ("Wy", 2, 5),
-    ("by", 2, 1),
-];
 
 fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");

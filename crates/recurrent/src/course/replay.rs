@@ -27,10 +27,14 @@ pub fn randn3(r: &mut NumpyRng, a: usize, b: usize, c: usize) -> Array3<f64> {
     r.randn(&[a, b, c]).into_dimensionality::<Ix3>().expect("3-d")
 }
 
-const RNN_FORWARD: &[(&str, usize, usize)] = &[("Waa", 5, 5), ("Wax", 5, 3), ("Wya", 2, 5), ("ba", 5, 1), ("by", 2, 1)];
-const RNN_BACKWARD: &[(&str, usize, usize)] =
+/// The forward RNN cells' draw order: (name, rows, columns).
+pub const RNN_FORWARD: &[(&str, usize, usize)] =
+    &[("Waa", 5, 5), ("Wax", 5, 3), ("Wya", 2, 5), ("ba", 5, 1), ("by", 2, 1)];
+/// The backward RNN cells' draw order (`Wax` before `Waa`).
+pub const RNN_BACKWARD: &[(&str, usize, usize)] =
     &[("Wax", 5, 3), ("Waa", 5, 5), ("Wya", 2, 5), ("ba", 5, 1), ("by", 2, 1)];
-const LSTM: &[(&str, usize, usize)] = &[
+/// The LSTM cells' draw order.
+pub const LSTM: &[(&str, usize, usize)] = &[
     ("Wf", 5, 8),
     ("bf", 5, 1),
     ("Wi", 5, 8),
@@ -43,6 +47,11 @@ const LSTM: &[(&str, usize, usize)] = &[
     ("by", 2, 1),
 ];
 
+/// Parameters drawn in `order`, each `np.random.randn(rows, cols)`.
+pub fn draw(rng: &mut NumpyRng, order: &[(&str, usize, usize)]) -> Params {
+    order.iter().map(|&(n, a, b)| (n.to_string(), randn2(rng, a, b))).collect()
+}
+
 /// Replays a cell: `inputs` are 2-d draws (name, rows, cols) after an optional 3-d `x`.
 fn replay(
     x: Option<(usize, usize, usize)>,
@@ -52,7 +61,7 @@ fn replay(
     let mut rng = NumpyRng::new(1);
     let x = x.map(|(a, b, c)| randn3(&mut rng, a, b, c));
     let inputs = inputs.iter().map(|&(n, a, b)| (n.to_string(), randn2(&mut rng, a, b))).collect();
-    let parameters = params.iter().map(|&(n, a, b)| (n.to_string(), randn2(&mut rng, a, b))).collect();
+    let parameters = draw(&mut rng, params);
     Replay { rng, inputs, x, parameters }
 }
 

@@ -192,20 +192,9 @@ mod avx2 {
         // Column panels outer, so a 16-wide strip of B stays in cache while every row block of
         // A passes over it.
         let mut j = 0;
+        let all = _mm256_set1_epi32(-1);
         while j < n16 {
-            let mut i = 0;
-            while i + MR <= m {
-                block::<MR>(k, o, i, j);
-                i += MR;
-            }
-            match m - i {
-                0 => {}
-                1 => block::<1>(k, o, i, j),
-                2 => block::<2>(k, o, i, j),
-                3 => block::<3>(k, o, i, j),
-                4 => block::<4>(k, o, i, j),
-                _ => block::<5>(k, o, i, j),
-            }
+            panel::<false>(m, k, o, j, (all, all));
             j += 16;
         }
         // The last n % 16 columns: the same kernel with masked loads and stores.
@@ -216,19 +205,25 @@ mod avx2 {
                 _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), lane),
                 _mm256_cmpgt_epi32(_mm256_set1_epi32(rest - 8), lane),
             );
-            let mut i = 0;
-            while i + MR <= m {
-                block_masked::<MR>(k, o, i, j, masks);
-                i += MR;
-            }
-            match m - i {
-                0 => {}
-                1 => block_masked::<1>(k, o, i, j, masks),
-                2 => block_masked::<2>(k, o, i, j, masks),
-                3 => block_masked::<3>(k, o, i, j, masks),
-                4 => block_masked::<4>(k, o, i, j, masks),
-                _ => block_masked::<5>(k, o, i, j, masks),
-            }
+            panel::<true>(m, k, o, j, masks);
+        }
+    }
+
+    /// Every row block of A against the 16-column panel of B starting at column `j`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn panel<const MASKED: bool>(m: usize, k: usize, o: Ops, j: usize, masks: (__m256i, __m256i)) {
+        let mut i = 0;
+        while i + MR <= m {
+            block::<MR, MASKED>(k, o, i, j, masks);
+            i += MR;
+        }
+        match m - i {
+            0 => {}
+            1 => block::<1, MASKED>(k, o, i, j, masks),
+            2 => block::<2, MASKED>(k, o, i, j, masks),
+            3 => block::<3, MASKED>(k, o, i, j, masks),
+            4 => block::<4, MASKED>(k, o, i, j, masks),
+            _ => block::<5, MASKED>(k, o, i, j, masks),
         }
     }
 
@@ -264,54 +259,41 @@ mod avx2 {
         }
     }
 
-    /// [`block`] for fewer than 16 columns: lanes outside `masks` are neither read nor written.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn block_masked<const R: usize>(k: usize, o: Ops, i: usize, j: usize, masks: (__m256i, __m256i)) {
-        let (a, b, c) = (o.a.add(i * o.ars), o.b.add(j / 16 * o.bps), o.c.add(i * o.ldc + j));
-        let (m0, m1) = masks;
-        let mut lo = [_mm256_setzero_ps(); R];
-        let mut hi = [_mm256_setzero_ps(); R];
-        if o.acc {
-            for r in 0..R {
-                lo[r] = _mm256_maskload_ps(c.add(r * o.ldc), m0);
-                hi[r] = _mm256_maskload_ps(c.add(r * o.ldc + 8), m1);
-            }
-        }
-        for p in 0..k {
-            let b0 = _mm256_maskload_ps(b.add(p * o.ldb), m0);
-            let b1 = _mm256_maskload_ps(b.add(p * o.ldb + 8), m1);
-            for r in 0..R {
-                let av = _mm256_broadcast_ss(&*a.add(r * o.ars + p * o.acs));
-                lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
-                hi[r] = _mm256_fmadd_ps(av, b1, hi[r]);
-            }
-        }
-        for r in 0..R {
-            _mm256_maskstore_ps(c.add(r * o.ldc), m0, lo[r]);
-            _mm256_maskstore_ps(c.add(r * o.ldc + 8), m1, hi[r]);
-        }
-    }
-
-    /// `C[i..i+R, j..j+16] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16]`. Row pointers of A and a
+    /// `C[i..i+R, j..j+16] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16]`; with `MASKED`, lanes outside
+    /// `masks` are neither read nor written (the last, narrower panel). Row pointers of A and a
     /// running offset keep every access a single base-plus-index address.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn block<const R: usize>(k: usize, o: Ops, i: usize, j: usize) {
+    unsafe fn block<const R: usize, const MASKED: bool>(
+        k: usize,
+        o: Ops,
+        i: usize,
+        j: usize,
+        masks: (__m256i, __m256i),
+    ) {
+        let load = |p: *const f32, m: __m256i| if MASKED { _mm256_maskload_ps(p, m) } else { _mm256_loadu_ps(p) };
+        let store = |p: *mut f32, m: __m256i, v: __m256| {
+            if MASKED {
+                _mm256_maskstore_ps(p, m, v)
+            } else {
+                _mm256_storeu_ps(p, v)
+            }
+        };
+        let (m0, m1) = masks;
         let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
         let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
         let mut lo = [_mm256_setzero_ps(); R];
         let mut hi = [_mm256_setzero_ps(); R];
         if o.acc {
             for r in 0..R {
-                lo[r] = _mm256_loadu_ps(c.add(r * o.ldc));
-                hi[r] = _mm256_loadu_ps(c.add(r * o.ldc + 8));
+                lo[r] = load(c.add(r * o.ldc), m0);
+                hi[r] = load(c.add(r * o.ldc + 8), m1);
             }
         }
         let (mut bp, mut off) = (o.b.add(j / 16 * o.bps), 0usize);
         for _ in 0..k {
-            let b0 = _mm256_loadu_ps(bp);
-            let b1 = _mm256_loadu_ps(bp.add(8));
+            let b0 = load(bp, m0);
+            let b1 = load(bp.add(8), m1);
             for r in 0..R {
                 let av = _mm256_broadcast_ss(&*rows[r].add(off));
                 lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
@@ -321,8 +303,8 @@ mod avx2 {
             off += o.acs;
         }
         for r in 0..R {
-            _mm256_storeu_ps(c.add(r * o.ldc), lo[r]);
-            _mm256_storeu_ps(c.add(r * o.ldc + 8), hi[r]);
+            store(c.add(r * o.ldc), m0, lo[r]);
+            store(c.add(r * o.ldc + 8), m1, hi[r]);
         }
     }
 }

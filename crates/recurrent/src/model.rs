@@ -264,22 +264,24 @@ impl<F: Float> Shards<F> {
     }
 }
 
-fn copy_params<F: Float>(from: &mut CharModel<F>, to: &mut CharModel<F>) {
-    let mut src = Vec::new();
-    from.visit(&mut |_, _, p, _| src.push(p.to_vec()));
-    let mut i = 0;
-    to.visit(&mut |_, _, p, _| {
-        p.copy_from_slice(&src[i]);
-        i += 1;
-    });
+/// The replica's weights become the main model's (field by field, no allocation).
+fn copy_params<F: Float>(from: &CharModel<F>, to: &mut CharModel<F>) {
+    for (a, b) in to.rnn.layers.iter_mut().zip(&from.rnn.layers) {
+        for (d, s) in a.params.tensors_mut().into_iter().zip(b.params.tensors()) {
+            d.copy_from_slice(s);
+        }
+    }
+    to.head.weight.assign(&from.head.weight);
+    to.head.bias.assign(&from.head.bias);
 }
 
-fn add_grads<F: Float>(main: &mut CharModel<F>, rep: &mut CharModel<F>, w: F) {
-    let mut g = Vec::new();
-    rep.visit(&mut |_, _, _, gr| g.push(gr.to_vec()));
-    let mut i = 0;
-    main.visit(&mut |_, _, _, gr| {
-        gr.iter_mut().zip(&g[i]).for_each(|(a, &b)| *a += b * w);
-        i += 1;
-    });
+/// `main.grads += w · replica.grads`, field by field.
+fn add_grads<F: Float>(main: &mut CharModel<F>, rep: &CharModel<F>, w: F) {
+    for (a, b) in main.rnn.layers.iter_mut().zip(&rep.rnn.layers) {
+        for (d, s) in a.grads.tensors_mut().into_iter().zip(b.grads.tensors()) {
+            d.iter_mut().zip(s).for_each(|(x, &y)| *x += y * w);
+        }
+    }
+    main.head.dweight.scaled_add(w, &rep.head.dweight);
+    main.head.dbias.scaled_add(w, &rep.head.dbias);
 }

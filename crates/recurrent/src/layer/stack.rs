@@ -262,13 +262,13 @@ impl<F: Float> Recurrent<F> {
         let p = self.config.dropout;
         let drop = p > 0.0 && dropout_rng.is_some() && nl > 1;
         self.ws.dropout_ran = drop;
+        let zeros = Array2::zeros(if h0.is_some() { (0, 0) } else { (b, h) });
         for l in 0..nl {
             for dir in 0..d {
                 let idx = l * d + dir;
                 let (before, rest) = self.layers.split_at_mut(idx);
                 let input = layer_input(&self.ws, before, l, d, drop);
                 let h0v = h0.map(|s| s.h.index_axis(Axis(0), idx));
-                let zeros = Array2::zeros((b, h));
                 let c0v = h0.and_then(|s| s.c.as_ref()).map(|c| c.index_axis(Axis(0), idx));
                 rest[0].forward(input, t, b, h0v.unwrap_or(zeros.view()), c0v);
                 if d == 2 {

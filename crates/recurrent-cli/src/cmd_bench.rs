@@ -9,7 +9,7 @@ use clap::Args;
 use ndarray::Array2;
 use recurrent::data::{Vocab, Windows};
 use recurrent::model::{CharModel, Init, ModelConfig, Shards};
-use recurrent::optim::{clip_elementwise, clip_global_norm, Optimizer, Rule};
+use recurrent::optim::{Clip, Optimizer, Rule};
 use recurrent::{CellKind, NumpyRng, Reduction, State};
 use std::time::Instant;
 
@@ -191,13 +191,7 @@ fn bench_config(c: &Config, seconds: f64, threads: usize, steps: Option<usize>) 
         w.fill(&tokens, i % w.count, &mut inputs, &mut targets);
         let (loss, s) =
             shards.forward_backward(&mut model, inputs.view(), &targets, state.as_ref(), reduction, None)?;
-        if c.clip_norm > 0.0 {
-            clip_global_norm(&mut model, c.clip_norm);
-        }
-        if c.clip > 0.0 {
-            clip_elementwise(&mut model, c.clip);
-        }
-        opt.step(&mut model);
+        opt.step_clipped(&mut model, Clip { norm: c.clip_norm, value: c.clip });
         *state = Some(s);
         Ok(loss)
     };

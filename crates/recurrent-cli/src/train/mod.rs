@@ -13,7 +13,7 @@ use ndarray::Array2;
 use recurrent::checkpoint::{load_model, save_model, Meta};
 use recurrent::data::{Split, SplitKind, Vocab, Windows};
 use recurrent::model::{CharModel, Init, ModelConfig, Shards};
-use recurrent::optim::{clip_elementwise, clip_global_norm, grad_norm, Optimizer, Rule};
+use recurrent::optim::{grad_norm, Clip, Optimizer, Rule};
 use recurrent::sample::{sample, SampleOptions};
 use recurrent::{CellKind, NumpyRng, Parameters, Reduction, State};
 use state::Progress;
@@ -284,16 +284,10 @@ impl Run {
                 }
             });
         }
-        let norm = if self.cfg.clip_norm > 0.0 {
-            clip_global_norm(&mut self.model, self.cfg.clip_norm)
-        } else {
-            grad_norm(&mut self.model)
-        };
-        if self.cfg.clip > 0.0 {
-            clip_elementwise(&mut self.model, self.cfg.clip);
-        }
-        self.opt.step(&mut self.model);
-        norm
+        let clip = Clip { norm: self.cfg.clip_norm, value: self.cfg.clip };
+        let norm = if clip.norm > 0.0 { None } else { Some(grad_norm(&mut self.model)) };
+        let clipped = self.opt.step_clipped(&mut self.model, clip);
+        norm.or(clipped).expect("one of the two computed the norm")
     }
 
     fn weights_finite(&mut self) -> bool {

@@ -13,7 +13,7 @@ use crate::Float;
 /// * `hproj`: `(B, 3H)`, `W_hh h_{t-1} + b_hh`.
 /// * `h_prev`: `(B, H)`; `h`: `(B, H)`, written.
 /// * `hn`: `(B, H)`, written: `W_hn h_{t-1} + b_hn`, kept for backward.
-#[inline]
+#[inline(always)]
 pub fn forward_step<F: Float>(gates: &mut [F], hproj: &[F], h_prev: &[F], h: &mut [F], hn: &mut [F], hidden: usize) {
     let hs = hidden;
     let one = F::one();
@@ -45,7 +45,7 @@ pub fn forward_step<F: Float>(gates: &mut [F], hproj: &[F], h_prev: &[F], h: &mu
 ///   pre-activations `W_ih x + b_ih`.
 /// * `hn`, `h_prev`: `(B, H)`, saved by forward.
 /// * `dgh`: `(B, 3H)`, written: gradient of the hidden-side pre-activations `W_hh h + b_hh`.
-#[inline]
+#[inline(always)]
 pub fn backward_step<F: Float>(dh: &mut [F], gates: &mut [F], hn: &[F], h_prev: &[F], dgh: &mut [F], hidden: usize) {
     let hs = hidden;
     let one = F::one();

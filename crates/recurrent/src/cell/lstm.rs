@@ -11,7 +11,7 @@ use crate::Float;
 /// * `gates`: `(B, 4H)`, in: the whole pre-activations `W_ih x + b_ih + W_hh h + b_hh`;
 ///   out: the activations `[i | f | g | o]`.
 /// * `c_prev`: `(B, H)`; `c`, `tanh_c`, `h`: `(B, H)`, written.
-#[inline]
+#[inline(always)]
 pub fn forward_step<F: Float>(
     gates: &mut [F],
     c_prev: &[F],
@@ -49,7 +49,7 @@ pub fn forward_step<F: Float>(
 /// * `gates`: `(B, 4H)`, in: the activations `[i | f | g | o]` saved by forward; out: the
 ///   gradient of the four pre-activations.
 /// * `c_prev`, `tanh_c`: `(B, H)`, saved by the forward step.
-#[inline]
+#[inline(always)]
 pub fn backward_step<F: Float>(dh: &[F], dc: &mut [F], gates: &mut [F], c_prev: &[F], tanh_c: &[F], hidden: usize) {
     let hs = hidden;
     let one = F::one();

@@ -6,7 +6,7 @@ use crate::Float;
 ///
 /// * `pre`: `(B, H)`, the whole pre-activation `W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`.
 /// * `h`: `(B, H)`, written: `h_t = tanh(pre)`.
-#[inline]
+#[inline(always)]
 pub fn forward_step<F: Float>(pre: &[F], h: &mut [F]) {
     h.copy_from_slice(pre);
     F::tanh_slice(h);
@@ -19,7 +19,7 @@ pub fn forward_step<F: Float>(pre: &[F], h: &mut [F]) {
 /// * `dpre`: `(B, H)`, written: `∂L/∂(W_ih x + b_ih + W_hh h + b_hh)`.
 ///
 /// The caller turns `dpre` into `∂L/∂h_{t-1} = dpre · W_hh` and the weight gradients.
-#[inline]
+#[inline(always)]
 pub fn backward_step<F: Float>(dh: &[F], h: &[F], dpre: &mut [F]) {
     for ((d, &g), &h) in dpre.iter_mut().zip(dh).zip(h) {
         *d = g * (F::one() - h * h);

@@ -133,6 +133,27 @@ pub fn gemv(m: usize, k: usize, a: &[f32], lda: usize, x: &[f32], y: &mut [f32],
     }
 }
 
+/// `y (n) = β·y + x (k) · B (k, n)` for a row-major `B` with leading dimension `ldb`: a row
+/// vector times a matrix, the `B = 1` case of a per-step product whose weights lie as `B`
+/// (`dh = dG · W_hh` in backward, `h · W_hhᵀ` once `W_hhᵀ` is laid out). Up to 64 columns at a
+/// time stay in registers while the rows of `B` stream past, so every multiply-add has its own
+/// accumulator chain and no horizontal sums are needed.
+pub fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &mut [f32], accumulate: bool) {
+    if n == 0 {
+        return;
+    }
+    assert!(x.len() >= k && y.len() >= n && (k == 0 || b.len() >= (k - 1) * ldb + n), "vecmat operands too short");
+    #[cfg(target_arch = "x86_64")]
+    if super::has_avx2_fma() {
+        // SAFETY: AVX2 and FMA are present; bounds checked above.
+        return unsafe { avx2::vecmat(n, k, x, b, ldb, y, accumulate) };
+    }
+    for (j, yj) in y.iter_mut().take(n).enumerate() {
+        let s = (0..k).fold(0.0f32, |s, p| x[p].mul_add(b[p * ldb + j], s));
+        *yj = if accumulate { *yj + s } else { s };
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn plain(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32], ldc: usize, accumulate: bool) {
     for i in 0..m {
@@ -259,6 +280,67 @@ mod avx2 {
         }
     }
 
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &mut [f32], acc: bool) {
+        // Column blocks of at most 8 vectors, as even as possible (n = 100: 7 + 6 vectors).
+        let nv = n.div_ceil(8);
+        let blocks = nv.div_ceil(8);
+        let mut v0 = 0;
+        for q in 0..blocks {
+            let v1 = nv * (q + 1) / blocks;
+            let (xp, bp, yp) = (x.as_ptr(), b.as_ptr().add(v0 * 8), y.as_mut_ptr().add(v0 * 8));
+            let cols = (n - v0 * 8).min((v1 - v0) * 8);
+            match v1 - v0 {
+                1 => vm_block::<1>(k, xp, bp, ldb, yp, cols, acc),
+                2 => vm_block::<2>(k, xp, bp, ldb, yp, cols, acc),
+                3 => vm_block::<3>(k, xp, bp, ldb, yp, cols, acc),
+                4 => vm_block::<4>(k, xp, bp, ldb, yp, cols, acc),
+                5 => vm_block::<5>(k, xp, bp, ldb, yp, cols, acc),
+                6 => vm_block::<6>(k, xp, bp, ldb, yp, cols, acc),
+                7 => vm_block::<7>(k, xp, bp, ldb, yp, cols, acc),
+                _ => vm_block::<8>(k, xp, bp, ldb, yp, cols, acc),
+            }
+            v0 = v1;
+        }
+    }
+
+    /// `y[0..cols] (+)= x[0..k] · B[0..k, 0..cols]` with `V` vectors of accumulators, the last
+    /// one masked to the `cols − 8(V−1)` columns that exist.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn vm_block<const V: usize>(
+        k: usize,
+        x: *const f32,
+        b: *const f32,
+        ldb: usize,
+        y: *mut f32,
+        cols: usize,
+        acc: bool,
+    ) {
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((cols - 8 * (V - 1)) as i32), lane);
+        let mut s = [_mm256_setzero_ps(); V];
+        if acc {
+            for (v, sv) in s.iter_mut().enumerate().take(V - 1) {
+                *sv = _mm256_loadu_ps(y.add(8 * v));
+            }
+            s[V - 1] = _mm256_maskload_ps(y.add(8 * (V - 1)), mask);
+        }
+        let mut row = b;
+        for p in 0..k {
+            let xv = _mm256_broadcast_ss(&*x.add(p));
+            for (v, sv) in s.iter_mut().enumerate().take(V - 1) {
+                *sv = _mm256_fmadd_ps(xv, _mm256_loadu_ps(row.add(8 * v)), *sv);
+            }
+            s[V - 1] = _mm256_fmadd_ps(xv, _mm256_maskload_ps(row.add(8 * (V - 1)), mask), s[V - 1]);
+            row = row.add(ldb);
+        }
+        for (v, sv) in s.iter().enumerate().take(V - 1) {
+            _mm256_storeu_ps(y.add(8 * v), *sv);
+        }
+        _mm256_maskstore_ps(y.add(8 * (V - 1)), mask, s[V - 1]);
+    }
+
     /// `C[i..i+R, j..j+16] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16]`; with `MASKED`, lanes outside
     /// `masks` are neither read nor written (the last, narrower panel). Row pointers of A and a
     /// running offset keep every access a single base-plus-index address.
@@ -317,9 +399,19 @@ mod tests {
     #[test]
     fn matches_a_plain_product() {
         let mut rng = crate::NumpyRng::new(3);
-        for &(m, n, k) in
-            &[(1, 1, 1), (1, 100, 100), (7, 33, 5), (32, 512, 128), (13, 65, 40), (6, 16, 0), (400, 1, 100), (7, 1, 13)]
-        {
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (1, 100, 100),
+            (7, 33, 5),
+            (32, 512, 128),
+            (13, 65, 40),
+            (6, 16, 0),
+            (400, 1, 100),
+            (7, 1, 13),
+            (2, 100, 100),
+            (1, 2048, 9),
+            (1, 61, 3),
+        ] {
             let a: Vec<f32> = (0..m * k).map(|_| rng.standard_normal() as f32).collect();
             let b: Vec<f32> = (0..k * n).map(|_| rng.standard_normal() as f32).collect();
             for acc in [false, true] {
@@ -334,6 +426,14 @@ mod tests {
                 let mut c3 = c0.clone();
                 gemm_packed(m, n, k, Mat::rows(&a, k), &pack_b(k, n, &b, n), &mut c3, n, acc);
                 assert_eq!(c, c3, "packed B, ({m},{n},{k})");
+                // x·B for each row x of A, as a row vector times a matrix.
+                for i in 0..m {
+                    let mut y = c0[i * n..(i + 1) * n].to_vec();
+                    vecmat(n, k, &a[i * k..(i + 1) * k], &b, n, &mut y, acc);
+                    for (u, v) in y.iter().zip(&c[i * n..(i + 1) * n]) {
+                        assert!((u - v).abs() <= 1e-5 * (1.0 + v.abs()), "vecmat ({n},{k})");
+                    }
+                }
                 if n == 1 {
                     // A·b as a matrix-vector product with A row-major.
                     let mut y = c0.clone();

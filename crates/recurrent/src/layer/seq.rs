@@ -26,6 +26,10 @@ pub enum SeqInput<'a, F> {
     Tokens(&'a [usize]),
 }
 
+/// With one sequence, the number of steps from which `W_hhᵀ` is laid out once per forward
+/// for [`Float::vecmat`] rather than read in place by [`Float::gemv`] at every step.
+const VECMAT_MIN_STEPS: usize = 4;
+
 /// Activations kept for backward and scratch buffers, sized for one `(T, B)`.
 #[derive(Clone, Debug, Default)]
 struct Workspace<F> {
@@ -53,6 +57,9 @@ struct Workspace<F> {
     /// `(B, H)`: the running `∂L/∂h` and `∂L/∂c`.
     dh: Array2<F>,
     dc: Array2<F>,
+    /// `(I, G·H)` scratch for one-hot input: the table `W_ihᵀ + b` in forward, per-token sums
+    /// of the input-side gradients in backward.
+    tok_acc: Vec<F>,
 }
 
 /// One direction of one recurrent layer: parameters, their gradients, and its workspace.
@@ -112,6 +119,7 @@ impl<F: Float> SeqLayer<F> {
             consumed: false,
             dh: Array2::zeros((b, h)),
             dc: Array2::zeros((b, h)),
+            tok_acc: Vec::new(),
         };
     }
 
@@ -152,10 +160,16 @@ impl<F: Float> SeqLayer<F> {
                 None => c.fill(F::zero()),
             }
         }
-        for step in 0..t {
-            let ti = if self.reverse { t - 1 - step } else { step };
-            self.forward_step(ti, b, h);
-        }
+        // The whole time loop in eight-lane code (see `kernels::wide`).
+        crate::kernels::wide(
+            #[inline(always)]
+            || {
+                for step in 0..t {
+                    let ti = if self.reverse { t - 1 - step } else { step };
+                    self.forward_step(ti, b, h);
+                }
+            },
+        );
     }
 
     /// `gates = X · W_ihᵀ + b_ih` for all rows in one GEMM (a column gather for tokens).
@@ -173,6 +187,20 @@ impl<F: Float> SeqLayer<F> {
                 ws.gates.assign(&bias);
                 general_mat_mul(F::one(), &x, &self.params.weight_ih.t(), F::one(), &mut ws.gates);
             }
+            SeqInput::Tokens(tok) if tok.len() >= 2 * self.params.input() => {
+                // Column k of W_ih is strided; with many rows, first lay out the table
+                // `W_ihᵀ + b` (I, G·H) once, so each row is one contiguous copy.
+                let (i, gh) = (self.params.input(), self.params.weight_ih.nrows());
+                let w = self.params.weight_ih.as_slice().expect("contiguous");
+                let bias = bias.as_slice().expect("contiguous");
+                let table = &mut ws.tok_acc;
+                table.clear();
+                table.extend((0..i * gh).map(|q| bias[q % gh] + w[(q % gh) * i + q / gh]));
+                let gates = ws.gates.as_slice_mut().expect("contiguous");
+                for (row, &k) in gates.chunks_exact_mut(gh).zip(tok) {
+                    row.copy_from_slice(&table[k * gh..(k + 1) * gh]);
+                }
+            }
             SeqInput::Tokens(tok) => {
                 let wt = self.params.weight_ih.t();
                 for (mut row, &k) in ws.gates.rows_mut().into_iter().zip(tok) {
@@ -181,16 +209,22 @@ impl<F: Float> SeqLayer<F> {
                 }
             }
         }
-        // W_hhᵀ (H, G·H), row-major, so each step's product reads it in place.
-        // W_hhᵀ (H, G·H) packed for the per-step product; with one sequence (B = 1) the
-        // product is a matrix-vector one that reads W_hh as it lies, so nothing is packed.
-        if ws.b > 1 {
-            let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
+        // W_hhᵀ (H, G·H) for the per-step product, once per forward: packed in panels for a
+        // batch; laid out row-major for one sequence over several steps (a row vector times
+        // it, see `Float::vecmat`). A single step of a single sequence (sampling) reads W_hh
+        // as it lies instead, since laying it out would cost as much as the product.
+        let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
+        if ws.b > 1 || ws.t >= VECMAT_MIN_STEPS {
             let wt = self.params.weight_hh.t().as_standard_layout().into_owned();
-            ws.w_fwd = F::pack_b(h, gh, wt.as_slice().expect("standard"), gh);
+            ws.w_fwd = if ws.b > 1 {
+                F::pack_b(h, gh, wt.as_slice().expect("standard"), gh)
+            } else {
+                wt.into_raw_vec_and_offset().0
+            };
         }
     }
 
+    #[inline(always)]
     fn forward_step(&mut self, ti: usize, b: usize, h: usize) {
         let (out, prev) = self.blocks(ti);
         let gh = self.kind.gates() * h;
@@ -198,8 +232,11 @@ impl<F: Float> SeqLayer<F> {
         let rows = |blk: usize| blk * b..(blk + 1) * b;
         let (wt, whh) = (&ws.w_fwd, self.params.weight_hh.as_slice().expect("contiguous"));
         // hproj (B, G·H) += h_prev (B, H) · W_hhᵀ
+        let steps = ws.t;
         let rec = |hprev: &[F], out: &mut [F]| {
-            if b == 1 {
+            if b == 1 && steps >= VECMAT_MIN_STEPS {
+                F::vecmat(gh, h, hprev, wt, gh, out, true)
+            } else if b == 1 {
                 F::gemv(gh, h, whh, h, hprev, out, true)
             } else {
                 F::gemm_packed(b, gh, h, hprev, h, wt, out, gh, true)
@@ -278,18 +315,24 @@ impl<F: Float> SeqLayer<F> {
         }
         set_or_zero(&mut self.ws.dh, dh_n);
         set_or_zero(&mut self.ws.dc, dc_n);
-        for step in 0..t {
-            let ti = if self.reverse { step } else { t - 1 - step };
-            self.ws.dh += &dy.slice(s![ti * b..(ti + 1) * b, ..]);
-            self.backward_step(ti, b);
-        }
-        self.weight_grads(x, dx);
+        crate::kernels::wide(
+            #[inline(always)]
+            || {
+                for step in 0..t {
+                    let ti = if self.reverse { step } else { t - 1 - step };
+                    add_rows(&mut self.ws.dh, dy.slice(s![ti * b..(ti + 1) * b, ..]));
+                    self.backward_step(ti, b);
+                }
+                self.weight_grads(x, dx);
+            },
+        );
         let dc0 = (self.kind == CellKind::Lstm).then(|| self.ws.dc.clone());
         (self.ws.dh.clone(), dc0)
     }
 
     /// Turns `dh` (gradient at `h_t`) into the pre-activation gradients of step `ti` and
     /// `dh ← ∂L/∂h_{t-1}` (and `dc ← ∂L/∂c_{t-1}`).
+    #[inline(always)]
     fn backward_step(&mut self, ti: usize, b: usize) {
         let (out, prev) = self.blocks(ti);
         let h = self.hidden();
@@ -325,16 +368,18 @@ impl<F: Float> SeqLayer<F> {
         let dh = ws.dh.as_slice_mut().expect("contiguous");
         if b == 1 {
             // dh (1, H) = dg (1, G·H) · W_hh (G·H, H), W_hh read in place.
-            F::gemm(1, h, gh, dg, gh, 1, self.params.weight_hh.as_slice().expect("contiguous"), h, dh, h, acc);
+            F::vecmat(h, gh, dg, self.params.weight_hh.as_slice().expect("contiguous"), h, dh, acc);
         } else {
             F::gemm_packed(b, h, gh, dg, gh, &ws.w_bwd, dh, h, acc);
         }
     }
 
     /// After the time loop: every weight gradient as one GEMM over all `T·B` rows.
+    #[inline(always)]
     fn weight_grads(&mut self, x: SeqInput<'_, F>, dx: Option<ArrayViewMut2<'_, F>>) {
         let (t, b) = (self.ws.t, self.ws.b);
         let (h, gh, rows) = (self.hidden(), self.kind.gates() * self.hidden(), t * b);
+        let mut acc = std::mem::take(&mut self.ws.tok_acc);
         let ws = &self.ws;
         let g = &mut self.grads;
         // After the loop `gates` holds the input-side pre-activation gradients (dGi).
@@ -362,7 +407,24 @@ impl<F: Float> SeqLayer<F> {
                     }
                 }
             }
+            SeqInput::Tokens(tok) if rows >= 2 * i => {
+                // dW_ih[:, k] += every dGi row whose token is k. Column k is strided, so the
+                // rows are summed per token into a contiguous (I, G·H) scratch first (vector
+                // adds), which is then added in transposed once.
+                acc.clear();
+                acc.resize(i * gh, F::zero());
+                for (row, &k) in dgis.chunks_exact(gh).zip(tok) {
+                    acc[k * gh..(k + 1) * gh].iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+                }
+                let wih = g.weight_ih.as_slice_mut().expect("contiguous");
+                for (k, a) in acc.chunks_exact(gh).enumerate() {
+                    for (r, &v) in a.iter().enumerate() {
+                        wih[r * i + k] += v;
+                    }
+                }
+            }
             SeqInput::Tokens(tok) => {
+                // Few rows (one sequence): add each row into its strided column directly.
                 let mut wt = g.weight_ih.view_mut().reversed_axes();
                 for (row, &k) in ws.gates.rows().into_iter().zip(tok) {
                     let mut col = wt.row_mut(k);
@@ -370,6 +432,7 @@ impl<F: Float> SeqLayer<F> {
                 }
             }
         }
+        self.ws.tok_acc = acc;
     }
 }
 
@@ -383,6 +446,18 @@ fn read_write_blocks<F>(buf: &mut Array2<F>, read: usize, write: usize, len: usi
     } else {
         let (lo, hi) = all.split_at_mut(read * len);
         (&hi[..len], &mut lo[write * len..(write + 1) * len])
+    }
+}
+
+/// `dst += src`, row by row over contiguous slices where `src` has them (a column slice of a
+/// wider matrix does, row by row), so the loop vectorises.
+#[inline(always)]
+fn add_rows<F: Float>(dst: &mut Array2<F>, src: ArrayView2<'_, F>) {
+    for (mut d, s) in dst.rows_mut().into_iter().zip(src.rows()) {
+        match (d.as_slice_mut(), s.as_slice()) {
+            (Some(d), Some(s)) => d.iter_mut().zip(s).for_each(|(x, &y)| *x += y),
+            _ => d += &s,
+        }
     }
 }
 

@@ -100,6 +100,29 @@ impl<F: Float> Optimizer<F> {
 
     /// One update of every parameter from its gradient.
     pub fn step(&mut self, model: &mut impl Parameters<F>) {
+        self.step_clipped(model, Clip::default());
+    }
+
+    /// Clips the gradients as `clip` says and updates every parameter, in one pass over each
+    /// tensor (the global norm, when asked for, needs one read-only pass first). The same
+    /// arithmetic, in the same order, as [`clip_global_norm`], then [`clip_elementwise`], then
+    /// [`Optimizer::step`], except that the gradients are left as they were. Returns the
+    /// global gradient norm before clipping when `clip.norm` asked for it.
+    pub fn step_clipped(&mut self, model: &mut impl Parameters<F>, clip: Clip) -> Option<f64> {
+        let norm = (clip.norm > 0.0).then(|| grad_norm(model));
+        let scale = norm.filter(|&n| n > clip.norm).map(|n| F::c(clip.norm / (n + 1e-6)));
+        let clamp = (clip.value > 0.0).then(|| (F::c(-clip.value), F::c(clip.value)));
+        match (scale, clamp) {
+            (None, None) => self.update(model, |g| g),
+            (Some(s), None) => self.update(model, move |g| g * s),
+            (None, Some((lo, hi))) => self.update(model, move |g| clamp_to(g, lo, hi)),
+            (Some(s), Some((lo, hi))) => self.update(model, move |g| clamp_to(g * s, lo, hi)),
+        }
+        norm
+    }
+
+    /// The update with each gradient entry first mapped by `prep` (scale, clamp).
+    fn update(&mut self, model: &mut impl Parameters<F>, prep: impl Fn(F) -> F + Copy) {
         if self.moments.iter().any(|m| m.is_empty()) {
             for slot in self.moments.iter_mut() {
                 model.visit(&mut |_, _, p, _| slot.push(vec![F::zero(); p.len()]));
@@ -113,67 +136,127 @@ impl<F: Float> Optimizer<F> {
         };
         let mut i = 0;
         model.visit(&mut |_, _, p, g| {
-            match rule {
-                Rule::Sgd => p.iter_mut().zip(g.iter()).for_each(|(p, &g)| *p -= lr * g),
-                Rule::Momentum(mu) => {
-                    let (mu, v) = (F::c(mu), &mut m0.as_deref_mut().expect("slot")[i]);
-                    for ((p, &g), v) in p.iter_mut().zip(g.iter()).zip(v.iter_mut()) {
-                        *v = mu * *v + g;
-                        *p -= lr * *v;
-                    }
-                }
-                Rule::Adagrad { eps } => {
-                    let (eps, m) = (F::c(eps), &mut m0.as_deref_mut().expect("slot")[i]);
-                    for ((p, &g), m) in p.iter_mut().zip(g.iter()).zip(m.iter_mut()) {
-                        *m += g * g;
-                        *p -= lr * g / (*m + eps).sqrt();
-                    }
-                }
-                Rule::RmsProp { alpha, eps } => {
-                    let (a, eps, m) = (F::c(alpha), F::c(eps), &mut m0.as_deref_mut().expect("slot")[i]);
-                    for ((p, &g), m) in p.iter_mut().zip(g.iter()).zip(m.iter_mut()) {
-                        *m = a * *m + (F::one() - a) * g * g;
-                        *p -= lr * g / (m.sqrt() + eps);
-                    }
-                }
-                Rule::Adam { beta1, beta2, eps } => {
-                    let (b1, b2, eps) = (F::c(beta1), F::c(beta2), F::c(eps));
-                    let (c1, c2) = (F::c(1.0 / (1.0 - beta1.powf(t))), F::c(1.0 / (1.0 - beta2.powf(t))));
-                    let m = &mut m0.as_deref_mut().expect("slot")[i];
-                    let v = &mut m1.as_deref_mut().expect("slot")[i];
-                    for (((p, &g), m), v) in p.iter_mut().zip(g.iter()).zip(m.iter_mut()).zip(v.iter_mut()) {
-                        *m = b1 * *m + (F::one() - b1) * g;
-                        *v = b2 * *v + (F::one() - b2) * g * g;
-                        *p -= lr * (*m * c1) / ((*v * c2).sqrt() + eps);
-                    }
-                }
-            }
+            let m = m0.as_deref_mut().map(|s| &mut s[i][..]);
+            let v = m1.as_deref_mut().map(|s| &mut s[i][..]);
+            // One tensor's loop in eight-lane code (see `kernels::wide`).
+            crate::kernels::wide(
+                #[inline(always)]
+                || update_tensor(rule, lr, t, p, g, m, v, prep),
+            );
             i += 1;
         });
+    }
+}
+
+/// Gradient clipping done inside [`Optimizer::step_clipped`]; `0` switches each off.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Clip {
+    /// Scale every gradient by `norm / (‖g‖ + 1e-6)` when the global norm `‖g‖` exceeds it
+    /// (PyTorch's `clip_grad_norm_`).
+    pub norm: f64,
+    /// Then clamp every entry to `[−value, value]` (min-char-rnn, char-rnn).
+    pub value: f64,
+}
+
+/// `v` clamped to `[lo, hi]` by plain comparisons (not `f32::max`/`min`, whose NaN rules block
+/// vectorisation).
+#[inline(always)]
+fn clamp_to<F: Float>(v: F, lo: F, hi: F) -> F {
+    if v > hi {
+        hi
+    } else if v < lo {
+        lo
+    } else {
+        v
+    }
+}
+
+/// One tensor's update; `m`, `v` are its moment slots (`m` for every rule but SGD, `v` for Adam).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn update_tensor<F: Float>(
+    rule: Rule,
+    lr: F,
+    t: f64,
+    p: &mut [F],
+    g: &[F],
+    m: Option<&mut [F]>,
+    v: Option<&mut [F]>,
+    prep: impl Fn(F) -> F,
+) {
+    match rule {
+        Rule::Sgd => p.iter_mut().zip(g).for_each(|(p, &g)| *p -= lr * prep(g)),
+        Rule::Momentum(mu) => {
+            let (mu, v) = (F::c(mu), m.expect("slot"));
+            for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+                *v = mu * *v + prep(g);
+                *p -= lr * *v;
+            }
+        }
+        Rule::Adagrad { eps } => {
+            let (eps, m) = (F::c(eps), m.expect("slot"));
+            for ((p, &g), m) in p.iter_mut().zip(g).zip(m.iter_mut()) {
+                let g = prep(g);
+                *m += g * g;
+                *p -= lr * g / (*m + eps).sqrt();
+            }
+        }
+        Rule::RmsProp { alpha, eps } => {
+            let (a, eps, m) = (F::c(alpha), F::c(eps), m.expect("slot"));
+            for ((p, &g), m) in p.iter_mut().zip(g).zip(m.iter_mut()) {
+                let g = prep(g);
+                *m = a * *m + (F::one() - a) * g * g;
+                *p -= lr * g / (m.sqrt() + eps);
+            }
+        }
+        Rule::Adam { beta1, beta2, eps } => {
+            let (b1, b2, eps) = (F::c(beta1), F::c(beta2), F::c(eps));
+            let (c1, c2) = (F::c(1.0 / (1.0 - beta1.powf(t))), F::c(1.0 / (1.0 - beta2.powf(t))));
+            let (m, v) = (m.expect("slot"), v.expect("slot"));
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                let g = prep(g);
+                *m = b1 * *m + (F::one() - b1) * g;
+                *v = b2 * *v + (F::one() - b2) * g * g;
+                *p -= lr * (*m * c1) / ((*v * c2).sqrt() + eps);
+            }
+        }
     }
 }
 
 /// The global L2 norm of every gradient.
 pub fn grad_norm<F: Float>(model: &mut impl Parameters<F>) -> f64 {
     let mut s = 0.0;
-    model.visit(&mut |_, _, _, g| s += g.iter().map(|v| v.f64() * v.f64()).sum::<f64>());
+    model.visit(&mut |_, _, _, g| {
+        s += crate::kernels::wide(
+            #[inline(always)]
+            || sum_squares(g),
+        )
+    });
     s.sqrt()
+}
+
+/// `Σ v²` in `f64`, in eight running sums (one per lane) so the loop vectorises.
+#[inline(always)]
+fn sum_squares<F: Float>(g: &[F]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let chunks = g.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|v| v.f64() * v.f64()).sum();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += v.f64() * v.f64();
+        }
+    }
+    lanes.iter().sum::<f64>() + tail
 }
 
 /// Clamps every gradient entry to `[−c, c]` (min-char-rnn, char-rnn).
 pub fn clip_elementwise<F: Float>(model: &mut impl Parameters<F>, c: f64) {
     let (lo, hi) = (F::c(-c), F::c(c));
-    // Plain comparisons (not f32::max/min, whose NaN rules block vectorisation).
     model.visit(&mut |_, _, _, g| {
-        g.iter_mut().for_each(|v| {
-            *v = if *v > hi {
-                hi
-            } else if *v < lo {
-                lo
-            } else {
-                *v
-            }
-        })
+        crate::kernels::wide(
+            #[inline(always)]
+            || g.iter_mut().for_each(|v| *v = clamp_to(*v, lo, hi)),
+        )
     });
 }
 

@@ -61,7 +61,18 @@ pub trait Float:
     /// `y (m) = β·y + A (m, k) · x (k)` for row-major `A`.
     fn gemv(m: usize, k: usize, a: &[Self], lda: usize, x: &[Self], y: &mut [Self], accumulate: bool);
     /// `y (n) = β·y + x (k) · B (k, n)` for row-major `B`: a row vector times a matrix.
-    fn vecmat(n: usize, k: usize, x: &[Self], b: &[Self], ldb: usize, y: &mut [Self], accumulate: bool);
+    /// `backwards` reverses the order `B` is read in (see `kernels::gemm::vecmat`).
+    #[allow(clippy::too_many_arguments)]
+    fn vecmat(
+        n: usize,
+        k: usize,
+        x: &[Self],
+        b: &[Self],
+        ldb: usize,
+        y: &mut [Self],
+        accumulate: bool,
+        backwards: bool,
+    );
     /// [`Float::gemm`] with a row-major `A` and `B` from [`Float::pack_b`]: the per-step
     /// recurrent products, whose weights are packed once per sequence.
     #[allow(clippy::too_many_arguments)]
@@ -159,8 +170,8 @@ impl Float for f32 {
     fn gemv(m: usize, k: usize, a: &[Self], lda: usize, x: &[Self], y: &mut [Self], acc: bool) {
         crate::kernels::gemm::gemv(m, k, a, lda, x, y, acc)
     }
-    fn vecmat(n: usize, k: usize, x: &[Self], b: &[Self], ldb: usize, y: &mut [Self], acc: bool) {
-        crate::kernels::gemm::vecmat(n, k, x, b, ldb, y, acc)
+    fn vecmat(n: usize, k: usize, x: &[Self], b: &[Self], ldb: usize, y: &mut [Self], acc: bool, backwards: bool) {
+        crate::kernels::gemm::vecmat(n, k, x, b, ldb, y, acc, backwards)
     }
 }
 
@@ -216,7 +227,7 @@ impl Float for f64 {
     fn gemv(m: usize, k: usize, a: &[Self], lda: usize, x: &[Self], y: &mut [Self], acc: bool) {
         gemm_ndarray(m, 1, k, a, lda, 1, x, 1, y, 1, acc)
     }
-    fn vecmat(n: usize, k: usize, x: &[Self], b: &[Self], ldb: usize, y: &mut [Self], acc: bool) {
+    fn vecmat(n: usize, k: usize, x: &[Self], b: &[Self], ldb: usize, y: &mut [Self], acc: bool, _backwards: bool) {
         gemm_ndarray(1, n, k, x, k, 1, b, ldb, y, n, acc)
     }
 }

@@ -138,7 +138,14 @@ pub fn gemv(m: usize, k: usize, a: &[f32], lda: usize, x: &[f32], y: &mut [f32],
 /// (`dh = dG · W_hh` in backward, `h · W_hhᵀ` once `W_hhᵀ` is laid out). Up to 64 columns at a
 /// time stay in registers while the rows of `B` stream past, so every multiply-add has its own
 /// accumulator chain and no horizontal sums are needed.
-pub fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &mut [f32], accumulate: bool) {
+///
+/// With `backwards`, the column blocks and the rows of `B` are visited in the opposite order.
+/// A caller alternating the direction from one call to the next finds the most recently read
+/// part of `B` still in L1 at the start of each call, where a fixed order evicts each line just
+/// before it is needed again whenever `B` is a little larger than L1 (min-char-rnn's 40 KB
+/// `W_hh`). Only the order of the sums over `k` changes.
+#[allow(clippy::too_many_arguments)]
+pub fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &mut [f32], accumulate: bool, backwards: bool) {
     if n == 0 {
         return;
     }
@@ -146,10 +153,13 @@ pub fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &mut [f32
     #[cfg(target_arch = "x86_64")]
     if super::has_avx2_fma() {
         // SAFETY: AVX2 and FMA are present; bounds checked above.
-        return unsafe { avx2::vecmat(n, k, x, b, ldb, y, accumulate) };
+        return unsafe { avx2::vecmat(n, k, x, b, ldb, y, accumulate, backwards) };
     }
     for (j, yj) in y.iter_mut().take(n).enumerate() {
-        let s = (0..k).fold(0.0f32, |s, p| x[p].mul_add(b[p * ldb + j], s));
+        let s = (0..k).fold(0.0f32, |s, q| {
+            let p = if backwards { k - 1 - q } else { q };
+            x[p].mul_add(b[p * ldb + j], s)
+        });
         *yj = if accumulate { *yj + s } else { s };
     }
 }
@@ -281,26 +291,36 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &mut [f32], acc: bool) {
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn vecmat(
+        n: usize,
+        k: usize,
+        x: &[f32],
+        b: &[f32],
+        ldb: usize,
+        y: &mut [f32],
+        acc: bool,
+        backwards: bool,
+    ) {
         // Column blocks of at most 8 vectors, as even as possible (n = 100: 7 + 6 vectors).
         let nv = n.div_ceil(8);
         let blocks = nv.div_ceil(8);
-        let mut v0 = 0;
-        for q in 0..blocks {
-            let v1 = nv * (q + 1) / blocks;
+        for qq in 0..blocks {
+            let q = if backwards { blocks - 1 - qq } else { qq };
+            let (v0, v1) = (nv * q / blocks, nv * (q + 1) / blocks);
             let (xp, bp, yp) = (x.as_ptr(), b.as_ptr().add(v0 * 8), y.as_mut_ptr().add(v0 * 8));
             let cols = (n - v0 * 8).min((v1 - v0) * 8);
+            let d = (k, xp, bp, ldb, yp, cols, acc, backwards);
             match v1 - v0 {
-                1 => vm_block::<1>(k, xp, bp, ldb, yp, cols, acc),
-                2 => vm_block::<2>(k, xp, bp, ldb, yp, cols, acc),
-                3 => vm_block::<3>(k, xp, bp, ldb, yp, cols, acc),
-                4 => vm_block::<4>(k, xp, bp, ldb, yp, cols, acc),
-                5 => vm_block::<5>(k, xp, bp, ldb, yp, cols, acc),
-                6 => vm_block::<6>(k, xp, bp, ldb, yp, cols, acc),
-                7 => vm_block::<7>(k, xp, bp, ldb, yp, cols, acc),
-                _ => vm_block::<8>(k, xp, bp, ldb, yp, cols, acc),
+                1 => vm_block::<1>(d),
+                2 => vm_block::<2>(d),
+                3 => vm_block::<3>(d),
+                4 => vm_block::<4>(d),
+                5 => vm_block::<5>(d),
+                6 => vm_block::<6>(d),
+                7 => vm_block::<7>(d),
+                _ => vm_block::<8>(d),
             }
-            v0 = v1;
         }
     }
 
@@ -308,14 +328,9 @@ mod avx2 {
     /// one masked to the `cols − 8(V−1)` columns that exist.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
+    #[allow(clippy::type_complexity)]
     unsafe fn vm_block<const V: usize>(
-        k: usize,
-        x: *const f32,
-        b: *const f32,
-        ldb: usize,
-        y: *mut f32,
-        cols: usize,
-        acc: bool,
+        (k, x, b, ldb, y, cols, acc, backwards): (usize, *const f32, *const f32, usize, *mut f32, usize, bool, bool),
     ) {
         let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((cols - 8 * (V - 1)) as i32), lane);
@@ -326,14 +341,14 @@ mod avx2 {
             }
             s[V - 1] = _mm256_maskload_ps(y.add(8 * (V - 1)), mask);
         }
-        let mut row = b;
-        for p in 0..k {
+        for pp in 0..k {
+            let p = if backwards { k - 1 - pp } else { pp };
+            let row = b.add(p * ldb);
             let xv = _mm256_broadcast_ss(&*x.add(p));
             for (v, sv) in s.iter_mut().enumerate().take(V - 1) {
                 *sv = _mm256_fmadd_ps(xv, _mm256_loadu_ps(row.add(8 * v)), *sv);
             }
             s[V - 1] = _mm256_fmadd_ps(xv, _mm256_maskload_ps(row.add(8 * (V - 1)), mask), s[V - 1]);
-            row = row.add(ldb);
         }
         for (v, sv) in s.iter().enumerate().take(V - 1) {
             _mm256_storeu_ps(y.add(8 * v), *sv);
@@ -428,10 +443,13 @@ mod tests {
                 assert_eq!(c, c3, "packed B, ({m},{n},{k})");
                 // x·B for each row x of A, as a row vector times a matrix.
                 for i in 0..m {
-                    let mut y = c0[i * n..(i + 1) * n].to_vec();
-                    vecmat(n, k, &a[i * k..(i + 1) * k], &b, n, &mut y, acc);
-                    for (u, v) in y.iter().zip(&c[i * n..(i + 1) * n]) {
-                        assert!((u - v).abs() <= 1e-5 * (1.0 + v.abs()), "vecmat ({n},{k})");
+                    let y = c0[i * n..(i + 1) * n].to_vec();
+                    for backwards in [false, true] {
+                        let mut y = y.clone();
+                        vecmat(n, k, &a[i * k..(i + 1) * k], &b, n, &mut y, acc, backwards);
+                        for (u, v) in y.iter().zip(&c[i * n..(i + 1) * n]) {
+                            assert!((u - v).abs() <= 1e-5 * (1.0 + v.abs()), "vecmat ({n},{k})");
+                        }
                     }
                 }
                 if n == 1 {

@@ -51,9 +51,10 @@ impl<F: Float> Linear<F> {
             // (N, in) · Wᵀ: B = Wᵀ must be row-major, so the product is taken as
             // outᵀ-free: out[n, v] = Σ_p x[n, p] W[v, p], with W read as Bᵀ through a copy.
             (Some(xs), Some(os)) => {
-                let wt = self.weight.t().as_standard_layout().into_owned();
                 let (n, i, o) = (x.nrows(), self.input(), self.output());
-                F::gemm(n, o, i, xs, i, 1, wt.as_slice().expect("standard"), o, os, o, true);
+                let mut wt = vec![F::zero(); i * o];
+                crate::kernels::transpose(o, i, self.weight.as_slice().expect("standard"), &mut wt);
+                F::gemm(n, o, i, xs, i, 1, &wt, o, os, o, true);
             }
             _ => general_mat_mul(F::one(), &x, &self.weight.t(), F::one(), out),
         }

@@ -15,7 +15,7 @@
 use crate::cell::{gru, lstm, rnn, CellKind, CellParams};
 use crate::Float;
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
 
 /// The input of a sequence layer.
 #[derive(Clone, Copy, Debug)]
@@ -215,12 +215,10 @@ impl<F: Float> SeqLayer<F> {
         // as it lies instead, since laying it out would cost as much as the product.
         let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
         if ws.b > 1 || ws.t >= VECMAT_MIN_STEPS {
-            let wt = self.params.weight_hh.t().as_standard_layout().into_owned();
-            ws.w_fwd = if ws.b > 1 {
-                F::pack_b(h, gh, wt.as_slice().expect("standard"), gh)
-            } else {
-                wt.into_raw_vec_and_offset().0
-            };
+            let mut wt = std::mem::take(&mut ws.w_fwd);
+            wt.resize(h * gh, F::zero());
+            crate::kernels::transpose(gh, h, self.params.weight_hh.as_slice().expect("contiguous"), &mut wt);
+            ws.w_fwd = if ws.b > 1 { F::pack_b(h, gh, &wt, gh) } else { wt };
         }
     }
 
@@ -235,7 +233,8 @@ impl<F: Float> SeqLayer<F> {
         let steps = ws.t;
         let rec = |hprev: &[F], out: &mut [F]| {
             if b == 1 && steps >= VECMAT_MIN_STEPS {
-                F::vecmat(gh, h, hprev, wt, gh, out, true)
+                // Alternate the reading order step by step, so W_hhᵀ is partly still in L1.
+                F::vecmat(gh, h, hprev, wt, gh, out, true, ti % 2 == 1)
             } else if b == 1 {
                 F::gemv(gh, h, whh, h, hprev, out, true)
             } else {
@@ -368,7 +367,8 @@ impl<F: Float> SeqLayer<F> {
         let dh = ws.dh.as_slice_mut().expect("contiguous");
         if b == 1 {
             // dh (1, H) = dg (1, G·H) · W_hh (G·H, H), W_hh read in place.
-            F::vecmat(h, gh, dg, self.params.weight_hh.as_slice().expect("contiguous"), h, dh, acc);
+            let whh = self.params.weight_hh.as_slice().expect("contiguous");
+            F::vecmat(h, gh, dg, whh, h, dh, acc, ti % 2 == 1);
         } else {
             F::gemm_packed(b, h, gh, dg, gh, &ws.w_bwd, dh, h, acc);
         }
@@ -389,8 +389,11 @@ impl<F: Float> SeqLayer<F> {
         // dW_hh (G·H, H) += dGhᵀ (G·H, T·B) · Hprev (T·B, H)
         let whh = g.weight_hh.as_slice_mut().expect("contiguous");
         F::gemm(gh, h, rows, dghs, 1, gh, hprev.to_slice().expect("contiguous"), h, whh, h, true);
-        g.bias_hh += &dgh.sum_axis(Axis(0));
-        g.bias_ih += &ws.gates.sum_axis(Axis(0));
+        // db = the column sums of dG (the same for both biases unless the cell is a GRU).
+        let sum_hh = column_sums(dghs, gh);
+        let sum_ih = if self.kind == CellKind::Gru { column_sums(dgis, gh) } else { sum_hh.clone() };
+        g.bias_hh.iter_mut().zip(&sum_hh).for_each(|(b, &v)| *b += v);
+        g.bias_ih.iter_mut().zip(&sum_ih).for_each(|(b, &v)| *b += v);
         let i = self.params.input();
         match x {
             SeqInput::Dense(x) => {
@@ -447,6 +450,17 @@ fn read_write_blocks<F>(buf: &mut Array2<F>, read: usize, write: usize, len: usi
         let (lo, hi) = all.split_at_mut(read * len);
         (&hi[..len], &mut lo[write * len..(write + 1) * len])
     }
+}
+
+/// The sums of the columns of a row-major matrix `width` wide, row after row (contiguous
+/// vector adds).
+#[inline(always)]
+fn column_sums<F: Float>(m: &[F], width: usize) -> Vec<F> {
+    let mut acc = vec![F::zero(); width];
+    for row in m.chunks_exact(width) {
+        acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+    }
+    acc
 }
 
 /// `dst += src`, row by row over contiguous slices where `src` has them (a column slice of a

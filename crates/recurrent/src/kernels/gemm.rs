@@ -241,20 +241,28 @@ mod avx2 {
     }
 
     /// Every row block of A against the 16-column panel of B starting at column `j`.
+    ///
+    /// The rows are cut into `⌈m/6⌉` blocks as even as possible (32 → 6,6,5,5,5,5; 25 → five
+    /// of 5) rather than 6-row blocks and a remainder: a block of `R ≥ 4` rows has `2R ≥ 8`
+    /// independent accumulators, enough to keep both FMA units busy through their 4-cycle
+    /// latency, while a 1- or 2-row remainder waits on its few chains for nearly as long as a
+    /// full block takes.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn panel<const MASKED: bool>(m: usize, k: usize, o: Ops, j: usize, masks: (__m256i, __m256i)) {
+        let blocks = m.div_ceil(MR);
+        let (base, extra) = (m / blocks, m % blocks);
         let mut i = 0;
-        while i + MR <= m {
-            block::<MR, MASKED>(k, o, i, j, masks);
-            i += MR;
-        }
-        match m - i {
-            0 => {}
-            1 => block::<1, MASKED>(k, o, i, j, masks),
-            2 => block::<2, MASKED>(k, o, i, j, masks),
-            3 => block::<3, MASKED>(k, o, i, j, masks),
-            4 => block::<4, MASKED>(k, o, i, j, masks),
-            _ => block::<5, MASKED>(k, o, i, j, masks),
+        for q in 0..blocks {
+            let r = base + usize::from(q < extra);
+            match r {
+                1 => block::<1, MASKED>(k, o, i, j, masks),
+                2 => block::<2, MASKED>(k, o, i, j, masks),
+                3 => block::<3, MASKED>(k, o, i, j, masks),
+                4 => block::<4, MASKED>(k, o, i, j, masks),
+                5 => block::<5, MASKED>(k, o, i, j, masks),
+                _ => block::<MR, MASKED>(k, o, i, j, masks),
+            }
+            i += r;
         }
     }
 

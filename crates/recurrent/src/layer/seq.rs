@@ -241,7 +241,7 @@ impl<F: Float> SeqLayer<F> {
                 F::gemm_packed(b, gh, h, hprev, h, wt, out, gh, true)
             }
         };
-        let gates = ws.gates.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
+        let gates = rows_mut(&mut ws.gates, rows(ti));
         let (hprev, hout) = read_write_blocks(&mut ws.hbuf, prev, out, b * h);
         match self.kind {
             CellKind::Rnn => {
@@ -253,12 +253,12 @@ impl<F: Float> SeqLayer<F> {
                 ws.hproj.assign(&self.params.bias_hh);
                 let hp = ws.hproj.as_slice_mut().expect("contiguous");
                 rec(hprev, hp);
-                let hn = ws.aux.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
+                let hn = rows_mut(&mut ws.aux, rows(ti));
                 gru::forward_step(gates, hp, hprev, hout, hn, h);
             }
             CellKind::Lstm => {
                 rec(hprev, gates);
-                let tc = ws.aux.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
+                let tc = rows_mut(&mut ws.aux, rows(ti));
                 let (cprev, cout) = read_write_blocks(&mut ws.cbuf, prev, out, b * h);
                 lstm::forward_step(gates, cprev, cout, tc, hout, h);
             }
@@ -307,19 +307,28 @@ impl<F: Float> SeqLayer<F> {
     ) -> (Array2<F>, Option<Array2<F>>) {
         let (t, b) = (self.ws.t, self.ws.b);
         self.ws.consumed = true;
-        self.ws.w_fwd = Vec::new(); // repacked by the next forward; not needed while going back
         let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
         if b > 1 {
+            // Repacked by the next forward; not needed while going back.
+            self.ws.w_fwd = Vec::new();
             self.ws.w_bwd = F::pack_b(gh, h, self.params.weight_hh.as_slice().expect("contiguous"), h);
         }
         set_or_zero(&mut self.ws.dh, dh_n);
         set_or_zero(&mut self.ws.dc, dc_n);
+        let dy_flat = dy.as_slice();
         crate::kernels::wide(
             #[inline(always)]
             || {
                 for step in 0..t {
                     let ti = if self.reverse { step } else { t - 1 - step };
-                    add_rows(&mut self.ws.dh, dy.slice(s![ti * b..(ti + 1) * b, ..]));
+                    match dy_flat {
+                        // One direction: dy is whole rows, so step ti's block is one slice.
+                        Some(d) => {
+                            let dh = self.ws.dh.as_slice_mut().expect("contiguous");
+                            dh.iter_mut().zip(&d[ti * b * h..(ti + 1) * b * h]).for_each(|(x, &y)| *x += y);
+                        }
+                        None => add_rows(&mut self.ws.dh, dy.slice(s![ti * b..(ti + 1) * b, ..])),
+                    }
                     self.backward_step(ti, b);
                 }
                 self.weight_grads(x, dx);
@@ -339,31 +348,29 @@ impl<F: Float> SeqLayer<F> {
         let rows = |blk: usize| blk * b..(blk + 1) * b;
         let dh = ws.dh.as_slice_mut().expect("contiguous");
         // The gate rows of step ti become their pre-activation gradients, in place.
-        let gates = ws.gates.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
+        let gates = rows_mut(&mut ws.gates, rows(ti));
         match self.kind {
             CellKind::Rnn => {
-                let hout = ws.hbuf.slice(s![rows(out), ..]);
-                rnn::backward_step(dh, hout.to_slice().expect("contiguous"), gates);
+                rnn::backward_step(dh, rows_of(&ws.hbuf, rows(out)), gates);
             }
             CellKind::Lstm => {
-                let cprev = ws.cbuf.slice(s![rows(prev), ..]).to_slice().expect("contiguous");
-                let tc = ws.aux.slice(s![rows(ti), ..]).to_slice().expect("contiguous");
+                let cprev = rows_of(&ws.cbuf, rows(prev));
+                let tc = rows_of(&ws.aux, rows(ti));
                 lstm::backward_step(dh, ws.dc.as_slice_mut().expect("contiguous"), gates, cprev, tc, h);
             }
             CellKind::Gru => {
-                let hn = ws.aux.slice(s![rows(ti), ..]).to_slice().expect("contiguous");
-                let hprev = ws.hbuf.slice(s![rows(prev), ..]).to_slice().expect("contiguous");
-                let dgh = ws.dgh.slice_mut(s![rows(ti), ..]).into_slice().expect("contiguous");
+                let hn = rows_of(&ws.aux, rows(ti));
+                let hprev = rows_of(&ws.hbuf, rows(prev));
+                let dgh = rows_mut(&mut ws.dgh, rows(ti));
                 gru::backward_step(dh, gates, hn, hprev, dgh, h);
             }
         }
         // dh_prev = dG_h · W_hh (+ the GRU's direct path z ⊙ dh already left in dh).
         let (dg, acc) = match self.kind {
-            CellKind::Gru => (ws.dgh.slice(s![rows(ti), ..]), true),
-            _ => (ws.gates.slice(s![rows(ti), ..]), false),
+            CellKind::Gru => (rows_of(&ws.dgh, rows(ti)), true),
+            _ => (rows_of(&ws.gates, rows(ti)), false),
         };
         let gh = self.kind.gates() * h;
-        let dg = dg.to_slice().expect("contiguous");
         let dh = ws.dh.as_slice_mut().expect("contiguous");
         if b == 1 {
             // dh (1, H) = dg (1, G·H) · W_hh (G·H, H), W_hh read in place.
@@ -450,6 +457,21 @@ fn read_write_blocks<F>(buf: &mut Array2<F>, read: usize, write: usize, len: usi
         let (lo, hi) = all.split_at_mut(read * len);
         (&hi[..len], &mut lo[write * len..(write + 1) * len])
     }
+}
+
+/// Rows `r` of a standard-layout matrix, as one slice (cheaper than an ndarray slice, in the
+/// time loop).
+#[inline(always)]
+fn rows_of<F>(a: &Array2<F>, r: std::ops::Range<usize>) -> &[F] {
+    let w = a.ncols();
+    &a.as_slice().expect("contiguous")[r.start * w..r.end * w]
+}
+
+/// [`rows_of`], mutable.
+#[inline(always)]
+fn rows_mut<F>(a: &mut Array2<F>, r: std::ops::Range<usize>) -> &mut [F] {
+    let w = a.ncols();
+    &mut a.as_slice_mut().expect("contiguous")[r.start * w..r.end * w]
 }
 
 /// The sums of the columns of a row-major matrix `width` wide, row after row (contiguous

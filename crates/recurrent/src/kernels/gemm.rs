@@ -310,9 +310,10 @@ mod avx2 {
         acc: bool,
         backwards: bool,
     ) {
-        // Column blocks of at most 8 vectors, as even as possible (n = 100: 7 + 6 vectors).
+        // Column blocks of at most 13 vectors (13 accumulators, the broadcast and a spare fill
+        // the 16 registers), as even as possible: n = 100 is one block of 13.
         let nv = n.div_ceil(8);
-        let blocks = nv.div_ceil(8);
+        let blocks = nv.div_ceil(13);
         for qq in 0..blocks {
             let q = if backwards { blocks - 1 - qq } else { qq };
             let (v0, v1) = (nv * q / blocks, nv * (q + 1) / blocks);
@@ -327,7 +328,12 @@ mod avx2 {
                 5 => vm_block::<5>(d),
                 6 => vm_block::<6>(d),
                 7 => vm_block::<7>(d),
-                _ => vm_block::<8>(d),
+                8 => vm_block::<8>(d),
+                9 => vm_block::<9>(d),
+                10 => vm_block::<10>(d),
+                11 => vm_block::<11>(d),
+                12 => vm_block::<12>(d),
+                _ => vm_block::<13>(d),
             }
         }
     }

@@ -40,19 +40,42 @@ pub fn softmax_cross_entropy<F: Float>(logits: &mut Array2<F>, targets: &[usize]
         Reduction::Sum => 1.0,
     };
     let mut loss = 0.0;
-    for (mut row, &y) in logits.rows_mut().into_iter().zip(targets) {
-        let r = row.as_slice_mut().expect("rows of a standard-layout array");
-        let m = r.iter().fold(F::neg_infinity(), |a, &b| a.max(b));
-        let logit_y = r[y];
-        r.iter_mut().for_each(|v| *v -= m);
-        F::exp_slice(r);
-        let sum: f64 = r.iter().map(|v| v.f64()).sum();
-        loss += m.f64() + sum.ln() - logit_y.f64();
-        let s = F::c(scale / sum);
-        r.iter_mut().for_each(|v| *v *= s);
-        r[y] -= F::c(scale);
-    }
+    let v = logits.ncols();
+    let all = logits.as_slice_mut().expect("a standard-layout array");
+    // Eight-lane code for the passes over each row (see `kernels::wide`).
+    crate::kernels::wide(
+        #[inline(always)]
+        || {
+            for (r, &y) in all.chunks_exact_mut(v.max(1)).zip(targets) {
+                // The max by plain comparisons so it vectorises (a NaN logit makes the loss NaN
+                // either way).
+                let m = r.iter().fold(F::neg_infinity(), |a, &b| if b > a { b } else { a });
+                let logit_y = r[y];
+                r.iter_mut().for_each(|v| *v -= m);
+                F::exp_slice(r);
+                let sum = sum_f64(r);
+                loss += m.f64() + sum.ln() - logit_y.f64();
+                let s = F::c(scale / sum);
+                r.iter_mut().for_each(|v| *v *= s);
+                r[y] -= F::c(scale);
+            }
+        },
+    );
     loss * scale
+}
+
+/// `Σ v` in `f64`, in four running sums so the loop vectorises.
+#[inline(always)]
+fn sum_f64<F: Float>(r: &[F]) -> f64 {
+    let mut lanes = [0.0f64; 4];
+    let chunks = r.chunks_exact(4);
+    let tail: f64 = chunks.remainder().iter().map(|v| v.f64()).sum();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += v.f64();
+        }
+    }
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
 }
 
 /// Mean-squared error `Σ (p − y)² · s` with `s = 1/numel` (Mean) or `1` (Sum); returns the loss

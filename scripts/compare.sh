@@ -18,6 +18,7 @@ for th in 1 2; do
 done
 echo "numpy $(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python3 scripts/min_char_rnn.py data/tinyshakespeare.txt --iters 3000 --json)" >> "$out"
 echo "gemm $($bin bench --config gemm --threads 1 --seconds 3 --json)" >> "$out"
+echo "peak $($bin bench --config peak --threads 1 --seconds 2 --json)" >> "$out"
 echo "sample_ours $($bin bench --config lstm-large --sample --seconds $secs --json)" >> "$out"
 echo "sample_torch $(python3 scripts/bench_pytorch.py --config lstm-large --sample --threads 1 --seconds $secs --json)" >> "$out"
 for side in ours torch; do
@@ -44,7 +45,15 @@ n = d[("numpy", "min-char-rnn", 1)]
 o1 = d[("ours", "min-char-rnn", 1)]
 print()
 print("numpy min-char-rnn: %.0f chars/s; recurrent %.0f chars/s: %.1f×" % (n["chars_per_sec"], o1["chars_per_sec"], o1["chars_per_sec"] / n["chars_per_sec"]))
-print("library f32 GEMM 1024³ (1 thread): %.1f GFLOP/s" % gemm)
+peak = d[("peak", "peak", 1)]["gflops"]
+print("library f32 GEMM 1024³ (1 thread): %.1f GFLOP/s; this core's f32 FMA peak: %.1f GFLOP/s" % (gemm, peak))
+# What each speed target asks of one core: the GFLOP/s the target ratio implies, as a share of
+# the FMA peak (above ~90% no real training step can go: GEMMs alone reach 80-90%).
+targets = {"min-char-rnn": 40.0, "lstm-small": 2.0, "lstm-large": 1.3, "gru-medium": 2.0}
+for c, k in targets.items():
+    o, t = d[("ours", c, 1)], d[("torch", c, 1)]
+    need = o["gflops"] / o["chars_per_sec"] * t["chars_per_sec"] * k
+    print("1 thread, %s: %.4g× PyTorch needs %.1f GFLOP/s = %.0f%% of the FMA peak; reached %.1f (%.0f%%)" % (c, k, need, 100 * need / peak, o["gflops"], 100 * o["gflops"] / peak))
 so, st = d[("sample_ours", "lstm-large", 1)], d[("sample_torch", "lstm-large", 1)]
 print("sampling lstm-large (1 thread): recurrent %.0f chars/s, PyTorch %.0f chars/s: %.1f×" % (so["chars_per_sec"], st["chars_per_sec"], so["chars_per_sec"] / st["chars_per_sec"]))
 lo, lt = d[("loss300_ours", "lstm-small", 1)], d[("loss300_torch", "lstm-small", 1)]

@@ -16,7 +16,8 @@ use std::time::Instant;
 /// Flags of `recurrent bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// min-char-rnn, lstm-small, lstm-large, gru-medium, gemm, or all.
+    /// min-char-rnn, lstm-small, lstm-large, gru-medium, gemm (the library's f32 GEMM at 1024³),
+    /// peak (this core's f32 FMA peak, from registers), or all.
     #[arg(long, default_value = "all")]
     config: String,
     /// Threads for matrix products.
@@ -132,9 +133,9 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     // Threads are used coarsely (batch shards, see `Shards`); the GEMMs inside run on one.
     std::env::set_var("MATMUL_NUM_THREADS", "1");
     let names: Vec<&str> = match a.config.as_str() {
-        "all" => CONFIGS.iter().map(|c| c.name).chain(["gemm"]).collect(),
-        n if n == "gemm" || CONFIGS.iter().any(|c| c.name == n) => vec![n],
-        n => bail!("unknown --config '{n}': use min-char-rnn, lstm-small, lstm-large, gru-medium, gemm or all"),
+        "all" => CONFIGS.iter().map(|c| c.name).chain(["gemm", "peak"]).collect(),
+        n if n == "gemm" || n == "peak" || CONFIGS.iter().any(|c| c.name == n) => vec![n],
+        n => bail!("unknown --config '{n}': use min-char-rnn, lstm-small, lstm-large, gru-medium, gemm, peak or all"),
     };
     if !a.json {
         println!(
@@ -143,7 +144,9 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         );
     }
     for n in names {
-        let r = if a.sample && n != "gemm" {
+        let r = if n == "peak" {
+            (0.0, recurrent::kernels::fma_peak_gflops(a.seconds.min(2.0)), peak_rss_mib(), None)
+        } else if a.sample && n != "gemm" {
             bench_sample(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds)?
         } else if n == "gemm" {
             bench_gemm(a.seconds)

@@ -114,28 +114,6 @@ unsafe fn tile8(s: *const f32, lds: usize, d: *mut f32, ldd: usize) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    // Every entry lands where the definition says, for shapes with and without whole tiles.
-    #[test]
-    fn transpose_moves_every_entry() {
-        for &(r, c) in &[(1, 1), (8, 8), (100, 100), (65, 128), (13, 21), (512, 2048), (3, 17)] {
-            let src: Vec<f32> = (0..r * c).map(|q| q as f32).collect();
-            let mut dst = vec![-1.0f32; r * c];
-            super::transpose(r, c, &src, &mut dst);
-            for i in 0..r {
-                for j in 0..c {
-                    assert_eq!(dst[j * r + i], src[i * c + j], "({r},{c}) at ({i},{j})");
-                }
-            }
-            let src64: Vec<f64> = src.iter().map(|&v| v as f64).collect();
-            let mut dst64 = vec![0.0f64; r * c];
-            super::transpose(r, c, &src64, &mut dst64);
-            assert!(dst64.iter().zip(&dst).all(|(a, &b)| *a == b as f64));
-        }
-    }
-}
-
 /// This core's f32 multiply-add peak in GFLOP/s, measured for about `seconds`: twelve
 /// independent chains of 8-lane FMAs in registers, no memory traffic. The ceiling every product
 /// here is measured against (`recurrent bench --config peak`); 0 without AVX2+FMA.
@@ -166,4 +144,26 @@ pub fn fma_peak_gflops(seconds: f64) -> f64 {
         return (reps * n * 12 * 16) as f64 / t0.elapsed().as_secs_f64() / 1e9;
     }
     0.0
+}
+
+#[cfg(test)]
+mod tests {
+    // Every entry lands where the definition says, for shapes with and without whole tiles.
+    #[test]
+    fn transpose_moves_every_entry() {
+        for &(r, c) in &[(1, 1), (8, 8), (100, 100), (65, 128), (13, 21), (512, 2048), (3, 17)] {
+            let src: Vec<f32> = (0..r * c).map(|q| q as f32).collect();
+            let mut dst = vec![-1.0f32; r * c];
+            super::transpose(r, c, &src, &mut dst);
+            for i in 0..r {
+                for j in 0..c {
+                    assert_eq!(dst[j * r + i], src[i * c + j], "({r},{c}) at ({i},{j})");
+                }
+            }
+            let src64: Vec<f64> = src.iter().map(|&v| v as f64).collect();
+            let mut dst64 = vec![0.0f64; r * c];
+            super::transpose(r, c, &src64, &mut dst64);
+            assert!(dst64.iter().zip(&dst).all(|(a, &b)| *a == b as f64));
+        }
+    }
 }

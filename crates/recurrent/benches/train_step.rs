@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use ndarray::Array2;
 use recurrent::layer::Parameters;
 use recurrent::model::{CharModel, Init, ModelConfig};
-use recurrent::optim::{clip_elementwise, clip_global_norm, Optimizer, Rule};
+use recurrent::optim::{Clip, Optimizer, Rule};
 use recurrent::{CellKind, NumpyRng, Reduction};
 
 struct Case {
@@ -67,12 +67,9 @@ fn train_step(c: &mut Criterion) {
                 let red = if sum { Reduction::Sum } else { Reduction::Mean };
                 let (loss, _) = model.forward_loss(x.view(), &y, None, red, None).unwrap();
                 model.backward().unwrap();
-                if sum {
-                    clip_elementwise(&mut model, 5.0);
-                } else {
-                    clip_global_norm(&mut model, 5.0);
-                }
-                opt.step(&mut model);
+                // Clipping inside the update's single pass, as `recurrent train` does.
+                let clip = if sum { Clip { norm: 0.0, value: 5.0 } } else { Clip { norm: 5.0, value: 0.0 } };
+                opt.step_clipped(&mut model, clip);
                 loss
             })
         });

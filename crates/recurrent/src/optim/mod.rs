@@ -313,6 +313,42 @@ mod tests {
         assert!((l.weight[[0, 0]] - 0.5527864045).abs() < 2e-8);
     }
 
+    // The fused path must be the separate one, bit for bit: clip by norm, clamp, update, for
+    // every rule, in f32 (whose update loops run eight lanes wide) and f64, over several steps.
+    #[test]
+    fn step_clipped_is_clip_then_step() {
+        fn check<F: Float>() {
+            let mut rng = crate::NumpyRng::new(5);
+            let w = ndarray::Array2::from_shape_simple_fn((7, 19), || F::c(rng.standard_normal()));
+            for rule in ["sgd", "momentum", "adagrad", "rmsprop", "adam"] {
+                for (norm, value) in [(0.0, 0.0), (2.0, 0.0), (0.0, 0.3), (2.0, 0.3), (1e6, 0.0)] {
+                    let mut a = Linear::from_weights(w.clone(), ndarray::Array1::zeros(7));
+                    let mut b = a.clone();
+                    let mut oa = Optimizer::new(Rule::parse(rule).unwrap(), 0.1);
+                    let mut ob = oa.clone();
+                    for step in 0..3 {
+                        let g = ndarray::Array2::from_shape_simple_fn((7, 19), || F::c(rng.standard_normal()));
+                        a.dweight.assign(&g);
+                        b.dweight.assign(&g);
+                        a.dbias.fill(F::c(step as f64 - 1.0));
+                        b.dbias.fill(F::c(step as f64 - 1.0));
+                        let na = (norm > 0.0).then(|| clip_global_norm(&mut a, norm));
+                        if value > 0.0 {
+                            clip_elementwise(&mut a, value);
+                        }
+                        oa.step(&mut a);
+                        let nb = ob.step_clipped(&mut b, Clip { norm, value });
+                        assert_eq!(na, nb, "{rule}: the norm");
+                        assert_eq!(a.weight, b.weight, "{rule} norm {norm} value {value} step {step}");
+                        assert_eq!(a.bias, b.bias, "{rule} norm {norm} value {value} step {step}");
+                    }
+                }
+            }
+        }
+        check::<f32>();
+        check::<f64>();
+    }
+
     // Gradients (3, 4) have norm 5; clipping to 1 scales them by 1/(5 + 1e-6).
     #[test]
     fn global_norm_clip_by_hand() {

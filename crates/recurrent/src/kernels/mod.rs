@@ -6,14 +6,20 @@
 pub mod act;
 pub mod gemm;
 
-/// Whether this CPU runs the AVX2+FMA kernels (checked once).
+/// Whether this CPU runs the AVX2+FMA kernels (checked once). Setting the environment variable
+/// `RECURRENT_PORTABLE` (to anything) before the first call forces the portable versions, so
+/// they can be tested and compared on a machine that has AVX2.
 #[inline]
 pub fn has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         use std::sync::OnceLock;
         static YES: OnceLock<bool> = OnceLock::new();
-        *YES.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+        *YES.get_or_init(|| {
+            std::env::var_os("RECURRENT_PORTABLE").is_none()
+                && is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+        })
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

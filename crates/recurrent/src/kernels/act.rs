@@ -1,7 +1,9 @@
 //! Vectorised `f32` activations. `tanh` is Eigen's rational approximation (|error| ≲ 1e-7 on
 //! the clamped range, where f32 tanh is ±1 beyond it); `sigmoid(x) = ½ + ½·tanh(x/2)` exactly;
 //! `exp` is Cephes' `expf` (range reduction by ln 2, degree-5 polynomial, 2ⁿ by exponent bits).
-//! Branch-free loops over slices, compiled twice: with AVX2+FMA (chosen at run time) and plain.
+//! Branch-free loops over slices with AVX2+FMA, chosen at run time; the portable versions
+//! evaluate in f64 with the standard library instead (without hardware FMA the approximations
+//! lose about a bit near saturation, and `mul_add` becomes a slow library call).
 
 #[inline(always)]
 fn tanh1(x: f32) -> f32 {
@@ -33,7 +35,7 @@ fn exp1(x: f32) -> f32 {
 }
 
 macro_rules! dispatch {
-    ($name:ident, $fast:ident, $plain:ident, $body:expr) => {
+    ($name:ident, $fast:ident, $plain:ident, $body:expr, $plain_body:expr) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $fast(v: &mut [f32]) {
@@ -43,7 +45,7 @@ macro_rules! dispatch {
         }
         fn $plain(v: &mut [f32]) {
             for x in v.iter_mut() {
-                *x = $body(*x);
+                *x = $plain_body(*x);
             }
         }
         /// In place, over the whole slice.
@@ -58,9 +60,11 @@ macro_rules! dispatch {
     };
 }
 
-dispatch!(tanh, tanh_avx2, tanh_plain, tanh1);
-dispatch!(sigmoid, sigmoid_avx2, sigmoid_plain, |x: f32| 0.5f32.mul_add(tanh1(0.5 * x), 0.5));
-dispatch!(exp, exp_avx2, exp_plain, exp1);
+dispatch!(tanh, tanh_avx2, tanh_plain, tanh1, |x: f32| (x as f64).tanh() as f32);
+dispatch!(sigmoid, sigmoid_avx2, sigmoid_plain, |x: f32| 0.5f32.mul_add(tanh1(0.5 * x), 0.5), |x: f32| {
+    (0.5 + 0.5 * (0.5 * x as f64).tanh()) as f32
+});
+dispatch!(exp, exp_avx2, exp_plain, exp1, |x: f32| (x.clamp(-87.336_54, 88.376_26) as f64).exp() as f32);
 
 #[cfg(test)]
 mod tests {

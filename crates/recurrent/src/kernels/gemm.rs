@@ -63,15 +63,19 @@ pub fn gemm_packed(
     if super::has_avx2_fma() {
         return run(m, n, k, a, Mat::rows(packed, 16), true, c, ldc, accumulate);
     }
-    // Portable path: unpack on the fly through the same panel arithmetic.
+    // Portable path: row by row, each panel's 16 columns updated together (a loop the compiler
+    // vectorises for the baseline target).
     for i in 0..m {
-        for j in 0..n {
-            let cij = &mut c[i * ldc + j];
-            let mut s = if accumulate { *cij } else { 0.0 };
-            for p in 0..k {
-                s = a.data[i * a.rs + p * a.cs].mul_add(packed[j / 16 * 16 * k + p * 16 + j % 16], s);
+        let crow = &mut c[i * ldc..i * ldc + n];
+        if !accumulate {
+            crow.fill(0.0);
+        }
+        for (q, cq) in crow.chunks_mut(16).enumerate() {
+            let panel = &packed[q * 16 * k..(q + 1) * 16 * k];
+            for (p, brow) in panel.chunks_exact(16).enumerate() {
+                let av = a.data[i * a.rs + p * a.cs];
+                cq.iter_mut().zip(brow).for_each(|(cv, &bv)| *cv += av * bv);
             }
-            *cij = s;
         }
     }
 }
@@ -128,7 +132,7 @@ pub fn gemv(m: usize, k: usize, a: &[f32], lda: usize, x: &[f32], y: &mut [f32],
         return unsafe { avx2::gemv(m, k, a, lda, x, y, accumulate) };
     }
     for (i, yi) in y.iter_mut().take(m).enumerate() {
-        let s = a[i * lda..i * lda + k].iter().zip(x).fold(0.0f32, |s, (&w, &v)| w.mul_add(v, s));
+        let s = a[i * lda..i * lda + k].iter().zip(x).fold(0.0f32, |s, (&w, &v)| s + w * v);
         *yi = if accumulate { *yi + s } else { s };
     }
 }
@@ -155,12 +159,15 @@ pub fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &mut [f32
         // SAFETY: AVX2 and FMA are present; bounds checked above.
         return unsafe { avx2::vecmat(n, k, x, b, ldb, y, accumulate, backwards) };
     }
-    for (j, yj) in y.iter_mut().take(n).enumerate() {
-        let s = (0..k).fold(0.0f32, |s, q| {
-            let p = if backwards { k - 1 - q } else { q };
-            x[p].mul_add(b[p * ldb + j], s)
-        });
-        *yj = if accumulate { *yj + s } else { s };
+    // Portable path: row after row of B added into y (contiguous, so it vectorises).
+    let y = &mut y[..n];
+    if !accumulate {
+        y.fill(0.0);
+    }
+    for q in 0..k {
+        let p = if backwards { k - 1 - q } else { q };
+        let xv = x[p];
+        y.iter_mut().zip(&b[p * ldb..p * ldb + n]).for_each(|(yj, &bv)| *yj += xv * bv);
     }
 }
 
@@ -174,7 +181,7 @@ fn plain(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32], ld
         for p in 0..k {
             let av = a.data[i * a.rs + p * a.cs];
             for (cv, &bv) in crow.iter_mut().zip(&b.data[p * b.rs..p * b.rs + n]) {
-                *cv = av.mul_add(bv, *cv);
+                *cv += av * bv;
             }
         }
     }

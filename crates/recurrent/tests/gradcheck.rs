@@ -1,6 +1,8 @@
 //! Every backward pass against centred finite differences in f64 (the expected numbers are the
 //! finite differences themselves, computed here from the forward pass alone).
 
+mod common;
+
 use recurrent::gradcheck::{check, Checkable, SeqProblem, TOLERANCE};
 use recurrent::{CellKind, RecurrentConfig};
 
@@ -198,29 +200,9 @@ fn char_model_on_tokens() {
 /// give the same loss and gradients up to f32 rounding.
 #[test]
 fn char_model_f32_matches_f64() {
-    use recurrent::layer::Parameters;
-    use recurrent::model::{CharModel, Init, ModelConfig};
-    for (kind, (v, t, b)) in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru]
-        .into_iter()
-        .flat_map(|k| [(65, 25, 1), (11, 16, 8), (65, 3, 40)].map(|c| (k, c)))
-    {
-        let mc = ModelConfig { cell: kind, vocab: v, hidden: 37, layers: 2, dropout: 0.0 };
-        let mut a = CharModel::<f32>::new(mc.clone(), Init::PyTorch, &mut recurrent::NumpyRng::new(9)).unwrap();
-        let mut d = CharModel::<f64>::new(mc, Init::PyTorch, &mut recurrent::NumpyRng::new(9)).unwrap();
-        let x = ndarray::Array2::from_shape_fn((t, b), |(i, j)| (i * 7 + j * 3 + 1) % v);
-        let y: Vec<usize> = (0..t * b).map(|i| (i * 5 + 2) % v).collect();
-        let (la, _) = a.forward_loss(x.view(), &y, None, recurrent::Reduction::Sum, None).unwrap();
-        let (ld, _) = d.forward_loss(x.view(), &y, None, recurrent::Reduction::Sum, None).unwrap();
-        assert!((la - ld).abs() < 1e-5 * ld.abs(), "{kind} ({v},{t},{b}): loss {la} vs {ld}");
-        a.backward().unwrap();
-        d.backward().unwrap();
-        let (mut ga, mut gd) = (Vec::new(), Vec::new());
-        a.visit(&mut |n, _, _, g| ga.push((n.to_string(), g.iter().map(|&v| v as f64).collect::<Vec<_>>())));
-        d.visit(&mut |_, _, _, g| gd.push(g.to_vec()));
-        for ((name, g32), g64) in ga.iter().zip(&gd) {
-            let scale = g64.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            let worst = g32.iter().zip(g64).fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
-            assert!(scale > 0.0 && worst <= 1e-4 * scale, "{kind} ({v},{t},{b}) {name}: {worst:e} of {scale:e}");
+    for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+        for (v, t, b) in [(65, 25, 1), (11, 16, 8), (65, 3, 40)] {
+            common::f32_model_matches_f64(kind, v, t, b);
         }
     }
 }

@@ -4,10 +4,10 @@
 //! `gradcheck.rs`). This binary holds one test so that the variable is set before any kernel
 //! asks which version to run.
 
+mod common;
+
 use recurrent::kernels::gemm::{gemm, gemm_packed, gemv, pack_b, vecmat, Mat};
 use recurrent::kernels::{act, has_avx2_fma, transpose};
-use recurrent::layer::Parameters;
-use recurrent::model::{CharModel, Init, ModelConfig};
 use recurrent::{CellKind, NumpyRng};
 
 #[test]
@@ -76,24 +76,7 @@ fn portable_kernels_match_plain_loops() {
     // row-vector products) and B = 8.
     for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
         for (t, b) in [(25, 1), (16, 8)] {
-            let mc = ModelConfig { cell: kind, vocab: 11, hidden: 37, layers: 2, dropout: 0.0 };
-            let mut s = CharModel::<f32>::new(mc.clone(), Init::PyTorch, &mut NumpyRng::new(9)).unwrap();
-            let mut d = CharModel::<f64>::new(mc, Init::PyTorch, &mut NumpyRng::new(9)).unwrap();
-            let x = ndarray::Array2::from_shape_fn((t, b), |(i, j)| (i * 7 + j * 3 + 1) % 11);
-            let y: Vec<usize> = (0..t * b).map(|i| (i * 5 + 2) % 11).collect();
-            let (ls, _) = s.forward_loss(x.view(), &y, None, recurrent::Reduction::Sum, None).unwrap();
-            let (ld, _) = d.forward_loss(x.view(), &y, None, recurrent::Reduction::Sum, None).unwrap();
-            assert!((ls - ld).abs() < 1e-5 * ld.abs(), "{kind} B={b}: loss {ls} vs {ld}");
-            s.backward().unwrap();
-            d.backward().unwrap();
-            let (mut gs, mut gd) = (Vec::new(), Vec::new());
-            s.visit(&mut |n, _, _, g| gs.push((n.to_string(), g.iter().map(|&v| v as f64).collect::<Vec<_>>())));
-            d.visit(&mut |_, _, _, g| gd.push(g.to_vec()));
-            for ((name, g32), g64) in gs.iter().zip(&gd) {
-                let scale = g64.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-                let worst = g32.iter().zip(g64).fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
-                assert!(scale > 0.0 && worst <= 1e-4 * scale, "{kind} B={b} {name}: {worst:e} of {scale:e}");
-            }
+            common::f32_model_matches_f64(kind, 11, t, b);
         }
     }
 }

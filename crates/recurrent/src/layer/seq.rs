@@ -194,8 +194,11 @@ impl<F: Float> SeqLayer<F> {
                 let w = self.params.weight_ih.as_slice().expect("contiguous");
                 let bias = bias.as_slice().expect("contiguous");
                 let table = &mut ws.tok_acc;
-                table.clear();
-                table.extend((0..i * gh).map(|q| bias[q % gh] + w[(q % gh) * i + q / gh]));
+                table.resize(i * gh, F::zero());
+                crate::kernels::transpose(gh, i, w, table);
+                for row in table.chunks_exact_mut(gh) {
+                    row.iter_mut().zip(bias).for_each(|(t, &b)| *t += b);
+                }
                 let gates = ws.gates.as_slice_mut().expect("contiguous");
                 for (row, &k) in gates.chunks_exact_mut(gh).zip(tok) {
                     row.copy_from_slice(&table[k * gh..(k + 1) * gh]);

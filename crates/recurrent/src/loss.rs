@@ -53,7 +53,7 @@ pub fn softmax_cross_entropy<F: Float>(logits: &mut Array2<F>, targets: &[usize]
                 let logit_y = r[y];
                 r.iter_mut().for_each(|v| *v -= m);
                 F::exp_slice(r);
-                let sum = sum_f64(r);
+                let sum = crate::kernels::lane_sum::<4, F>(r, |v| v.f64());
                 loss += m.f64() + sum.ln() - logit_y.f64();
                 let s = F::c(scale / sum);
                 r.iter_mut().for_each(|v| *v *= s);
@@ -62,20 +62,6 @@ pub fn softmax_cross_entropy<F: Float>(logits: &mut Array2<F>, targets: &[usize]
         },
     );
     loss * scale
-}
-
-/// `Σ v` in `f64`, in four running sums so the loop vectorises.
-#[inline(always)]
-fn sum_f64<F: Float>(r: &[F]) -> f64 {
-    let mut lanes = [0.0f64; 4];
-    let chunks = r.chunks_exact(4);
-    let tail: f64 = chunks.remainder().iter().map(|v| v.f64()).sum();
-    for c in chunks {
-        for (l, v) in lanes.iter_mut().zip(c) {
-            *l += v.f64();
-        }
-    }
-    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
 }
 
 /// Mean-squared error `Σ (p − y)² · s` with `s = 1/numel` (Mean) or `1` (Sum); returns the loss

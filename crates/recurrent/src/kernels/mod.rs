@@ -152,6 +152,21 @@ pub fn fma_peak_gflops(seconds: f64) -> f64 {
     0.0
 }
 
+/// `Σ f(v)` in `f64` over `LANES` running sums (then added in lane order, then the tail), so the
+/// loop vectorises where a single running sum could not (its order is fixed by IEEE rules).
+#[inline(always)]
+pub fn lane_sum<const LANES: usize, T: Copy>(v: &[T], f: impl Fn(T) -> f64) -> f64 {
+    let mut lanes = [0.0f64; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let tail: f64 = chunks.remainder().iter().map(|&x| f(x)).sum();
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += f(x);
+        }
+    }
+    lanes.iter().sum::<f64>() + tail
+}
+
 #[cfg(test)]
 mod tests {
     // Every entry lands where the definition says, for shapes with and without whole tiles.

@@ -229,24 +229,10 @@ pub fn grad_norm<F: Float>(model: &mut impl Parameters<F>) -> f64 {
     model.visit(&mut |_, _, _, g| {
         s += crate::kernels::wide(
             #[inline(always)]
-            || sum_squares(g),
+            || crate::kernels::lane_sum::<8, F>(g, |v| v.f64() * v.f64()),
         )
     });
     s.sqrt()
-}
-
-/// `Σ v²` in `f64`, in eight running sums (one per lane) so the loop vectorises.
-#[inline(always)]
-fn sum_squares<F: Float>(g: &[F]) -> f64 {
-    let mut lanes = [0.0f64; 8];
-    let chunks = g.chunks_exact(8);
-    let tail: f64 = chunks.remainder().iter().map(|v| v.f64() * v.f64()).sum();
-    for c in chunks {
-        for (l, v) in lanes.iter_mut().zip(c) {
-            *l += v.f64() * v.f64();
-        }
-    }
-    lanes.iter().sum::<f64>() + tail
 }
 
 /// Clamps every gradient entry to `[−c, c]` (min-char-rnn, char-rnn).

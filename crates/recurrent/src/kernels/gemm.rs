@@ -235,7 +235,9 @@ mod avx2 {
             panel::<false>(m, k, o, j, (all, all));
             j += 16;
         }
-        // The last n % 16 columns: the same kernel with masked loads and stores.
+        // The last n % 16 columns: the same kernel with masked loads and stores, or, when they
+        // fit one vector, a kernel one vector wide with twice the rows per block (a 16-wide
+        // panel would spend half its multiply-adds on lanes that are thrown away).
         if j < n {
             let rest = (n - j) as i32;
             let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -243,7 +245,65 @@ mod avx2 {
                 _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), lane),
                 _mm256_cmpgt_epi32(_mm256_set1_epi32(rest - 8), lane),
             );
-            panel::<true>(m, k, o, j, masks);
+            if rest <= 8 {
+                narrow_panel(m, k, o, j, masks.0);
+            } else {
+                panel::<true>(m, k, o, j, masks);
+            }
+        }
+    }
+
+    /// [`panel`] for a last panel of at most 8 columns (lanes outside `mask` neither read nor
+    /// written): one accumulator vector per row, rows cut into even blocks of at most 12.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn narrow_panel(m: usize, k: usize, o: Ops, j: usize, mask: __m256i) {
+        let blocks = m.div_ceil(2 * MR);
+        let (base, extra) = (m / blocks, m % blocks);
+        let mut i = 0;
+        for q in 0..blocks {
+            let r = base + usize::from(q < extra);
+            match r {
+                1 => narrow_block::<1>(k, o, i, j, mask),
+                2 => narrow_block::<2>(k, o, i, j, mask),
+                3 => narrow_block::<3>(k, o, i, j, mask),
+                4 => narrow_block::<4>(k, o, i, j, mask),
+                5 => narrow_block::<5>(k, o, i, j, mask),
+                6 => narrow_block::<6>(k, o, i, j, mask),
+                7 => narrow_block::<7>(k, o, i, j, mask),
+                8 => narrow_block::<8>(k, o, i, j, mask),
+                9 => narrow_block::<9>(k, o, i, j, mask),
+                10 => narrow_block::<10>(k, o, i, j, mask),
+                11 => narrow_block::<11>(k, o, i, j, mask),
+                _ => narrow_block::<12>(k, o, i, j, mask),
+            }
+            i += r;
+        }
+    }
+
+    /// `C[i..i+R, j..j+8] (+)= A[i..i+R, 0..k] · B[0..k, j..j+8]`, lanes outside `mask`
+    /// neither read nor written.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn narrow_block<const R: usize>(k: usize, o: Ops, i: usize, j: usize, mask: __m256i) {
+        let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
+        let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
+        let mut acc = [_mm256_setzero_ps(); R];
+        if o.acc {
+            for (r, v) in acc.iter_mut().enumerate() {
+                *v = _mm256_maskload_ps(c.add(r * o.ldc), mask);
+            }
+        }
+        let (mut bp, mut off) = (o.b.add(j / 16 * o.bps), 0usize);
+        for _ in 0..k {
+            let b0 = _mm256_maskload_ps(bp, mask);
+            for r in 0..R {
+                acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&*rows[r].add(off)), b0, acc[r]);
+            }
+            bp = bp.add(o.ldb);
+            off += o.acs;
+        }
+        for (r, v) in acc.iter().enumerate() {
+            _mm256_maskstore_ps(c.add(r * o.ldc), mask, *v);
         }
     }
 
@@ -447,6 +507,11 @@ mod tests {
             (2, 100, 100),
             (1, 2048, 9),
             (1, 61, 3),
+            (25, 65, 100),
+            (65, 100, 25),
+            (29, 24, 7),
+            (12, 8, 5),
+            (13, 3, 4),
         ] {
             let a: Vec<f32> = (0..m * k).map(|_| rng.standard_normal() as f32).collect();
             let b: Vec<f32> = (0..k * n).map(|_| rng.standard_normal() as f32).collect();

@@ -165,6 +165,11 @@ impl<F: Float> Parameters<F> for CharModel<F> {
         self.rnn.visit(&mut |n, s, p, g| f(&format!("rnn.{n}"), s, p, g));
         self.head.visit(&mut |n, s, p, g| f(&format!("head.{n}"), s, p, g));
     }
+
+    fn visit_values(&mut self, f: &mut dyn FnMut(&mut [F], &mut [F])) {
+        self.rnn.visit_values(f);
+        self.head.visit_values(f);
+    }
 }
 
 /// Data parallelism for a [`CharModel`]: the batch is cut into column shards, each run forward
@@ -321,4 +326,39 @@ fn add_grads<F: Float>(main: &mut CharModel<F>, rep: &CharModel<F>, w: F) {
     }
     main.head.dweight.scaled_add(w, &rep.head.dweight);
     main.head.dbias.scaled_add(w, &rep.head.dbias);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::stack::RecurrentConfig;
+
+    /// Each tensor's (values, gradients) addresses and length, in visiting order.
+    fn seen<F: Float>(m: &mut impl Parameters<F>, named: bool) -> Vec<(usize, usize, usize)> {
+        let mut out = Vec::new();
+        let mut note = |p: &mut [F], g: &mut [F]| out.push((p.as_ptr() as usize, g.as_ptr() as usize, p.len()));
+        if named {
+            m.visit(&mut |_, _, p, g| note(p, g));
+        } else {
+            m.visit_values(&mut |p, g| note(p, g));
+        }
+        out
+    }
+
+    // The nameless visit the optimizers use goes over the very tensors `visit` names, in the
+    // same order: a two-layer model and a bidirectional stack.
+    #[test]
+    fn visit_values_matches_visit() {
+        let mut rng = NumpyRng::new(1);
+        let mc = ModelConfig { cell: CellKind::Lstm, vocab: 7, hidden: 5, layers: 2, dropout: 0.0 };
+        let mut m = CharModel::<f32>::new(mc, Init::PyTorch, &mut rng).unwrap();
+        let (a, b) = (seen(&mut m, true), seen(&mut m, false));
+        assert_eq!(a.len(), 2 * 4 + 2);
+        assert_eq!(a, b);
+        let rc = RecurrentConfig::new(CellKind::Gru, 3, 4).with_layers(2).with_bidirectional(true);
+        let mut r = rc.init::<f64>(&mut rng).unwrap();
+        let (a, b) = (seen(&mut r, true), seen(&mut r, false));
+        assert_eq!(a.len(), 4 * 4);
+        assert_eq!(a, b);
+    }
 }

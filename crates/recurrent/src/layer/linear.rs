@@ -89,4 +89,9 @@ impl<F: Float> Parameters<F> for Linear<F> {
         let bs = [self.bias.len()];
         f("bias", &bs, self.bias.as_slice_mut().unwrap(), self.dbias.as_slice_mut().unwrap());
     }
+
+    fn visit_values(&mut self, f: &mut dyn FnMut(&mut [F], &mut [F])) {
+        f(self.weight.as_slice_mut().unwrap(), self.dweight.as_slice_mut().unwrap());
+        f(self.bias.as_slice_mut().unwrap(), self.dbias.as_slice_mut().unwrap());
+    }
 }

@@ -11,18 +11,24 @@ pub trait Parameters<F> {
     /// Calls `f(name, shape, values, gradients)` for every tensor, always in the same order.
     fn visit(&mut self, f: &mut dyn FnMut(&str, &[usize], &mut [F], &mut [F]));
 
+    /// Calls `f(values, gradients)` for every tensor, in [`Parameters::visit`]'s order, without
+    /// making names or shapes: the per-step loops (optimizers, clipping, zeroing) use this.
+    fn visit_values(&mut self, f: &mut dyn FnMut(&mut [F], &mut [F])) {
+        self.visit(&mut |_, _, p, g| f(p, g));
+    }
+
     /// Sets every gradient to zero.
     fn zero_grad(&mut self)
     where
         F: crate::Float,
     {
-        self.visit(&mut |_, _, _, g| g.fill(F::zero()));
+        self.visit_values(&mut |_, g| g.fill(F::zero()));
     }
 
     /// The number of scalar parameters.
     fn num_params(&mut self) -> usize {
         let mut n = 0;
-        self.visit(&mut |_, _, p, _| n += p.len());
+        self.visit_values(&mut |p, _| n += p.len());
         n
     }
 }

@@ -469,4 +469,12 @@ impl<F: Float> Parameters<F> for Recurrent<F> {
             }
         }
     }
+
+    fn visit_values(&mut self, f: &mut dyn FnMut(&mut [F], &mut [F])) {
+        for layer in self.layers.iter_mut() {
+            for (p, g) in layer.params.tensors_mut().into_iter().zip(layer.grads.tensors_mut()) {
+                f(p, g);
+            }
+        }
+    }
 }

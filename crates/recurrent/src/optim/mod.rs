@@ -125,7 +125,7 @@ impl<F: Float> Optimizer<F> {
     fn update(&mut self, model: &mut impl Parameters<F>, prep: impl Fn(F) -> F + Copy) {
         if self.moments.iter().any(|m| m.is_empty()) {
             for slot in self.moments.iter_mut() {
-                model.visit(&mut |_, _, p, _| slot.push(vec![F::zero(); p.len()]));
+                model.visit_values(&mut |p, _| slot.push(vec![F::zero(); p.len()]));
             }
         }
         self.steps += 1;
@@ -135,7 +135,7 @@ impl<F: Float> Optimizer<F> {
             None => (None, None),
         };
         let mut i = 0;
-        model.visit(&mut |_, _, p, g| {
+        model.visit_values(&mut |p, g| {
             let m = m0.as_deref_mut().map(|s| &mut s[i][..]);
             let v = m1.as_deref_mut().map(|s| &mut s[i][..]);
             // One tensor's loop in eight-lane code (see `kernels::wide`).
@@ -226,7 +226,7 @@ fn update_tensor<F: Float>(
 /// The global L2 norm of every gradient.
 pub fn grad_norm<F: Float>(model: &mut impl Parameters<F>) -> f64 {
     let mut s = 0.0;
-    model.visit(&mut |_, _, _, g| {
+    model.visit_values(&mut |_, g| {
         s += crate::kernels::wide(
             #[inline(always)]
             || crate::kernels::lane_sum::<8, F>(g, |v| v.f64() * v.f64()),
@@ -238,7 +238,7 @@ pub fn grad_norm<F: Float>(model: &mut impl Parameters<F>) -> f64 {
 /// Clamps every gradient entry to `[−c, c]` (min-char-rnn, char-rnn).
 pub fn clip_elementwise<F: Float>(model: &mut impl Parameters<F>, c: f64) {
     let (lo, hi) = (F::c(-c), F::c(c));
-    model.visit(&mut |_, _, _, g| {
+    model.visit_values(&mut |_, g| {
         crate::kernels::wide(
             #[inline(always)]
             || g.iter_mut().for_each(|v| *v = clamp_to(*v, lo, hi)),
@@ -252,7 +252,7 @@ pub fn clip_global_norm<F: Float>(model: &mut impl Parameters<F>, max_norm: f64)
     let norm = grad_norm(model);
     if norm > max_norm {
         let s = F::c(max_norm / (norm + 1e-6));
-        model.visit(&mut |_, _, _, g| g.iter_mut().for_each(|v| *v *= s));
+        model.visit_values(&mut |_, g| g.iter_mut().for_each(|v| *v *= s));
     }
     norm
 }

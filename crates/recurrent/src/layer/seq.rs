@@ -46,10 +46,14 @@ struct Workspace<F> {
     aux: Array2<F>,
     /// `(B, G·H)`: GRU only, this step's `W_hh h_{t-1} + b_hh`.
     hproj: Array2<F>,
-    /// `W_hhᵀ (H, G·H)` packed for the per-step product, once per forward.
+    /// `W_hhᵀ (H, G·H)` for the per-step product, once per forward: packed for a batch, rows
+    /// padded and aligned (see `kernels::aligned`) for one sequence.
     w_fwd: Vec<F>,
-    /// `W_hh (G·H, H)` packed for the per-step product, once per backward.
+    /// `W_hh (G·H, H)` for the per-step product, once per backward, laid out as `w_fwd`.
     w_bwd: Vec<F>,
+    /// One sequence: where the rows of `w_fwd` and of `w_bwd` start, and their stride.
+    fwd_at: (usize, usize),
+    bwd_at: (usize, usize),
     /// `(T·B, G·H)`: GRU only, gradient of the hidden-side pre-activations.
     dgh: Array2<F>,
     /// Whether a backward pass has consumed the activations of the last forward.
@@ -115,6 +119,8 @@ impl<F: Float> SeqLayer<F> {
             hproj: Array2::zeros((if self.kind == CellKind::Gru { b } else { 0 }, gh)),
             w_fwd: Vec::new(),
             w_bwd: Vec::new(),
+            fwd_at: (0, 0),
+            bwd_at: (0, 0),
             dgh: Array2::zeros((if self.kind == CellKind::Gru { t * b } else { 0 }, gh)),
             consumed: false,
             dh: Array2::zeros((b, h)),
@@ -205,10 +211,16 @@ impl<F: Float> SeqLayer<F> {
                 }
             }
             SeqInput::Tokens(tok) => {
-                let wt = self.params.weight_ih.t();
-                for (mut row, &k) in ws.gates.rows_mut().into_iter().zip(tok) {
-                    row.assign(&bias);
-                    row += &wt.row(k);
+                // Few rows (one sequence): gates[r, g] = b[g] + W_ih[g, tok[r]], one row of
+                // W_ih (contiguous, in cache) at a time.
+                let (i, gh) = (self.params.input(), self.params.weight_ih.nrows());
+                let w = self.params.weight_ih.as_slice().expect("contiguous");
+                let gates = ws.gates.as_slice_mut().expect("contiguous");
+                let n = tok.len().min(gates.len() / gh.max(1));
+                for (g, (wrow, &bg)) in w.chunks_exact(i).zip(bias.iter()).enumerate() {
+                    for r in 0..n {
+                        gates[r * gh + g] = bg + wrow[tok[r]];
+                    }
                 }
             }
         }
@@ -217,12 +229,19 @@ impl<F: Float> SeqLayer<F> {
         // it, see `Float::vecmat`). A single step of a single sequence (sampling) reads W_hh
         // as it lies instead, since laying it out would cost as much as the product.
         let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
-        if ws.b > 1 || ws.t >= VECMAT_MIN_STEPS {
-            let mut wt = std::mem::take(&mut ws.w_fwd);
+        let whh = self.params.weight_hh.as_slice().expect("contiguous");
+        let mut wt = std::mem::take(&mut ws.w_fwd);
+        if ws.b > 1 {
             wt.resize(h * gh, F::zero());
-            crate::kernels::transpose(gh, h, self.params.weight_hh.as_slice().expect("contiguous"), &mut wt);
-            ws.w_fwd = if ws.b > 1 { F::pack_b(h, gh, &wt, gh) } else { wt };
+            crate::kernels::transpose(gh, h, whh, &mut wt);
+            wt = F::pack_b(h, gh, &wt, gh);
+        } else if ws.t >= VECMAT_MIN_STEPS {
+            let ld = gh.next_multiple_of(8);
+            let off = crate::kernels::aligned(&mut wt, h * ld);
+            crate::kernels::transpose_ld(gh, h, whh, &mut wt[off..], ld);
+            ws.fwd_at = (off, ld);
         }
+        ws.w_fwd = wt;
     }
 
     #[inline(always)]
@@ -233,11 +252,11 @@ impl<F: Float> SeqLayer<F> {
         let rows = |blk: usize| blk * b..(blk + 1) * b;
         let (wt, whh) = (&ws.w_fwd, self.params.weight_hh.as_slice().expect("contiguous"));
         // hproj (B, G·H) += h_prev (B, H) · W_hhᵀ
-        let steps = ws.t;
+        let (steps, (off, ld)) = (ws.t, ws.fwd_at);
         let rec = |hprev: &[F], out: &mut [F]| {
             if b == 1 && steps >= VECMAT_MIN_STEPS {
                 // Alternate the reading order step by step, so W_hhᵀ is partly still in L1.
-                F::vecmat(gh, h, hprev, wt, gh, out, true, ti % 2 == 1)
+                F::vecmat(gh, h, hprev, &wt[off..], ld, out, true, ti % 2 == 1)
             } else if b == 1 {
                 F::gemv(gh, h, whh, h, hprev, out, true)
             } else {
@@ -311,10 +330,19 @@ impl<F: Float> SeqLayer<F> {
         let (t, b) = (self.ws.t, self.ws.b);
         self.ws.consumed = true;
         let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
+        let whh = self.params.weight_hh.as_slice().expect("contiguous");
         if b > 1 {
             // Repacked by the next forward; not needed while going back.
             self.ws.w_fwd = Vec::new();
-            self.ws.w_bwd = F::pack_b(gh, h, self.params.weight_hh.as_slice().expect("contiguous"), h);
+            self.ws.w_bwd = F::pack_b(gh, h, whh, h);
+        } else {
+            // W_hh's rows copied padded and aligned, as the forward lays out W_hhᵀ.
+            let ld = h.next_multiple_of(8);
+            let off = crate::kernels::aligned(&mut self.ws.w_bwd, gh * ld);
+            for (d, r) in self.ws.w_bwd[off..].chunks_mut(ld).zip(whh.chunks_exact(h)) {
+                d[..h].copy_from_slice(r);
+            }
+            self.ws.bwd_at = (off, ld);
         }
         set_or_zero(&mut self.ws.dh, dh_n);
         set_or_zero(&mut self.ws.dc, dc_n);
@@ -376,9 +404,9 @@ impl<F: Float> SeqLayer<F> {
         let gh = self.kind.gates() * h;
         let dh = ws.dh.as_slice_mut().expect("contiguous");
         if b == 1 {
-            // dh (1, H) = dg (1, G·H) · W_hh (G·H, H), W_hh read in place.
-            let whh = self.params.weight_hh.as_slice().expect("contiguous");
-            F::vecmat(h, gh, dg, whh, h, dh, acc, ti % 2 == 1);
+            // dh (1, H) = dg (1, G·H) · W_hh (G·H, H), from the aligned copy.
+            let (off, ld) = ws.bwd_at;
+            F::vecmat(h, gh, dg, &ws.w_bwd[off..], ld, dh, acc, ti % 2 == 1);
         } else {
             F::gemm_packed(b, h, gh, dg, gh, &ws.w_bwd, dh, h, acc);
         }

@@ -144,9 +144,14 @@ impl Float for f32 {
         acc: bool,
     ) {
         use crate::kernels::gemm::{gemm, Mat};
-        // Large products (big weight gradients, big input projections) go to the packing GEMM,
-        // which wins once every dimension is large; the per-step products stay in place.
-        if m > 96 && n > 96 && k > 96 {
+        // Large products go to the packing GEMM, which blocks them for the caches: every
+        // dimension large (big weight gradients and input projections), a long reduction (the
+        // head's weight gradient over T·B rows: streamed unpacked, its operands leave the
+        // caches), or a large output (the head's input gradient: unpacked, A is read once per
+        // 16 columns). The per-step products, and min-char-rnn's small ones, stay in place.
+        let large =
+            (m > 96 && n > 96 && k > 96) || (m >= 16 && n >= 16 && (k >= 512 || (k >= 16 && m * n >= 2048 * 128)));
+        if large {
             return gemm_ndarray(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, acc);
         }
         gemm(m, n, k, Mat { data: a, rs: a_rs, cs: a_cs }, Mat::rows(b, ldb), c, ldc, acc)

@@ -4,6 +4,23 @@
 //! registers and streams rows of B; nothing is packed, so the recurrent weights are used where
 //! they lie at every step.
 
+/// Calls a kernel monomorphised for a count known only at run time: `$body` with the const
+/// `$c` set to the arm's value, `$last` for any count not listed.
+macro_rules! by_count {
+    ($n:expr, [$($k:literal),+], $last:expr, |$c:ident| $body:expr) => {
+        match $n {
+            $($k => {
+                const $c: usize = $k;
+                $body
+            })+
+            _ => {
+                const $c: usize = $last;
+                $body
+            }
+        }
+    };
+}
+
 /// A matrix argument: a slice and its strides. `B` must have unit column stride (its rows are
 /// streamed); `A` may have any strides (its entries are broadcast one at a time), so `Aᵀ` of a
 /// row-major matrix is `Mat { rs: 1, cs: ld }`.
@@ -262,20 +279,7 @@ mod avx2 {
         let mut i = 0;
         for q in 0..blocks {
             let r = base + usize::from(q < extra);
-            match r {
-                1 => narrow_block::<1>(k, o, i, j, mask),
-                2 => narrow_block::<2>(k, o, i, j, mask),
-                3 => narrow_block::<3>(k, o, i, j, mask),
-                4 => narrow_block::<4>(k, o, i, j, mask),
-                5 => narrow_block::<5>(k, o, i, j, mask),
-                6 => narrow_block::<6>(k, o, i, j, mask),
-                7 => narrow_block::<7>(k, o, i, j, mask),
-                8 => narrow_block::<8>(k, o, i, j, mask),
-                9 => narrow_block::<9>(k, o, i, j, mask),
-                10 => narrow_block::<10>(k, o, i, j, mask),
-                11 => narrow_block::<11>(k, o, i, j, mask),
-                _ => narrow_block::<12>(k, o, i, j, mask),
-            }
+            by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |N| narrow_block::<N>(k, o, i, j, mask));
             i += r;
         }
     }
@@ -321,14 +325,7 @@ mod avx2 {
         let mut i = 0;
         for q in 0..blocks {
             let r = base + usize::from(q < extra);
-            match r {
-                1 => block::<1, MASKED>(k, o, i, j, masks),
-                2 => block::<2, MASKED>(k, o, i, j, masks),
-                3 => block::<3, MASKED>(k, o, i, j, masks),
-                4 => block::<4, MASKED>(k, o, i, j, masks),
-                5 => block::<5, MASKED>(k, o, i, j, masks),
-                _ => block::<MR, MASKED>(k, o, i, j, masks),
-            }
+            by_count!(r, [1, 2, 3, 4, 5], MR, |N| block::<N, MASKED>(k, o, i, j, masks));
             i += r;
         }
     }
@@ -387,21 +384,7 @@ mod avx2 {
             let (xp, bp, yp) = (x.as_ptr(), b.as_ptr().add(v0 * 8), y.as_mut_ptr().add(v0 * 8));
             let cols = (n - v0 * 8).min((v1 - v0) * 8);
             let d = (k, xp, bp, ldb, yp, cols, acc, backwards);
-            match v1 - v0 {
-                1 => vm_block::<1>(d),
-                2 => vm_block::<2>(d),
-                3 => vm_block::<3>(d),
-                4 => vm_block::<4>(d),
-                5 => vm_block::<5>(d),
-                6 => vm_block::<6>(d),
-                7 => vm_block::<7>(d),
-                8 => vm_block::<8>(d),
-                9 => vm_block::<9>(d),
-                10 => vm_block::<10>(d),
-                11 => vm_block::<11>(d),
-                12 => vm_block::<12>(d),
-                _ => vm_block::<13>(d),
-            }
+            by_count!(v1 - v0, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 13, |N| vm_block::<N>(d))
         }
     }
 

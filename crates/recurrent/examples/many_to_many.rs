@@ -60,7 +60,7 @@ fn main() -> Result<(), recurrent::Error> {
         opt_head.step(&mut head);
 
         if step % 250 == 0 {
-            let pred_ok = logits_accuracy(&rnn, &head, &x, &targets);
+            let pred_ok = logits_accuracy(&rnn, &mut head, &x, &targets);
             println!("step {step:4}: loss {loss:.4}, accuracy {:.1}%", 100.0 * pred_ok);
         }
     }
@@ -68,7 +68,12 @@ fn main() -> Result<(), recurrent::Error> {
 }
 
 /// Share of rows whose arg-max class is the target (for the batch just trained on).
-fn logits_accuracy(rnn: &recurrent::Recurrent<f64>, head: &Linear<f64>, _x: &Array2<usize>, targets: &[usize]) -> f64 {
+fn logits_accuracy(
+    rnn: &recurrent::Recurrent<f64>,
+    head: &mut Linear<f64>,
+    _x: &Array2<usize>,
+    targets: &[usize],
+) -> f64 {
     let y = rnn.output_rows();
     let mut l = Array2::zeros((y.nrows(), head.output()));
     head.forward(y, &mut l);

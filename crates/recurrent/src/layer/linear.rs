@@ -17,13 +17,15 @@ pub struct Linear<F> {
     pub dweight: Array2<F>,
     /// Gradient of `bias`, accumulated.
     pub dbias: Array1<F>,
+    /// Scratch for `weightᵀ`, laid out by each forward (kept so the forward allocates nothing).
+    wt: Vec<F>,
 }
 
 impl<F: Float> Linear<F> {
     /// From given weights `(out, in)` and bias `(out,)`.
     pub fn from_weights(weight: Array2<F>, bias: Array1<F>) -> Self {
         let (dweight, dbias) = (Array2::zeros(weight.raw_dim()), Array1::zeros(bias.len()));
-        Linear { weight, bias, dweight, dbias }
+        Linear { weight, bias, dweight, dbias, wt: Vec::new() }
     }
 
     /// PyTorch's default: weight and bias from U(−1/√in, 1/√in).
@@ -45,16 +47,17 @@ impl<F: Float> Linear<F> {
     }
 
     /// `out (N, out) = x (N, in) · Wᵀ + b`.
-    pub fn forward(&self, x: ArrayView2<'_, F>, out: &mut Array2<F>) {
+    pub fn forward(&mut self, x: ArrayView2<'_, F>, out: &mut Array2<F>) {
         out.assign(&self.bias);
         match (x.as_slice(), out.as_slice_mut()) {
             // (N, in) · Wᵀ: B = Wᵀ must be row-major, so the product is taken as
             // outᵀ-free: out[n, v] = Σ_p x[n, p] W[v, p], with W read as Bᵀ through a copy.
             (Some(xs), Some(os)) => {
                 let (n, i, o) = (x.nrows(), self.input(), self.output());
-                let mut wt = vec![F::zero(); i * o];
-                crate::kernels::transpose(o, i, self.weight.as_slice().expect("standard"), &mut wt);
-                F::gemm(n, o, i, xs, i, 1, &wt, o, os, o, true);
+                let wt = &mut self.wt;
+                wt.resize(i * o, F::zero());
+                crate::kernels::transpose(o, i, self.weight.as_slice().expect("standard"), wt);
+                F::gemm(n, o, i, xs, i, 1, wt, o, os, o, true);
             }
             _ => general_mat_mul(F::one(), &x, &self.weight.t(), F::one(), out),
         }

@@ -151,7 +151,11 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         } else if n == "gemm" {
             bench_gemm(a.seconds)
         } else {
-            bench_config(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds, a.threads, a.steps)?
+            // A helper thread for the work inside a step (see `recurrent::par`) when asked for
+            // two or more threads.
+            recurrent::par::with_threads(a.threads, || {
+                bench_config(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds, a.threads, a.steps)
+            })?
         };
         if a.json {
             println!(
@@ -184,7 +188,7 @@ fn bench_config(c: &Config, seconds: f64, threads: usize, steps: Option<usize>) 
     let mut rng = NumpyRng::new(0);
     let init = if c.name == "min-char-rnn" { Init::Normal(0.01) } else { Init::PyTorch };
     let mut model = CharModel::<f32>::new(mc, init, &mut rng)?;
-    let mut opt = Optimizer::new(Rule::parse(c.optimizer)?, c.lr);
+    let mut opt = Optimizer::new(Rule::parse(c.optimizer)?, c.lr).zeroing_grads(true);
     let reduction = if c.name == "min-char-rnn" { Reduction::Sum } else { Reduction::Mean };
     let mut inputs = Array2::zeros((c.steps, c.batch));
     let mut targets = vec![0; c.steps * c.batch];

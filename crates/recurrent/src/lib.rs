@@ -26,6 +26,7 @@ pub mod layer;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod par;
 pub mod rng;
 pub mod sample;
 

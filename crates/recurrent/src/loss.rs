@@ -35,13 +35,28 @@ pub fn softmax_in_place<F: Float>(mut row: ArrayViewMut1<'_, F>) {
 /// When `targets.len() != N` or a target is `≥ V` (callers check data first).
 pub fn softmax_cross_entropy<F: Float>(logits: &mut Array2<F>, targets: &[usize], reduction: Reduction) -> f64 {
     assert_eq!(logits.nrows(), targets.len(), "one target per row");
-    let scale = match reduction {
-        Reduction::Mean => 1.0 / targets.len().max(1) as f64,
-        Reduction::Sum => 1.0,
-    };
-    let mut loss = 0.0;
+    let scale = reduction_scale(reduction, targets.len());
     let v = logits.ncols();
-    let all = logits.as_slice_mut().expect("a standard-layout array");
+    softmax_cross_entropy_rows(logits.as_slice_mut().expect("a standard-layout array"), v, targets, scale) * scale
+}
+
+/// `s` of [`softmax_cross_entropy`] for `rows` rows.
+pub fn reduction_scale(reduction: Reduction, rows: usize) -> f64 {
+    match reduction {
+        Reduction::Mean => 1.0 / rows.max(1) as f64,
+        Reduction::Sum => 1.0,
+    }
+}
+
+/// [`softmax_cross_entropy`] on rows `v` wide of a flat slice, with the gradient scaled by
+/// `scale`; returns the unscaled sum of the rows' losses. Rows are independent, so a batch can
+/// be done in parts (each with the whole batch's `scale`).
+///
+/// # Panics
+/// When `targets` has fewer entries than there are rows, or a target is `≥ v`.
+pub fn softmax_cross_entropy_rows<F: Float>(all: &mut [F], v: usize, targets: &[usize], scale: f64) -> f64 {
+    let mut loss = 0.0;
+    assert!(targets.len() >= all.len() / v.max(1), "one target per row");
     // Eight-lane code for the passes over each row (see `kernels::wide`).
     crate::kernels::wide(
         #[inline(always)]
@@ -61,7 +76,7 @@ pub fn softmax_cross_entropy<F: Float>(logits: &mut Array2<F>, targets: &[usize]
             }
         },
     );
-    loss * scale
+    loss
 }
 
 /// Mean-squared error `Σ (p − y)² · s` with `s = 1/numel` (Mean) or `1` (Sum); returns the loss

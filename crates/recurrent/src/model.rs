@@ -5,10 +5,14 @@ use crate::cell::{CellKind, CellParams};
 use crate::error::Result;
 use crate::layer::stack::{Input, Recurrent, RecurrentConfig, State};
 use crate::layer::Parameters;
-use crate::loss::{softmax_cross_entropy, softmax_in_place, Reduction};
+use crate::loss::{reduction_scale, softmax_cross_entropy, softmax_cross_entropy_rows, softmax_in_place, Reduction};
 use crate::rng::NumpyRng;
 use crate::{Float, Linear};
 use ndarray::{Array1, Array2, ArrayView2};
+
+/// From this many rows, the head and the loss run in two blocks of rows when a
+/// [`crate::par::Helper`] is installed (min-char-rnn has 25).
+const PAR_MIN_ROWS: usize = 12;
 
 /// How weights start.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -56,6 +60,12 @@ pub struct CharModel<F> {
     logits: Array2<F>,
     /// `(T·B, H)`: gradient reaching the stack's output.
     dy: Array2<F>,
+    /// Every gradient is known to be zero: set by [`Parameters::grads_now_zero`] (an optimizer
+    /// that zeroes as it updates) and by `zero_grad`; cleared by `backward` and by anything
+    /// that visits the gradients mutably, so `zero_grad` can skip a pass over all of them.
+    /// Writing `rnn`'s or `head`'s gradient fields directly bypasses it: call `zero_grad`
+    /// (which then does its pass) only through this type.
+    grads_zero: bool,
 }
 
 impl<F: Float> CharModel<F> {
@@ -96,7 +106,7 @@ impl<F: Float> CharModel<F> {
 
     /// From a stack and a head already built (e.g. loaded from a checkpoint).
     pub fn from_parts(config: ModelConfig, rnn: Recurrent<F>, head: Linear<F>) -> Self {
-        CharModel { config, rnn, head, logits: Array2::zeros((0, 0)), dy: Array2::zeros((0, 0)) }
+        CharModel { config, rnn, head, logits: Array2::zeros((0, 0)), dy: Array2::zeros((0, 0)), grads_zero: false }
     }
 
     /// Runs `inputs (T, B)` from `state`, scores `targets` (`T·B`, time-major) and keeps what
@@ -110,20 +120,49 @@ impl<F: Float> CharModel<F> {
         reduction: Reduction,
         dropout_rng: Option<&mut NumpyRng>,
     ) -> Result<(f64, State<F>)> {
-        let (t, b) = self.rnn.forward_rows(Input::Tokens(inputs), state, dropout_rng)?;
+        // The head's `Wᵀ` is laid out during the recurrence, on the helper when there is one.
+        let (rnn, head) = (&mut self.rnn, &mut self.head);
+        let (ran, ()) =
+            crate::par::join(|| rnn.forward_rows(Input::Tokens(inputs), state, dropout_rng), || head.prepare());
+        let (t, b) = ran?;
         let n = t * b;
         if self.logits.nrows() != n {
             self.logits = Array2::zeros((n, self.config.vocab));
             self.dy = Array2::zeros((n, self.config.hidden));
         }
-        self.head.forward(self.rnn.output_rows(), &mut self.logits);
-        let loss = softmax_cross_entropy(&mut self.logits, targets, reduction);
+        let x = self.rnn.output_rows();
+        let loss = match (x.as_slice(), self.logits.as_slice_mut()) {
+            (Some(xs), Some(ls)) if targets.len() == n => {
+                let (scale, v, hid) = (reduction_scale(reduction, n), self.config.vocab, x.ncols());
+                let head = &self.head;
+                let rows = |xs: &[F], ls: &mut [F], ys: &[usize]| {
+                    head.forward_prepared(xs, ls);
+                    softmax_cross_entropy_rows(ls, v, ys, scale)
+                };
+                // Rows are independent: with a helper, two blocks of rows on two threads
+                // (whole 6-row blocks of the GEMM kernel on the caller's side).
+                let (l0, l1) = if n >= PAR_MIN_ROWS && crate::par::available() {
+                    let n0 = n / 2 / 6 * 6;
+                    let ((x0, x1), (y0, y1)) = (xs.split_at(n0 * hid), targets.split_at(n0));
+                    let (g0, g1) = ls.split_at_mut(n0 * v);
+                    crate::par::join(|| rows(x0, g0, y0), || rows(x1, g1, y1))
+                } else {
+                    (rows(xs, ls, targets), 0.0)
+                };
+                (l0 + l1) * scale
+            }
+            _ => {
+                self.head.forward(x, &mut self.logits);
+                softmax_cross_entropy(&mut self.logits, targets, reduction)
+            }
+        };
         Ok((loss, self.rnn.final_state()))
     }
 
     /// Backward through the head and the stack for the last [`CharModel::forward_loss`],
     /// accumulating every gradient (the carried state gets no gradient: truncated BPTT).
     pub fn backward(&mut self) -> Result<()> {
+        self.grads_zero = false;
         self.head.backward(self.rnn.output_rows(), self.logits.view(), Some(self.dy.view_mut()));
         self.rnn.backward_rows(self.dy.view(), None)?;
         Ok(())
@@ -162,13 +201,26 @@ impl<F: Float> CharModel<F> {
 
 impl<F: Float> Parameters<F> for CharModel<F> {
     fn visit(&mut self, f: &mut dyn FnMut(&str, &[usize], &mut [F], &mut [F])) {
+        self.grads_zero = false;
         self.rnn.visit(&mut |n, s, p, g| f(&format!("rnn.{n}"), s, p, g));
         self.head.visit(&mut |n, s, p, g| f(&format!("head.{n}"), s, p, g));
     }
 
     fn visit_values(&mut self, f: &mut dyn FnMut(&mut [F], &mut [F])) {
+        self.grads_zero = false;
         self.rnn.visit_values(f);
         self.head.visit_values(f);
+    }
+
+    fn zero_grad(&mut self) {
+        if !self.grads_zero {
+            self.visit_values(&mut |_, g| g.fill(F::zero()));
+            self.grads_zero = true;
+        }
+    }
+
+    fn grads_now_zero(&mut self) {
+        self.grads_zero = true;
     }
 }
 
@@ -243,20 +295,27 @@ impl<F: Float> Shards<F> {
             m.backward()?;
             Ok(r)
         };
-        let (first, rest): (ShardResult<F>, Vec<ShardResult<F>>) = std::thread::scope(|sc| {
-            let handles: Vec<_> = self
-                .replicas
-                .iter_mut()
-                .take(n - 1)
-                .enumerate()
-                .map(|(s, rep)| {
-                    let p = part(s + 1);
-                    sc.spawn(move || run(rep, p))
-                })
-                .collect();
-            let first = run(main, part(0));
-            (first, handles.into_iter().map(|h| h.join().expect("a shard panicked")).collect())
-        });
+        let (first, rest): (ShardResult<F>, Vec<ShardResult<F>>) = if n == 2 && crate::par::available() {
+            // Two shards: the second on the installed helper rather than a thread spawned per step.
+            let (rep, p1) = (&mut self.replicas[0], part(1));
+            let (first, second) = crate::par::join(|| run(main, part(0)), move || run(rep, p1));
+            (first, vec![second])
+        } else {
+            std::thread::scope(|sc| {
+                let handles: Vec<_> = self
+                    .replicas
+                    .iter_mut()
+                    .take(n - 1)
+                    .enumerate()
+                    .map(|(s, rep)| {
+                        let p = part(s + 1);
+                        sc.spawn(move || run(rep, p))
+                    })
+                    .collect();
+                let first = run(main, part(0));
+                (first, handles.into_iter().map(|h| h.join().expect("a shard panicked")).collect())
+            })
+        };
         // Mean losses are per row: weight each shard by its share of the rows.
         let weight = |s: usize| {
             let (b0, b1) = bounds[s];

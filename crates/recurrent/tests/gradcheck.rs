@@ -206,3 +206,64 @@ fn char_model_f32_matches_f64() {
         }
     }
 }
+
+/// Training with a helper thread (`recurrent::par`) splits the head, the loss, the weight
+/// gradients and the optimizer's tensors, or runs the second batch shard, across two threads;
+/// every part writes its own outputs in the same order as one thread does, so the weights
+/// after several f32 steps are bit-for-bit those of the run without a helper (the expected
+/// values are that run's). The helper run also zeroes gradients inside the optimizer, which
+/// must not change the updates either. Sizes cross every threshold for splitting at batch 1
+/// (25 rows, a 64×64 `W_hh`).
+#[test]
+fn a_helper_thread_changes_no_result() {
+    use recurrent::layer::Parameters;
+    use recurrent::model::{CharModel, Init, ModelConfig, Shards};
+    use recurrent::optim::{Clip, Optimizer, Rule};
+    for (cell, hidden, batch, rule, clip) in [
+        (CellKind::Rnn, 64, 1, "adagrad", Clip { norm: 0.0, value: 5.0 }),
+        (CellKind::Lstm, 24, 4, "adam", Clip { norm: 5.0, value: 0.0 }),
+        (CellKind::Gru, 40, 1, "adam", Clip { norm: 5.0, value: 0.0 }),
+    ] {
+        let (t, v) = (25, 11);
+        let run = |helper: Option<&recurrent::par::Helper>| {
+            let mc = ModelConfig { cell, vocab: v, hidden, layers: 1, dropout: 0.0 };
+            let mut model = CharModel::<f32>::new(mc, Init::PyTorch, &mut recurrent::NumpyRng::new(9)).unwrap();
+            let mut opt = Optimizer::new(Rule::parse(rule).unwrap(), 0.01).zeroing_grads(helper.is_some());
+            let mut shards = Shards::new(&model, 2);
+            let mut losses = Vec::new();
+            let mut state = None;
+            let mut body = || {
+                for step in 0..6 {
+                    let x = ndarray::Array2::from_shape_fn((t, batch), |(i, j)| (i * 7 + j * 3 + step * 5) % v);
+                    let y: Vec<usize> = (0..t * batch).map(|i| (i * 5 + step) % v).collect();
+                    let red = recurrent::Reduction::Mean;
+                    let (loss, s) =
+                        shards.forward_backward(&mut model, x.view(), &y, state.as_ref(), red, None).unwrap();
+                    opt.step_clipped(&mut model, clip);
+                    state = Some(s);
+                    losses.push(loss);
+                }
+            };
+            match helper {
+                Some(h) => h.install(body),
+                None => body(),
+            }
+            let (mut params, mut grads) = (Vec::new(), Vec::new());
+            model.visit(&mut |_, _, p, g| {
+                params.extend_from_slice(p);
+                grads.extend_from_slice(g);
+            });
+            (params, grads, losses)
+        };
+        let (p1, _, l1) = run(None);
+        let helper = recurrent::par::Helper::new();
+        let (p2, g2, l2) = run(Some(&helper));
+        assert!(helper.jobs() >= 6, "{cell:?}: the helper ran {} jobs", helper.jobs());
+        assert!(p1.iter().zip(&p2).all(|(a, b)| a.to_bits() == b.to_bits()), "{cell:?}: weights differ");
+        assert!(g2.iter().all(|&g| g == 0.0), "{cell:?}: the zeroing optimizer left gradients");
+        for (a, b) in l1.iter().zip(&l2) {
+            // The loss is summed in two parts with a helper: the order of an f64 sum.
+            assert!((a - b).abs() <= 1e-12 * a.abs(), "{cell:?}: loss {a} vs {b}");
+        }
+    }
+}

@@ -53,7 +53,8 @@ struct Run {
 
 pub fn train(args: TrainArgs) -> Result<ExitCode> {
     let mut run = Run::prepare(&args)?;
-    let code = run.train_loop()?;
+    // A helper thread for the work inside a step (see `recurrent::par`) with two threads or more.
+    let code = recurrent::par::with_threads(run.cfg.threads, || run.train_loop())?;
     Ok(code)
 }
 
@@ -147,7 +148,7 @@ impl Run {
             (None, Some(e)) => e * split.train.count,
             (None, None) => bail!("give --steps or --epochs"),
         };
-        let mut opt = Optimizer::new(rule_of(&cfg)?, cfg.lr);
+        let mut opt = Optimizer::new(rule_of(&cfg)?, cfg.lr).zeroing_grads(true);
         let p = match &resume {
             Some(ckpt) => {
                 let sp = ckpt.with_file_name("last.state.safetensors");

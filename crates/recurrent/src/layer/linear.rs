@@ -48,39 +48,64 @@ impl<F: Float> Linear<F> {
 
     /// `out (N, out) = x (N, in) · Wᵀ + b`.
     pub fn forward(&mut self, x: ArrayView2<'_, F>, out: &mut Array2<F>) {
-        out.assign(&self.bias);
         match (x.as_slice(), out.as_slice_mut()) {
-            // (N, in) · Wᵀ: B = Wᵀ must be row-major, so the product is taken as
-            // outᵀ-free: out[n, v] = Σ_p x[n, p] W[v, p], with W read as Bᵀ through a copy.
             (Some(xs), Some(os)) => {
-                let (n, i, o) = (x.nrows(), self.input(), self.output());
-                let wt = &mut self.wt;
-                wt.resize(i * o, F::zero());
-                crate::kernels::transpose(o, i, self.weight.as_slice().expect("standard"), wt);
-                F::gemm(n, o, i, xs, i, 1, wt, o, os, o, true);
+                self.prepare();
+                self.forward_prepared(xs, os);
             }
-            _ => general_mat_mul(F::one(), &x, &self.weight.t(), F::one(), out),
+            _ => {
+                out.assign(&self.bias);
+                general_mat_mul(F::one(), &x, &self.weight.t(), F::one(), out)
+            }
         }
     }
 
-    /// Accumulates `dW += doutᵀ x`, `db += Σ dout`; writes `dx = dout · W` when given.
+    /// Lays out `Wᵀ` for [`Linear::forward_prepared`] (the product wants it row-major).
+    pub fn prepare(&mut self) {
+        let (i, o) = (self.input(), self.output());
+        self.wt.resize(i * o, F::zero());
+        crate::kernels::transpose(o, i, self.weight.as_slice().expect("standard"), &mut self.wt);
+    }
+
+    /// [`Linear::forward`] on flat row-major rows, `x (N, in)` into `out (N, out)`, with `Wᵀ`
+    /// from the last [`Linear::prepare`]. Takes `&self`, so row blocks can run on two threads.
+    ///
+    /// # Panics
+    /// When `prepare` has not run or the lengths are not whole rows of the same `N`.
+    pub fn forward_prepared(&self, xs: &[F], os: &mut [F]) {
+        let (i, o) = (self.input(), self.output());
+        let n = xs.len() / i.max(1);
+        assert!(self.wt.len() == i * o && xs.len() == n * i && os.len() == n * o, "Linear::forward_prepared shapes");
+        let bias = self.bias.as_slice().expect("standard");
+        os.chunks_exact_mut(o.max(1)).for_each(|r| r.copy_from_slice(bias));
+        F::gemm(n, o, i, xs, i, 1, &self.wt, o, os, o, true);
+    }
+
+    /// Accumulates `dW += doutᵀ x`, `db += Σ dout`; writes `dx = dout · W` when given. With a
+    /// [`crate::par::Helper`] installed, the weight gradient and the input gradient are taken
+    /// on two threads.
     pub fn backward(&mut self, x: ArrayView2<'_, F>, dout: ArrayView2<'_, F>, dx: Option<ArrayViewMut2<'_, F>>) {
         let (n, i, o) = (x.nrows(), self.input(), self.output());
-        match (x.as_slice(), dout.as_slice()) {
-            (Some(xs), Some(ds)) => {
-                // dW (out, in) += doutᵀ (out, N) · x (N, in)
-                F::gemm(o, i, n, ds, 1, o, xs, i, self.dweight.as_slice_mut().expect("standard"), i, true);
-            }
-            _ => general_mat_mul(F::one(), &dout.t(), &x, F::one(), &mut self.dweight),
-        }
-        self.dbias += &dout.sum_axis(Axis(0));
-        if let Some(mut dx) = dx {
-            match (dout.as_slice(), dx.as_slice_mut()) {
-                (Some(ds), Some(d)) => {
-                    F::gemm(n, i, o, ds, o, 1, self.weight.as_slice().expect("standard"), i, d, i, false)
+        let (weight, dweight, dbias) = (&self.weight, &mut self.dweight, &mut self.dbias);
+        let mut grads = || {
+            match (x.as_slice(), dout.as_slice()) {
+                (Some(xs), Some(ds)) => {
+                    // dW (out, in) += doutᵀ (out, N) · x (N, in)
+                    F::gemm(o, i, n, ds, 1, o, xs, i, dweight.as_slice_mut().expect("standard"), i, true);
                 }
-                _ => general_mat_mul(F::one(), &dout, &self.weight, F::zero(), &mut dx),
+                _ => general_mat_mul(F::one(), &dout.t(), &x, F::one(), dweight),
             }
+            *dbias += &dout.sum_axis(Axis(0));
+        };
+        let input_grad = |mut dx: ArrayViewMut2<'_, F>| match (dout.as_slice(), dx.as_slice_mut()) {
+            (Some(ds), Some(d)) => F::gemm(n, i, o, ds, o, 1, weight.as_slice().expect("standard"), i, d, i, false),
+            _ => general_mat_mul(F::one(), &dout, weight, F::zero(), &mut dx),
+        };
+        match dx {
+            Some(dx) => {
+                crate::par::join(|| input_grad(dx), grads);
+            }
+            None => grads(),
         }
     }
 }

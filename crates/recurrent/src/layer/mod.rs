@@ -25,6 +25,11 @@ pub trait Parameters<F> {
         self.visit_values(&mut |_, g| g.fill(F::zero()));
     }
 
+    /// Told by an optimizer that has just left every gradient at zero (see
+    /// [`crate::optim::Optimizer::zeroing_grads`]), so a following [`Parameters::zero_grad`]
+    /// may skip its pass. The default ignores it.
+    fn grads_now_zero(&mut self) {}
+
     /// The number of scalar parameters.
     fn num_params(&mut self) -> usize {
         let mut n = 0;

@@ -412,70 +412,107 @@ impl<F: Float> SeqLayer<F> {
         }
     }
 
-    /// After the time loop: every weight gradient as one GEMM over all `T·B` rows.
+    /// After the time loop: every weight gradient as one GEMM over all `T·B` rows. With a
+    /// [`crate::par::Helper`] installed, the rows of `dW_hh` are cut in two blocks, the helper
+    /// taking one and the caller the other and everything else.
     #[inline(always)]
     fn weight_grads(&mut self, x: SeqInput<'_, F>, dx: Option<ArrayViewMut2<'_, F>>) {
         let (t, b) = (self.ws.t, self.ws.b);
         let (h, gh, rows) = (self.hidden(), self.kind.gates() * self.hidden(), t * b);
+        let i = self.params.input();
         let mut acc = std::mem::take(&mut self.ws.tok_acc);
         let ws = &self.ws;
         let g = &mut self.grads;
+        let w_ih = &self.params.weight_ih;
+        let gru = self.kind == CellKind::Gru;
+        let dx_wanted = dx.is_some();
         // After the loop `gates` holds the input-side pre-activation gradients (dGi).
-        let dgh = if self.kind == CellKind::Gru { ws.dgh.view() } else { ws.gates.view() };
+        let dgh = if gru { ws.dgh.view() } else { ws.gates.view() };
         let hprev = if self.reverse { ws.hbuf.slice(s![b.., ..]) } else { ws.hbuf.slice(s![..rows, ..]) };
         let (dghs, dgis) = (dgh.to_slice().expect("contiguous"), ws.gates.as_slice().expect("contiguous"));
-        // dW_hh (G·H, H) += dGhᵀ (G·H, T·B) · Hprev (T·B, H)
+        let hps = hprev.to_slice().expect("contiguous");
+        // Rows r0.. of dW_hh (G·H, H) += dGhᵀ (G·H, T·B) · Hprev (T·B, H), into `c`.
+        let dwhh = |r0: usize, c: &mut [F]| {
+            let m = c.len() / h.max(1);
+            F::gemm(m, h, rows, &dghs[r0..], 1, gh, hps, h, c, h, true);
+        };
+        let (wih, bias_ih, bias_hh) = (&mut g.weight_ih, &mut g.bias_ih, &mut g.bias_hh);
+        let rest = || {
+            // db = the column sums of dG (the same for both biases unless the cell is a GRU).
+            let sum_hh = column_sums(dghs, gh);
+            let sum_ih = if gru { column_sums(dgis, gh) } else { sum_hh.clone() };
+            bias_hh.iter_mut().zip(&sum_hh).for_each(|(b, &v)| *b += v);
+            bias_ih.iter_mut().zip(&sum_ih).for_each(|(b, &v)| *b += v);
+            match x {
+                SeqInput::Dense(x) => {
+                    // dW_ih (G·H, I) += dGiᵀ (G·H, T·B) · X (T·B, I)
+                    let x = x.as_standard_layout();
+                    let wih = wih.as_slice_mut().expect("contiguous");
+                    F::gemm(gh, i, rows, dgis, 1, gh, x.as_slice().expect("standard"), i, wih, i, true);
+                    if let Some(mut dx) = dx {
+                        // dX (T·B, I) += dGi (T·B, G·H) · W_ih (G·H, I)
+                        let w = w_ih.as_slice().expect("contiguous");
+                        match dx.as_slice_mut() {
+                            Some(d) => F::gemm(rows, i, gh, dgis, gh, 1, w, i, d, i, true),
+                            None => general_mat_mul(F::one(), &ws.gates, w_ih, F::one(), &mut dx),
+                        }
+                    }
+                }
+                SeqInput::Tokens(tok) if rows >= 2 * i => {
+                    // dW_ih[:, k] += every dGi row whose token is k. Column k is strided, so the
+                    // rows are summed per token into a contiguous (I, G·H) scratch first (vector
+                    // adds), which is then added in transposed once.
+                    acc.clear();
+                    acc.resize(i * gh, F::zero());
+                    for (row, &k) in dgis.chunks_exact(gh).zip(tok) {
+                        acc[k * gh..(k + 1) * gh].iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+                    }
+                    let wih = wih.as_slice_mut().expect("contiguous");
+                    for (k, a) in acc.chunks_exact(gh).enumerate() {
+                        for (r, &v) in a.iter().enumerate() {
+                            wih[r * i + k] += v;
+                        }
+                    }
+                }
+                SeqInput::Tokens(tok) => {
+                    // Few rows (one sequence): add each row into its strided column directly.
+                    let mut wt = wih.view_mut().reversed_axes();
+                    for (row, &k) in ws.gates.rows().into_iter().zip(tok) {
+                        let mut col = wt.row_mut(k);
+                        col += &row;
+                    }
+                }
+            }
+        };
         let whh = g.weight_hh.as_slice_mut().expect("contiguous");
-        F::gemm(gh, h, rows, dghs, 1, gh, hprev.to_slice().expect("contiguous"), h, whh, h, true);
-        // db = the column sums of dG (the same for both biases unless the cell is a GRU).
-        let sum_hh = column_sums(dghs, gh);
-        let sum_ih = if self.kind == CellKind::Gru { column_sums(dgis, gh) } else { sum_hh.clone() };
-        g.bias_hh.iter_mut().zip(&sum_hh).for_each(|(b, &v)| *b += v);
-        g.bias_ih.iter_mut().zip(&sum_ih).for_each(|(b, &v)| *b += v);
-        let i = self.params.input();
-        match x {
-            SeqInput::Dense(x) => {
-                // dW_ih (G·H, I) += dGiᵀ (G·H, T·B) · X (T·B, I)
-                let x = x.as_standard_layout();
-                let wih = g.weight_ih.as_slice_mut().expect("contiguous");
-                F::gemm(gh, i, rows, dgis, 1, gh, x.as_slice().expect("standard"), i, wih, i, true);
-                if let Some(mut dx) = dx {
-                    // dX (T·B, I) += dGi (T·B, G·H) · W_ih (G·H, I)
-                    let w = self.params.weight_ih.as_slice().expect("contiguous");
-                    match dx.as_slice_mut() {
-                        Some(d) => F::gemm(rows, i, gh, dgis, gh, 1, w, i, d, i, true),
-                        None => general_mat_mul(F::one(), &ws.gates, &self.params.weight_ih, F::one(), &mut dx),
-                    }
-                }
-            }
-            SeqInput::Tokens(tok) if rows >= 2 * i => {
-                // dW_ih[:, k] += every dGi row whose token is k. Column k is strided, so the
-                // rows are summed per token into a contiguous (I, G·H) scratch first (vector
-                // adds), which is then added in transposed once.
-                acc.clear();
-                acc.resize(i * gh, F::zero());
-                for (row, &k) in dgis.chunks_exact(gh).zip(tok) {
-                    acc[k * gh..(k + 1) * gh].iter_mut().zip(row).for_each(|(a, &v)| *a += v);
-                }
-                let wih = g.weight_ih.as_slice_mut().expect("contiguous");
-                for (k, a) in acc.chunks_exact(gh).enumerate() {
-                    for (r, &v) in a.iter().enumerate() {
-                        wih[r * i + k] += v;
-                    }
-                }
-            }
-            SeqInput::Tokens(tok) => {
-                // Few rows (one sequence): add each row into its strided column directly.
-                let mut wt = g.weight_ih.view_mut().reversed_axes();
-                for (row, &k) in ws.gates.rows().into_iter().zip(tok) {
-                    let mut col = wt.row_mut(k);
-                    col += &row;
-                }
-            }
+        if gh * h * rows >= PAR_MIN_MACS && crate::par::available() {
+            // Balance the work in multiply-adds: the caller's share of dW_hh plus the rest
+            // (dW_ih and dX as GEMMs; a token scatter counted as 20 per entry, measured).
+            let other = match x {
+                SeqInput::Dense(_) => gh * i * rows * if dx_wanted { 2 } else { 1 },
+                SeqInput::Tokens(_) => 20 * gh * rows,
+            };
+            let mine = (gh * h * rows).saturating_sub(other) / 2;
+            let r0 = (mine / (h * rows).max(1) / 6 * 6).min(gh);
+            let (c0, c1) = whh.split_at_mut(r0 * h);
+            crate::par::join(
+                || {
+                    dwhh(0, c0);
+                    rest();
+                },
+                || dwhh(r0, c1),
+            );
+        } else {
+            dwhh(0, whh);
+            rest();
         }
         self.ws.tok_acc = acc;
     }
 }
+
+/// With a helper installed, `dW_hh` is split across two threads from this many multiply-adds
+/// (min-char-rnn's is 250,000; a hand-off costs about as much as 10,000).
+const PAR_MIN_MACS: usize = 100_000;
 
 /// Block `read` as a slice and block `write` (a different one) as a mutable slice, each `len`
 /// values of the contiguous buffer `buf`.

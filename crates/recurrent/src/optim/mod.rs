@@ -90,12 +90,23 @@ pub struct Optimizer<F> {
     pub steps: u64,
     /// `slots × tensors` moment buffers, in [`Parameters::visit`] order (`m`, then `v` for Adam).
     pub moments: Vec<Vec<Vec<F>>>,
+    /// Whether each step leaves the gradients at zero (see [`Optimizer::zeroing_grads`]).
+    zero_grads: bool,
 }
 
 impl<F: Float> Optimizer<F> {
     /// A fresh optimizer; buffers are made on the first step.
     pub fn new(rule: Rule, lr: f64) -> Self {
-        Optimizer { rule, lr, steps: 0, moments: vec![Vec::new(); rule.slots()] }
+        Optimizer { rule, lr, steps: 0, moments: vec![Vec::new(); rule.slots()], zero_grads: false }
+    }
+
+    /// Makes every step also set each gradient to zero right after using it, in the same pass
+    /// (a training loop's next `zero_grad` then has nothing to do, see
+    /// [`Parameters::grads_now_zero`]). The updates are unchanged. With a helper thread this
+    /// also keeps each half of a tensor's gradient in the cache of the core that updates it.
+    pub fn zeroing_grads(mut self, on: bool) -> Self {
+        self.zero_grads = on;
+        self
     }
 
     /// One update of every parameter from its gradient.
@@ -122,14 +133,14 @@ impl<F: Float> Optimizer<F> {
     }
 
     /// The update with each gradient entry first mapped by `prep` (scale, clamp).
-    fn update(&mut self, model: &mut impl Parameters<F>, prep: impl Fn(F) -> F + Copy) {
+    fn update(&mut self, model: &mut impl Parameters<F>, prep: impl Fn(F) -> F + Copy + Send + Sync) {
         if self.moments.iter().any(|m| m.is_empty()) {
             for slot in self.moments.iter_mut() {
                 model.visit_values(&mut |p, _| slot.push(vec![F::zero(); p.len()]));
             }
         }
         self.steps += 1;
-        let (lr, rule, t) = (F::c(self.lr), self.rule, self.steps as f64);
+        let (lr, rule, t, zero) = (F::c(self.lr), self.rule, self.steps as f64, self.zero_grads);
         let (mut m0, mut m1) = match self.moments.split_first_mut() {
             Some((a, rest)) => (Some(a), rest.first_mut()),
             None => (None, None),
@@ -139,12 +150,47 @@ impl<F: Float> Optimizer<F> {
             let m = m0.as_deref_mut().map(|s| &mut s[i][..]);
             let v = m1.as_deref_mut().map(|s| &mut s[i][..]);
             // One tensor's loop in eight-lane code (see `kernels::wide`).
-            crate::kernels::wide(
-                #[inline(always)]
-                || update_tensor(rule, lr, t, p, g, m, v, prep),
-            );
+            let run = |p: &mut [F], g: &mut [F], m: Option<&mut [F]>, v: Option<&mut [F]>| {
+                crate::kernels::wide(
+                    #[inline(always)]
+                    || update_tensor(rule, lr, t, p, g, m, v, prep),
+                );
+                if zero {
+                    g.fill(F::zero());
+                }
+            };
+            if p.len() >= PAR_MIN_LEN && crate::par::available() {
+                // Element-wise, so two halves on two threads give the same values.
+                let half = (p.len() / 2).next_multiple_of(8);
+                let (p0, p1) = p.split_at_mut(half);
+                let (g0, g1) = g.split_at_mut(half);
+                let (m0, m1) = split_opt(m, half);
+                let (v0, v1) = split_opt(v, half);
+                crate::par::join(|| run(p0, g0, m0, v0), || run(p1, g1, m1, v1));
+            } else {
+                run(p, g, m, v);
+            }
             i += 1;
         });
+        if zero {
+            model.grads_now_zero();
+        }
+    }
+}
+
+/// Tensors from this many entries are updated in two halves on two threads when a
+/// [`crate::par::Helper`] is installed (min-char-rnn's three weight matrices have 6,500 and
+/// 10,000; a hand-off costs about as much as updating 500 entries).
+const PAR_MIN_LEN: usize = 4096;
+
+/// An optional slice cut at `at`.
+fn split_opt<F>(s: Option<&mut [F]>, at: usize) -> (Option<&mut [F]>, Option<&mut [F]>) {
+    match s {
+        Some(s) => {
+            let (a, b) = s.split_at_mut(at);
+            (Some(a), Some(b))
+        }
+        None => (None, None),
     }
 }
 

@@ -35,16 +35,19 @@ pub fn softmax_in_place<F: Float>(mut row: ArrayViewMut1<'_, F>) {
 /// When `targets.len() != N` or a target is `≥ V` (callers check data first).
 pub fn softmax_cross_entropy<F: Float>(logits: &mut Array2<F>, targets: &[usize], reduction: Reduction) -> f64 {
     assert_eq!(logits.nrows(), targets.len(), "one target per row");
-    let scale = reduction_scale(reduction, targets.len());
+    let scale = reduction.scale(targets.len());
     let v = logits.ncols();
     softmax_cross_entropy_rows(logits.as_slice_mut().expect("a standard-layout array"), v, targets, scale) * scale
 }
 
-/// `s` of [`softmax_cross_entropy`] for `rows` rows.
-pub fn reduction_scale(reduction: Reduction, rows: usize) -> f64 {
-    match reduction {
-        Reduction::Mean => 1.0 / rows.max(1) as f64,
-        Reduction::Sum => 1.0,
+impl Reduction {
+    /// The factor `s` that turns a sum of `count` per-element losses into this reduction:
+    /// `1/count` for [`Reduction::Mean`], `1` for [`Reduction::Sum`].
+    pub fn scale(self, count: usize) -> f64 {
+        match self {
+            Reduction::Mean => 1.0 / count.max(1) as f64,
+            Reduction::Sum => 1.0,
+        }
     }
 }
 
@@ -82,10 +85,7 @@ pub fn softmax_cross_entropy_rows<F: Float>(all: &mut [F], v: usize, targets: &[
 /// Mean-squared error `Σ (p − y)² · s` with `s = 1/numel` (Mean) or `1` (Sum); returns the loss
 /// and `∂loss/∂p`.
 pub fn mse<F: Float>(pred: ArrayView2<'_, F>, target: ArrayView2<'_, F>, reduction: Reduction) -> (f64, Array2<F>) {
-    let scale = match reduction {
-        Reduction::Mean => 1.0 / pred.len().max(1) as f64,
-        Reduction::Sum => 1.0,
-    };
+    let scale = reduction.scale(pred.len());
     let diff = &pred - &target;
     let loss = diff.iter().map(|d| d.f64() * d.f64()).sum::<f64>() * scale;
     (loss, diff.mapv(|d| d * F::c(2.0 * scale)))

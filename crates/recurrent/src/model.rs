@@ -5,7 +5,7 @@ use crate::cell::{CellKind, CellParams};
 use crate::error::Result;
 use crate::layer::stack::{Input, Recurrent, RecurrentConfig, State};
 use crate::layer::Parameters;
-use crate::loss::{reduction_scale, softmax_cross_entropy, softmax_cross_entropy_rows, softmax_in_place, Reduction};
+use crate::loss::{softmax_cross_entropy, softmax_cross_entropy_rows, softmax_in_place, Reduction};
 use crate::rng::NumpyRng;
 use crate::{Float, Linear};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -133,7 +133,7 @@ impl<F: Float> CharModel<F> {
         let x = self.rnn.output_rows();
         let loss = match (x.as_slice(), self.logits.as_slice_mut()) {
             (Some(xs), Some(ls)) if targets.len() == n => {
-                let (scale, v, hid) = (reduction_scale(reduction, n), self.config.vocab, x.ncols());
+                let (scale, v, hid) = (reduction.scale(n), self.config.vocab, x.ncols());
                 let head = &self.head;
                 let rows = |xs: &[F], ls: &mut [F], ys: &[usize]| {
                     head.forward_prepared(xs, ls);

@@ -40,7 +40,8 @@ pub trait Float:
     /// `C (m, n) = β·C + A (m, k) · B (k, n)`, `β = 1` when `accumulate`. `A[i, p]` is
     /// `a[i·a_rs + p·a_cs]` (so `a_rs = 1, a_cs = ld` reads a transpose); `B` and `C` are
     /// row-major with leading dimensions. `f32` uses the in-place small-matrix kernel up to
-    /// moderate sizes and ndarray's packing GEMM beyond; `f64` always ndarray's.
+    /// moderate sizes and its cache-blocked packing GEMM beyond (`kernels::gemm::gemm_blocked`;
+    /// ndarray's on a CPU without AVX2 and FMA); `f64` always ndarray's.
     #[allow(clippy::too_many_arguments)]
     fn gemm(
         m: usize,
@@ -55,6 +56,25 @@ pub trait Float:
         ldc: usize,
         accumulate: bool,
     );
+    /// `C (m, n) = β·C + A (m, k) · Bᵀ` for row-major `A` and `B (n, k)` (leading dimensions
+    /// `lda`, `ldb`): a product with a weight matrix stored output-major, as `X · W_ihᵀ`.
+    /// `f32` packs `B`'s blocks column by column for its cache-blocked kernel; `f64` uses
+    /// ndarray's GEMM.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm_nt(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        lda: usize,
+        b: &[Self],
+        ldb: usize,
+        c: &mut [Self],
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        gemm_ndarray(m, n, k, a, lda, 1, (b, 1, ldb), c, ldc, accumulate)
+    }
     /// `B (k, n)` in the layout [`Float::gemm_packed`] reads (`f32`: 16-column panels; `f64`:
     /// row-major, unchanged).
     fn pack_b(k: usize, n: usize, b: &[Self], ldb: usize) -> Vec<Self>;
@@ -98,15 +118,14 @@ fn gemm_ndarray<F: Float>(
     a: &[F],
     a_rs: usize,
     a_cs: usize,
-    b: &[F],
-    ldb: usize,
+    (b, b_rs, b_cs): (&[F], usize, usize),
     c: &mut [F],
     ldc: usize,
     acc: bool,
 ) {
     use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
     let av = ArrayView2::from_shape((m, k).strides((a_rs, a_cs)), a).expect("A fits");
-    let bv = ArrayView2::from_shape((k, n).strides((ldb, 1)), b).expect("B fits");
+    let bv = ArrayView2::from_shape((k, n).strides((b_rs, b_cs)), b).expect("B fits");
     let mut cv = ArrayViewMut2::from_shape((m, n).strides((ldc, 1)), c).expect("C fits");
     let beta = if acc { F::one() } else { F::zero() };
     ndarray::linalg::general_mat_mul(F::one(), &av, &bv, beta, &mut cv);
@@ -152,9 +171,31 @@ impl Float for f32 {
         let large =
             (m > 96 && n > 96 && k > 96) || (m >= 16 && n >= 16 && (k >= 512 || (k >= 16 && m * n >= 2048 * 128)));
         if large {
-            return gemm_ndarray(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, acc);
+            if crate::kernels::has_avx2_fma() {
+                let (a, b) = (Mat { data: a, rs: a_rs, cs: a_cs }, Mat::rows(b, ldb));
+                return crate::kernels::gemm::gemm_blocked(m, n, k, a, b, c, ldc, acc);
+            }
+            return gemm_ndarray(m, n, k, a, a_rs, a_cs, (b, ldb, 1), c, ldc, acc);
         }
         gemm(m, n, k, Mat { data: a, rs: a_rs, cs: a_cs }, Mat::rows(b, ldb), c, ldc, acc)
+    }
+    fn gemm_nt(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[Self],
+        lda: usize,
+        b: &[Self],
+        ldb: usize,
+        c: &mut [Self],
+        ldc: usize,
+        acc: bool,
+    ) {
+        use crate::kernels::gemm::{gemm_blocked, Mat};
+        if crate::kernels::has_avx2_fma() {
+            return gemm_blocked(m, n, k, Mat::rows(a, lda), Mat { data: b, rs: 1, cs: ldb }, c, ldc, acc);
+        }
+        gemm_ndarray(m, n, k, a, lda, 1, (b, 1, ldb), c, ldc, acc)
     }
     fn pack_b(k: usize, n: usize, b: &[Self], ldb: usize) -> Vec<Self> {
         crate::kernels::gemm::pack_b(k, n, b, ldb)
@@ -211,7 +252,7 @@ impl Float for f64 {
         ldc: usize,
         acc: bool,
     ) {
-        gemm_ndarray(m, n, k, a, a_rs, a_cs, b, ldb, c, ldc, acc)
+        gemm_ndarray(m, n, k, a, a_rs, a_cs, (b, ldb, 1), c, ldc, acc)
     }
     fn pack_b(k: usize, n: usize, b: &[Self], ldb: usize) -> Vec<Self> {
         (0..k).flat_map(|r| b[r * ldb..r * ldb + n].iter().copied()).collect()
@@ -227,12 +268,12 @@ impl Float for f64 {
         ldc: usize,
         acc: bool,
     ) {
-        gemm_ndarray(m, n, k, a, lda, 1, packed, n, c, ldc, acc)
+        gemm_ndarray(m, n, k, a, lda, 1, (packed, n, 1), c, ldc, acc)
     }
     fn gemv(m: usize, k: usize, a: &[Self], lda: usize, x: &[Self], y: &mut [Self], acc: bool) {
-        gemm_ndarray(m, 1, k, a, lda, 1, x, 1, y, 1, acc)
+        gemm_ndarray(m, 1, k, a, lda, 1, (x, 1, 1), y, 1, acc)
     }
     fn vecmat(n: usize, k: usize, x: &[Self], b: &[Self], ldb: usize, y: &mut [Self], acc: bool, _backwards: bool) {
-        gemm_ndarray(1, n, k, x, k, 1, b, ldb, y, n, acc)
+        gemm_ndarray(1, n, k, x, k, 1, (b, ldb, 1), y, n, acc)
     }
 }

@@ -191,7 +191,11 @@ impl<F: Float> SeqLayer<F> {
         match x {
             SeqInput::Dense(x) => {
                 ws.gates.assign(&bias);
-                general_mat_mul(F::one(), &x, &self.params.weight_ih.t(), F::one(), &mut ws.gates);
+                let (x, w) = (x.as_standard_layout(), &self.params.weight_ih);
+                let (rows, (gh, i)) = (x.nrows(), w.dim());
+                let gates = ws.gates.as_slice_mut().expect("contiguous");
+                let (x, w) = (x.as_slice().expect("standard"), w.as_slice().expect("contiguous"));
+                F::gemm_nt(rows, gh, i, x, i, w, i, gates, gh, true);
             }
             SeqInput::Tokens(tok) if tok.len() >= 2 * self.params.input() => {
                 // Column k of W_ih is strided; with many rows, first lay out the table

@@ -75,9 +75,9 @@ pub trait Float:
     ) {
         gemm_ndarray(m, n, k, a, lda, 1, (b, 1, ldb), c, ldc, accumulate)
     }
-    /// `B (k, n)` in the layout [`Float::gemm_packed`] reads (`f32`: 16-column panels; `f64`:
-    /// row-major, unchanged).
-    fn pack_b(k: usize, n: usize, b: &[Self], ldb: usize) -> Vec<Self>;
+    /// `B (k, n)`, `B[p, j] = b[p·rs + j·cs]`, into `out` (resized to fit) in the layout
+    /// [`Float::gemm_packed`] reads (`f32`: 16-column panels; `f64`: row-major).
+    fn pack_b(k: usize, n: usize, b: &[Self], strides: (usize, usize), out: &mut Vec<Self>);
     /// `y (m) = β·y + A (m, k) · x (k)` for row-major `A`.
     fn gemv(m: usize, k: usize, a: &[Self], lda: usize, x: &[Self], y: &mut [Self], accumulate: bool);
     /// `y (n) = β·y + x (k) · B (k, n)` for row-major `B`: a row vector times a matrix.
@@ -197,8 +197,8 @@ impl Float for f32 {
         }
         gemm_ndarray(m, n, k, a, lda, 1, (b, 1, ldb), c, ldc, acc)
     }
-    fn pack_b(k: usize, n: usize, b: &[Self], ldb: usize) -> Vec<Self> {
-        crate::kernels::gemm::pack_b(k, n, b, ldb)
+    fn pack_b(k: usize, n: usize, b: &[Self], (rs, cs): (usize, usize), out: &mut Vec<Self>) {
+        crate::kernels::gemm::pack_b_to(k, n, crate::kernels::gemm::Mat { data: b, rs, cs }, out)
     }
     fn gemm_packed(
         m: usize,
@@ -254,8 +254,9 @@ impl Float for f64 {
     ) {
         gemm_ndarray(m, n, k, a, a_rs, a_cs, (b, ldb, 1), c, ldc, acc)
     }
-    fn pack_b(k: usize, n: usize, b: &[Self], ldb: usize) -> Vec<Self> {
-        (0..k).flat_map(|r| b[r * ldb..r * ldb + n].iter().copied()).collect()
+    fn pack_b(k: usize, n: usize, b: &[Self], (rs, cs): (usize, usize), out: &mut Vec<Self>) {
+        out.clear();
+        out.extend((0..k).flat_map(|p| (0..n).map(move |j| b[p * rs + j * cs])));
     }
     fn gemm_packed(
         m: usize,

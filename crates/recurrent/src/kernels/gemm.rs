@@ -52,15 +52,24 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32],
 /// `B (k, n)` repacked in 16-column panels, each `k × 16` contiguous and zero-padded: the layout
 /// [`gemm_packed`] streams. Done once per sequence for the recurrent weights.
 pub fn pack_b(k: usize, n: usize, b: &[f32], ldb: usize) -> Vec<f32> {
-    let panels = n.div_ceil(16);
-    let mut out = vec![0.0; panels * 16 * k];
-    for p in 0..panels {
-        for row in 0..k {
-            let (j0, j1) = (p * 16, (p * 16 + 16).min(n));
-            out[p * 16 * k + row * 16..][..j1 - j0].copy_from_slice(&b[row * ldb + j0..row * ldb + j1]);
-        }
-    }
+    let mut out = Vec::new();
+    pack_b_to(k, n, Mat::rows(b, ldb), &mut out);
     out
+}
+
+/// [`pack_b`] into a buffer kept by the caller (resized to fit), from a `B` of any strides:
+/// `Mat { rs: 1, cs: ld }` packs the transpose of a row-major matrix without laying it out
+/// first.
+///
+/// # Panics
+/// When `b` is too short for its shape.
+pub fn pack_b_to(k: usize, n: usize, b: Mat<'_>, out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(n.div_ceil(16) * 16 * k, 0.0);
+    if k > 0 && n > 0 {
+        assert!(b.data.len() > (k - 1) * b.rs + (n - 1) * b.cs, "B too short");
+        pack_b_into(k, n, &b, (0, 0), out);
+    }
 }
 
 /// [`gemm`] with `B` given as [`pack_b`] made it.

@@ -236,9 +236,11 @@ impl<F: Float> SeqLayer<F> {
         let whh = self.params.weight_hh.as_slice().expect("contiguous");
         let mut wt = std::mem::take(&mut ws.w_fwd);
         if ws.b > 1 {
-            wt.resize(h * gh, F::zero());
-            crate::kernels::transpose(gh, h, whh, &mut wt);
-            wt = F::pack_b(h, gh, &wt, gh);
+            // One buffer serves the forward's W_hhᵀ and the backward's W_hh in turn.
+            if wt.is_empty() {
+                wt = std::mem::take(&mut ws.w_bwd);
+            }
+            F::pack_b(h, gh, whh, (1, h), &mut wt);
         } else if ws.t >= VECMAT_MIN_STEPS {
             let ld = gh.next_multiple_of(8);
             let off = crate::kernels::aligned(&mut wt, h * ld);
@@ -336,9 +338,11 @@ impl<F: Float> SeqLayer<F> {
         let (h, gh) = (self.params.hidden(), self.params.weight_hh.nrows());
         let whh = self.params.weight_hh.as_slice().expect("contiguous");
         if b > 1 {
-            // Repacked by the next forward; not needed while going back.
-            self.ws.w_fwd = Vec::new();
-            self.ws.w_bwd = F::pack_b(gh, h, whh, h);
+            // W_hhᵀ is repacked by the next forward and not needed while going back: its
+            // buffer takes W_hh.
+            let mut buf = std::mem::take(&mut self.ws.w_fwd);
+            F::pack_b(gh, h, whh, (h, 1), &mut buf);
+            self.ws.w_bwd = buf;
         } else {
             // W_hh's rows copied padded and aligned, as the forward lays out W_hhᵀ.
             let ld = h.next_multiple_of(8);

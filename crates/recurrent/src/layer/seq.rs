@@ -446,11 +446,14 @@ impl<F: Float> SeqLayer<F> {
         };
         let (wih, bias_ih, bias_hh) = (&mut g.weight_ih, &mut g.bias_ih, &mut g.bias_hh);
         let rest = || {
-            // db = the column sums of dG (the same for both biases unless the cell is a GRU).
-            let sum_hh = column_sums(dghs, gh);
-            let sum_ih = if gru { column_sums(dgis, gh) } else { sum_hh.clone() };
-            bias_hh.iter_mut().zip(&sum_hh).for_each(|(b, &v)| *b += v);
-            bias_ih.iter_mut().zip(&sum_ih).for_each(|(b, &v)| *b += v);
+            // db = the column sums of dG: dGh for b_hh, dGi for b_ih (the same matrix unless
+            // the cell is a GRU). With many token rows, dGi's are summed from the per-token
+            // table below instead (the same rows, grouped by token: I rows instead of T·B).
+            let mut sum_ih = None;
+            let table_sums = matches!(x, SeqInput::Tokens(_)) && rows >= 2 * i;
+            if !table_sums {
+                sum_ih = Some(column_sums(dgis, gh));
+            }
             match x {
                 SeqInput::Dense(x) => {
                     // dW_ih (G·H, I) += dGiᵀ (G·H, T·B) · X (T·B, I)
@@ -475,6 +478,7 @@ impl<F: Float> SeqLayer<F> {
                     for (row, &k) in dgis.chunks_exact(gh).zip(tok) {
                         acc[k * gh..(k + 1) * gh].iter_mut().zip(row).for_each(|(a, &v)| *a += v);
                     }
+                    sum_ih = Some(column_sums(&acc, gh));
                     let wih = wih.as_slice_mut().expect("contiguous");
                     for (k, a) in acc.chunks_exact(gh).enumerate() {
                         for (r, &v) in a.iter().enumerate() {
@@ -491,6 +495,10 @@ impl<F: Float> SeqLayer<F> {
                     }
                 }
             }
+            let sum_ih = sum_ih.expect("summed above");
+            let sum_hh = if gru { column_sums(dghs, gh) } else { sum_ih.clone() };
+            bias_hh.iter_mut().zip(&sum_hh).for_each(|(b, &v)| *b += v);
+            bias_ih.iter_mut().zip(&sum_ih).for_each(|(b, &v)| *b += v);
         };
         let whh = g.weight_hh.as_slice_mut().expect("contiguous");
         if gh * h * rows >= PAR_MIN_MACS && crate::par::available() {

@@ -1,8 +1,13 @@
-//! `C (m, n) = β·C + A (m, k) · B (k, n)` for `f32` operands read in place, sized for the
-//! per-step products of a recurrent layer (m = batch, one of n, k = hidden or gates) and the
-//! small weight-gradient products. The AVX2+FMA micro-kernel keeps a 6×16 block of C in 12
-//! registers and streams rows of B; nothing is packed, so the recurrent weights are used where
-//! they lie at every step.
+//! `C (m, n) = β·C + A (m, k) · B (k, n)` for `f32` operands, around one AVX2+FMA micro-kernel
+//! that keeps a 6×16 block of C in 12 registers, broadcasts A one entry at a time and streams
+//! rows of B. Three ways in:
+//! - [`gemm`]: both operands read in place, for the small products (min-char-rnn's);
+//! - [`gemm_packed`]: B packed once in 16-column panels ([`pack_b`]) and reused at every step
+//!   (the per-step recurrent product, A = the batch's hidden states);
+//! - [`gemm_blocked`]: blocked for the caches and packed block by block, for the products over
+//!   all steps (weight gradients, input projections, the head's products).
+//!
+//! Plus [`vecmat`] and [`gemv`] for a single row or column.
 
 /// Calls a kernel monomorphised for a count known only at run time: `$body` with the const
 /// `$c` set to the arm's value, `$last` for any count not listed.

@@ -157,7 +157,7 @@ const KC: usize = 256;
 const NC: usize = 256;
 
 thread_local! {
-    /// Per-thread packing buffers of [`gemm_blocked`]: one block of `B` and one row block of `A`.
+    /// Per-thread packing buffers of [`gemm_blocked`]: one block of `B`, `CHUNK` row blocks of `A`.
     static PACKED: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
@@ -170,8 +170,8 @@ thread_local! {
 /// rows); any other `A` is packed, each element once per `NC` columns of `B`, and each element
 /// of `B` is packed once. Uses per-thread buffers (352 KB), allocated once.
 ///
-/// Measured on a Zen 3 core (`recurrent bench --config gemm`, f32 FMA peak 101.8 GFLOP/s):
-/// 88–90 GFLOP/s at 1024³, where ndarray's (matrixmultiply's 8×8 kernel) reaches 84–86.
+/// Measured on a Zen 3 core (f32 FMA peak 102 GFLOP/s): 85–90 GFLOP/s at 1024³ (`recurrent
+/// bench --config gemm`), where ndarray's (matrixmultiply's 8×8 kernel) reached 84–86.
 ///
 /// Unlike [`gemm`], `B` may have any strides (`Bᵀ` of a row-major matrix included: its blocks
 /// are packed column by column).
@@ -280,8 +280,8 @@ fn pack_a_chunk(a: &Mat<'_>, i0: usize, rows: &[usize], (p0, kk): (usize, usize)
         let full = rows.iter().all(|&r| r == MR_BLOCKED);
         for p in 0..kk {
             let src = &a.data[i0 + (p0 + p) * a.cs..][..total];
-            // The columns lie a power of two apart, a stride the hardware prefetchers do not
-            // follow: ask for the one eight ahead.
+            // The columns lie far apart (a power of two for the weight gradients' dGᵀ), a
+            // stride the hardware prefetchers do not follow: ask for the one eight ahead.
             #[cfg(target_arch = "x86_64")]
             if p + 8 < kk {
                 let ahead = a.data[i0 + (p0 + p + 8) * a.cs..].as_ptr();

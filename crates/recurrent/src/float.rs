@@ -131,6 +131,25 @@ fn gemm_ndarray<F: Float>(
     ndarray::linalg::general_mat_mul(F::one(), &av, &bv, beta, &mut cv);
 }
 
+/// An `f32` product too large for the caches: the cache-blocked GEMM, or ndarray's on a CPU
+/// without AVX2 and FMA.
+#[allow(clippy::too_many_arguments)]
+fn gemm_large(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: crate::kernels::gemm::Mat<'_>,
+    b: crate::kernels::gemm::Mat<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    acc: bool,
+) {
+    if crate::kernels::has_avx2_fma() {
+        return crate::kernels::gemm::gemm_blocked(m, n, k, a, b, c, ldc, acc);
+    }
+    gemm_ndarray(m, n, k, a.data, a.rs, a.cs, (b.data, b.rs, b.cs), c, ldc, acc)
+}
+
 impl Float for f32 {
     #[inline]
     fn c(x: f64) -> Self {
@@ -171,11 +190,7 @@ impl Float for f32 {
         let large =
             (m > 96 && n > 96 && k > 96) || (m >= 16 && n >= 16 && (k >= 512 || (k >= 16 && m * n >= 2048 * 128)));
         if large {
-            if crate::kernels::has_avx2_fma() {
-                let (a, b) = (Mat { data: a, rs: a_rs, cs: a_cs }, Mat::rows(b, ldb));
-                return crate::kernels::gemm::gemm_blocked(m, n, k, a, b, c, ldc, acc);
-            }
-            return gemm_ndarray(m, n, k, a, a_rs, a_cs, (b, ldb, 1), c, ldc, acc);
+            return gemm_large(m, n, k, Mat { data: a, rs: a_rs, cs: a_cs }, Mat::rows(b, ldb), c, ldc, acc);
         }
         gemm(m, n, k, Mat { data: a, rs: a_rs, cs: a_cs }, Mat::rows(b, ldb), c, ldc, acc)
     }
@@ -191,11 +206,8 @@ impl Float for f32 {
         ldc: usize,
         acc: bool,
     ) {
-        use crate::kernels::gemm::{gemm_blocked, Mat};
-        if crate::kernels::has_avx2_fma() {
-            return gemm_blocked(m, n, k, Mat::rows(a, lda), Mat { data: b, rs: 1, cs: ldb }, c, ldc, acc);
-        }
-        gemm_ndarray(m, n, k, a, lda, 1, (b, 1, ldb), c, ldc, acc)
+        use crate::kernels::gemm::Mat;
+        gemm_large(m, n, k, Mat::rows(a, lda), Mat { data: b, rs: 1, cs: ldb }, c, ldc, acc)
     }
     fn pack_b(k: usize, n: usize, b: &[Self], (rs, cs): (usize, usize), out: &mut Vec<Self>) {
         crate::kernels::gemm::pack_b_to(k, n, crate::kernels::gemm::Mat { data: b, rs, cs }, out)

@@ -446,15 +446,9 @@ impl<F: Float> SeqLayer<F> {
         };
         let (wih, bias_ih, bias_hh) = (&mut g.weight_ih, &mut g.bias_ih, &mut g.bias_hh);
         let rest = || {
-            // db = the column sums of dG: dGh for b_hh, dGi for b_ih (the same matrix unless
-            // the cell is a GRU). With many token rows, dGi's are summed from the per-token
-            // table below instead (the same rows, grouped by token: I rows instead of T·B).
-            let mut sum_ih = None;
-            let table_sums = matches!(x, SeqInput::Tokens(_)) && rows >= 2 * i;
-            if !table_sums {
-                sum_ih = Some(column_sums(dgis, gh));
-            }
-            match x {
+            // The input-side work; with many token rows it also returns dGi's column sums,
+            // taken from the per-token table (the same rows grouped by token: I rows, not T·B).
+            let table_sums = match x {
                 SeqInput::Dense(x) => {
                     // dW_ih (G·H, I) += dGiᵀ (G·H, T·B) · X (T·B, I)
                     let x = x.as_standard_layout();
@@ -468,6 +462,7 @@ impl<F: Float> SeqLayer<F> {
                             None => general_mat_mul(F::one(), &ws.gates, w_ih, F::one(), &mut dx),
                         }
                     }
+                    None
                 }
                 SeqInput::Tokens(tok) if rows >= 2 * i => {
                     // dW_ih[:, k] += every dGi row whose token is k. Column k is strided, so the
@@ -478,13 +473,13 @@ impl<F: Float> SeqLayer<F> {
                     for (row, &k) in dgis.chunks_exact(gh).zip(tok) {
                         acc[k * gh..(k + 1) * gh].iter_mut().zip(row).for_each(|(a, &v)| *a += v);
                     }
-                    sum_ih = Some(column_sums(&acc, gh));
                     let wih = wih.as_slice_mut().expect("contiguous");
                     for (k, a) in acc.chunks_exact(gh).enumerate() {
                         for (r, &v) in a.iter().enumerate() {
                             wih[r * i + k] += v;
                         }
                     }
+                    Some(column_sums(&acc, gh))
                 }
                 SeqInput::Tokens(tok) => {
                     // Few rows (one sequence): add each row into its strided column directly.
@@ -493,9 +488,12 @@ impl<F: Float> SeqLayer<F> {
                         let mut col = wt.row_mut(k);
                         col += &row;
                     }
+                    None
                 }
-            }
-            let sum_ih = sum_ih.expect("summed above");
+            };
+            // db = the column sums of dG: dGh for b_hh, dGi for b_ih (the same matrix unless
+            // the cell is a GRU).
+            let sum_ih = table_sums.unwrap_or_else(|| column_sums(dgis, gh));
             let sum_hh = if gru { column_sums(dghs, gh) } else { sum_ih.clone() };
             bias_hh.iter_mut().zip(&sum_hh).for_each(|(b, &v)| *b += v);
             bias_ih.iter_mut().zip(&sum_ih).for_each(|(b, &v)| *b += v);

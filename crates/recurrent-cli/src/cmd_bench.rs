@@ -17,7 +17,8 @@ use std::time::Instant;
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// min-char-rnn, lstm-small, lstm-large, gru-medium, gemm (the library's f32 GEMM at 1024³),
-    /// peak (this core's f32 FMA peak, from registers), or all.
+    /// peak (this core's f32 FMA peak for the widest kernel set it runs, from registers), or all.
+    /// The kernel set (portable, avx2, avx512) is printed with each row; RECURRENT_ISA forces one.
     #[arg(long, default_value = "all")]
     config: String,
     /// Threads for matrix products.
@@ -139,13 +140,14 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     };
     if !a.json {
         println!(
-            "{:<14} {:>8} {:>14} {:>10} {:>14} {:>12}",
-            "config", "threads", "chars/s", "GFLOP/s", "peak RSS MiB", "loss"
+            "{:<14} {:>8} {:>8} {:>14} {:>10} {:>14} {:>12}",
+            "config", "kernels", "threads", "chars/s", "GFLOP/s", "peak RSS MiB", "loss"
         );
     }
+    let isa = recurrent::backend::active();
     for n in names {
         let r = if n == "peak" {
-            (0.0, recurrent::kernels::fma_peak_gflops(a.seconds.min(2.0)), peak_rss_mib(), None)
+            (0.0, recurrent::backend::fma_peak_gflops(a.seconds.min(2.0)), peak_rss_mib(), None)
         } else if a.sample && n != "gemm" {
             bench_sample(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds)?
         } else if n == "gemm" {
@@ -160,11 +162,12 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         if a.json {
             println!(
                 "{}",
-                serde_json::json!({"config": n, "threads": a.threads, "chars_per_sec": r.0, "gflops": r.1, "peak_rss_mib": r.2, "loss": r.3})
+                serde_json::json!({"config": n, "kernels": isa.name(), "threads": a.threads, "chars_per_sec": r.0, "gflops": r.1, "peak_rss_mib": r.2, "loss": r.3})
             );
         } else {
             println!(
-                "{n:<14} {:>8} {:>14.0} {:>10.2} {:>14.1} {:>12.4}",
+                "{n:<14} {:>8} {:>8} {:>14.0} {:>10.2} {:>14.1} {:>12.4}",
+                isa.name(),
                 a.threads,
                 r.0,
                 r.1,
@@ -237,22 +240,7 @@ fn bench_sample(c: &Config, seconds: f64) -> Result<Figures> {
     Ok((n as f64 / t0.elapsed().as_secs_f64(), 0.0, peak_rss_mib(), None))
 }
 
-/// The library's GEMM (ndarray's `general_mat_mul`) at 1024×1024×1024 in f32.
+/// The library's f32 GEMM for large products (the cache-blocked one) at 1024×1024×1024.
 fn bench_gemm(seconds: f64) -> Figures {
-    use recurrent::Float;
-    let n = 1024;
-    let mut rng = NumpyRng::new(0);
-    let a: Vec<f32> = (0..n * n).map(|_| rng.standard_normal() as f32).collect();
-    let b: Vec<f32> = (0..n * n).map(|_| rng.standard_normal() as f32).collect();
-    let mut c = vec![0.0f32; n * n];
-    // The library's f32 GEMM, as the layers call it for their large products.
-    let mut product = || <f32 as Float>::gemm(n, n, n, &a, n, 1, &b, n, &mut c, n, false);
-    product();
-    let (t0, mut k) = (Instant::now(), 0);
-    while t0.elapsed().as_secs_f64() < seconds.min(3.0) || k == 0 {
-        product();
-        k += 1;
-    }
-    let gflops = 2.0 * (n * n * n) as f64 * k as f64 / t0.elapsed().as_secs_f64() / 1e9;
-    (0.0, gflops, peak_rss_mib(), None)
+    (0.0, recurrent::backend::gemm_gflops(1024, seconds.min(3.0)), peak_rss_mib(), None)
 }

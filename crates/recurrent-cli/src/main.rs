@@ -46,6 +46,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A kernel set forced with RECURRENT_ISA that this CPU lacks is an error, not a crash.
+    if let Err(e) = recurrent::backend::Isa::from_env() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Gradcheck(a) => cmd_check::gradcheck(a),
         Command::Grads(a) => cmd_check::grads(a).map(|()| ExitCode::SUCCESS),

@@ -13,6 +13,7 @@
 //! Conventions follow PyTorch (weight names, shapes, gate order) so that weights move between
 //! the two unchanged; [`course`] offers the same maths in a numpy course's layout and names.
 
+pub mod backend;
 pub mod cell;
 pub mod checkpoint;
 pub mod course;

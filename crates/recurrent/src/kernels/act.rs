@@ -41,10 +41,18 @@ fn exp1(x: f32) -> f32 {
 }
 
 macro_rules! dispatch {
-    ($name:ident, $fast:ident, $plain:ident, $body:expr, $plain_body:expr) => {
+    ($name:ident, $fast:ident, $widest:ident, $plain:ident, $body:expr, $plain_body:expr) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $fast(v: &mut [f32]) {
+            for x in v.iter_mut() {
+                *x = $body(*x);
+            }
+        }
+        // The same loop, vectorised 16 lanes wide: each lane computes what an AVX2 lane does.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+        unsafe fn $widest(v: &mut [f32]) {
             for x in v.iter_mut() {
                 *x = $body(*x);
             }
@@ -57,21 +65,23 @@ macro_rules! dispatch {
         /// In place, over the whole slice.
         pub fn $name(v: &mut [f32]) {
             #[cfg(target_arch = "x86_64")]
-            if super::has_avx2_fma() {
-                // SAFETY: the CPU supports AVX2 and FMA (checked above).
-                return unsafe { $fast(v) };
+            match super::active() {
+                // SAFETY: the active set is one the CPU supports (see `backend`).
+                super::Isa::Avx512 => return unsafe { $widest(v) },
+                // SAFETY: as above.
+                super::Isa::Avx2 => return unsafe { $fast(v) },
+                super::Isa::Portable => {}
             }
             $plain(v)
         }
     };
 }
 
-dispatch!(tanh, tanh_avx2, tanh_plain, tanh1, |x: f32| (x as f64).tanh() as f32);
-dispatch!(sigmoid, sigmoid_avx2, sigmoid_plain, |x: f32| 0.5f32.mul_add(tanh1(0.5 * x), 0.5), |x: f32| {
+dispatch!(tanh, tanh_avx2, tanh_avx512, tanh_plain, tanh1, |x: f32| (x as f64).tanh() as f32);
+dispatch!(sigmoid, sigmoid_avx2, sigmoid_avx512, sigmoid_plain, |x: f32| 0.5f32.mul_add(tanh1(0.5 * x), 0.5), |x: f32| {
     (0.5 + 0.5 * (0.5 * x as f64).tanh()) as f32
 });
-dispatch!(exp, exp_avx2, exp_plain, exp1, |x: f32| (x.clamp(-87.336_54, 88.722_83) as f64).exp() as f32);
-
+dispatch!(exp, exp_avx2, exp_avx512, exp_plain, exp1, |x: f32| (x.clamp(-87.336_54, 88.722_83) as f64).exp() as f32);
 #[cfg(test)]
 mod tests {
     // Against the exact functions in f64, over a dense grid well past the saturation points.

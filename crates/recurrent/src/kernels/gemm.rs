@@ -141,12 +141,32 @@ fn run(
     );
     #[cfg(target_arch = "x86_64")]
     if super::has_avx2_fma() {
-        // SAFETY: AVX2 and FMA are present; bounds were checked above and every access below is
-        // within rows < m, columns < n, depth < k of the checked slices.
-        return unsafe { avx2::gemm(m, n, k, a, b, packed, c, ldc, accumulate) };
+        // SAFETY: the active set is one the CPU supports; bounds were checked above and every
+        // access below is within rows < m, columns < n, depth < k of the checked slices.
+        return unsafe { simd_gemm(m, n, k, a, b, packed, c, ldc, accumulate) };
     }
     assert!(!packed, "packed operands take the AVX2 path or gemm_packed's own loop");
     plain(m, n, k, a, b, c, ldc, accumulate)
+}
+
+/// The micro-kernel GEMM of the active set (AVX-512 or AVX2; both sum each entry in the same
+/// order, so they give the same bits).
+///
+/// # Safety
+/// The active set is AVX2 or AVX-512, and the operands hold `m × k`, `k × n` (or packed) and
+/// `m × n` entries at their strides, as [`run`] checks.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[inline]
+unsafe fn simd_gemm(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, packed: bool, c: &mut [f32], ldc: usize, acc: bool) {
+    // SAFETY: the caller's contract; the CPU runs the active set.
+    unsafe {
+        if super::active() == super::Isa::Avx512 {
+            avx512::gemm(m, n, k, a, b, packed, c, ldc, acc)
+        } else {
+            avx2::gemm(m, n, k, a, b, packed, c, ldc, acc)
+        }
+    }
 }
 
 /// Depth of one block of a [`gemm_blocked`] product: a 16-column panel of `B` this deep (16 KB)
@@ -226,12 +246,12 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
                             } else {
                                 Mat { data: &ap[(q - q0) * MR_BLOCKED * kk..], rs: 1, cs: MR_BLOCKED }
                             };
-                            // SAFETY: AVX2 and FMA are present; A's rows i0..i0+r and columns
+                            // SAFETY: the active set has AVX2 and FMA; A's rows i0..i0+r and columns
                             // p0..p0+kk lie in its checked slice (in place) or in the packed
                             // chunk, B's block holds kk × ⌈nn/16⌉·16 elements, and C's rows
                             // i0..i0+r, columns j0..j0+nn lie within the slice checked above.
                             unsafe {
-                                avx2::gemm(
+                                simd_gemm(
                                     r,
                                     nn,
                                     kk,
@@ -392,9 +412,12 @@ pub fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &mut [f32
     }
     assert!(x.len() >= k && y.len() >= n && (k == 0 || b.len() >= (k - 1) * ldb + n), "vecmat operands too short");
     #[cfg(target_arch = "x86_64")]
-    if super::has_avx2_fma() {
+    match super::active() {
+        // SAFETY: the CPU has AVX-512 (the active set is always supported); bounds checked above.
+        super::Isa::Avx512 => return unsafe { avx512::vecmat(n, k, x, b, ldb, y, accumulate, backwards) },
         // SAFETY: AVX2 and FMA are present; bounds checked above.
-        return unsafe { avx2::vecmat(n, k, x, b, ldb, y, accumulate, backwards) };
+        super::Isa::Avx2 => return unsafe { avx2::vecmat(n, k, x, b, ldb, y, accumulate, backwards) },
+        super::Isa::Portable => {}
     }
     // Portable path: row after row of B added into y (contiguous, so it vectorises).
     let y = &mut y[..n];
@@ -686,6 +709,262 @@ mod avx2 {
         for r in 0..R {
             store(c.add(r * o.ldc), m0, lo[r]);
             store(c.add(r * o.ldc + 8), m1, hi[r]);
+        }
+    }
+}
+
+/// The AVX-512 kernels: [`avx2`]'s, twice as wide. A block of six rows keeps `6 × 32` entries of
+/// C in twelve 16-lane registers (two 16-column panels of B at once); tails are masked with `k`
+/// registers instead of `vmaskmov`. Each entry of C is summed exactly as in [`avx2`] (one fused
+/// multiply-add per term, `k` ascending, from C or zero), so the two give the same bits.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::Mat;
+    use std::arch::x86_64::*;
+
+    const MR: usize = 6;
+
+    /// Pointers and strides of one call (as in [`super::avx2`]).
+    #[derive(Clone, Copy)]
+    struct Ops {
+        a: *const f32,
+        ars: usize,
+        acs: usize,
+        b: *const f32,
+        ldb: usize,
+        /// Elements from one 16-column panel of B to the next: 16 when B is row-major, 16·k
+        /// when it is packed panel by panel (see [`super::pack_b`]).
+        bps: usize,
+        c: *mut f32,
+        ldc: usize,
+        acc: bool,
+    }
+
+    /// The lanes below `n` (at most 16) set.
+    #[inline(always)]
+    fn lanes(n: usize) -> __mmask16 {
+        if n >= 16 {
+            0xFFFF
+        } else {
+            ((1u32 << n) - 1) as __mmask16
+        }
+    }
+
+    /// # Safety
+    /// The CPU has AVX-512F; the operands hold what [`super::run`] checks for `m, n, k`.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: Mat<'_>,
+        b: Mat<'_>,
+        packed: bool,
+        c: &mut [f32],
+        ldc: usize,
+        acc: bool,
+    ) {
+        let (ldb, bps) = if packed { (16, 16 * k) } else { (b.rs, 16) };
+        let o =
+            Ops { a: a.data.as_ptr(), ars: a.rs, acs: a.cs, b: b.data.as_ptr(), ldb, bps, c: c.as_mut_ptr(), ldc, acc };
+        let n32 = n / 32 * 32;
+        let mut j = 0;
+        // SAFETY (all calls below): every block reads rows < m, columns < n (lanes beyond n
+        // masked off), depth < k of the operands the caller vouched for.
+        while j < n32 {
+            unsafe { panel::<false>(m, k, o, j, (0xFFFF, 0xFFFF)) };
+            j += 32;
+        }
+        // The last n % 32 columns: two masked vectors, or one vector with twice the rows per
+        // block when they fit in 16.
+        if j < n {
+            let rest = n - j;
+            if rest <= 16 {
+                unsafe { narrow_panel(m, k, o, j, lanes(rest)) };
+            } else {
+                unsafe { panel::<true>(m, k, o, j, (0xFFFF, lanes(rest - 16))) };
+            }
+        }
+    }
+
+    /// Every row block of A against the 32 columns of B from `j`, rows cut as in
+    /// [`super::avx2`]'s `panel`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn panel<const MASKED: bool>(m: usize, k: usize, o: Ops, j: usize, masks: (__mmask16, __mmask16)) {
+        let blocks = m.div_ceil(MR);
+        let (base, extra) = (m / blocks, m % blocks);
+        let mut i = 0;
+        for q in 0..blocks {
+            let r = base + usize::from(q < extra);
+            // SAFETY: rows i..i+r < m, as the caller's.
+            by_count!(r, [1, 2, 3, 4, 5], MR, |N| unsafe { block::<N, MASKED>(k, o, i, j, masks) });
+            i += r;
+        }
+    }
+
+    /// A last panel of at most 16 columns: one vector per row, blocks of up to 12 rows.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn narrow_panel(m: usize, k: usize, o: Ops, j: usize, mask: __mmask16) {
+        let blocks = m.div_ceil(2 * MR);
+        let (base, extra) = (m / blocks, m % blocks);
+        let mut i = 0;
+        for q in 0..blocks {
+            let r = base + usize::from(q < extra);
+            // SAFETY: rows i..i+r < m, as the caller's.
+            by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |N| unsafe { narrow_block::<N>(k, o, i, j, mask) });
+            i += r;
+        }
+    }
+
+    /// `C[i..i+R, j..j+32] (+)= A[i..i+R, 0..k] · B[0..k, j..j+32]`; with `MASKED`, lanes outside
+    /// `masks` are neither read nor written. B's pointer moves with `wrapping_add`, so the step
+    /// past its last row is never an out-of-bounds offset.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn block<const R: usize, const MASKED: bool>(
+        k: usize,
+        o: Ops,
+        i: usize,
+        j: usize,
+        (m0, m1): (__mmask16, __mmask16),
+    ) {
+        // SAFETY (every access): rows i..i+R, the 32 columns from j (masked beyond n) and depth
+        // < k lie inside the operands, as the caller guarantees.
+        unsafe {
+            let load = |p: *const f32, m: __mmask16| if MASKED { _mm512_maskz_loadu_ps(m, p) } else { _mm512_loadu_ps(p) };
+            let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
+            let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
+            let mut lo = [_mm512_setzero_ps(); R];
+            let mut hi = [_mm512_setzero_ps(); R];
+            if o.acc {
+                for r in 0..R {
+                    lo[r] = load(c.add(r * o.ldc), m0);
+                    hi[r] = load(c.add(r * o.ldc + 16), m1);
+                }
+            }
+            let (mut bp, mut off) = (o.b.add(j / 16 * o.bps), 0usize);
+            for _ in 0..k {
+                let b0 = load(bp, m0);
+                let b1 = load(bp.add(o.bps), m1);
+                for r in 0..R {
+                    let av = _mm512_set1_ps(*rows[r].add(off));
+                    lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
+                    hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
+                }
+                bp = bp.wrapping_add(o.ldb);
+                off += o.acs;
+            }
+            for r in 0..R {
+                if MASKED {
+                    _mm512_mask_storeu_ps(c.add(r * o.ldc), m0, lo[r]);
+                    _mm512_mask_storeu_ps(c.add(r * o.ldc + 16), m1, hi[r]);
+                } else {
+                    _mm512_storeu_ps(c.add(r * o.ldc), lo[r]);
+                    _mm512_storeu_ps(c.add(r * o.ldc + 16), hi[r]);
+                }
+            }
+        }
+    }
+
+    /// `C[i..i+R, j..j+16] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16]`, lanes outside `mask`
+    /// neither read nor written.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn narrow_block<const R: usize>(k: usize, o: Ops, i: usize, j: usize, mask: __mmask16) {
+        // SAFETY (every access): as in `block`, for 16 columns.
+        unsafe {
+            let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
+            let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
+            let mut acc = [_mm512_setzero_ps(); R];
+            if o.acc {
+                for (r, v) in acc.iter_mut().enumerate() {
+                    *v = _mm512_maskz_loadu_ps(mask, c.add(r * o.ldc));
+                }
+            }
+            let (mut bp, mut off) = (o.b.add(j / 16 * o.bps), 0usize);
+            for _ in 0..k {
+                let b0 = _mm512_maskz_loadu_ps(mask, bp);
+                for r in 0..R {
+                    acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*rows[r].add(off)), b0, acc[r]);
+                }
+                bp = bp.wrapping_add(o.ldb);
+                off += o.acs;
+            }
+            for (r, v) in acc.iter().enumerate() {
+                _mm512_mask_storeu_ps(c.add(r * o.ldc), mask, *v);
+            }
+        }
+    }
+
+    /// `y (n) = β·y + x (k) · B (k, n)` as [`super::avx2`]'s `vecmat`: column blocks of at most
+    /// 24 vectors of 16 (24 accumulators, the broadcast and spares fill the 32 registers), as
+    /// even as possible (n = 100 is one block of 7).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `x` holds `k`, `y` holds `n`, `b` holds `k` rows `ldb` apart of `n`.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn vecmat(
+        n: usize,
+        k: usize,
+        x: &[f32],
+        b: &[f32],
+        ldb: usize,
+        y: &mut [f32],
+        acc: bool,
+        backwards: bool,
+    ) {
+        let nv = n.div_ceil(16);
+        let blocks = nv.div_ceil(24);
+        for qq in 0..blocks {
+            let q = if backwards { blocks - 1 - qq } else { qq };
+            let (v0, v1) = (nv * q / blocks, nv * (q + 1) / blocks);
+            // SAFETY: column v0·16 < n, inside `b`'s rows and `y`.
+            let (xp, bp, yp) = unsafe { (x.as_ptr(), b.as_ptr().add(v0 * 16), y.as_mut_ptr().add(v0 * 16)) };
+            let cols = (n - v0 * 16).min((v1 - v0) * 16);
+            let d = (k, xp, bp, ldb, yp, cols, acc, backwards);
+            // SAFETY: the block's `cols` columns and `k` rows lie inside the operands.
+            by_count!(
+                v1 - v0,
+                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23],
+                24,
+                |N| unsafe { vm_block::<N>(d) }
+            )
+        }
+    }
+
+    /// `y[0..cols] (+)= x[0..k] · B[0..k, 0..cols]` with `V` vectors of accumulators, the last
+    /// one masked to the `cols − 16(V−1)` columns that exist.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    #[allow(clippy::type_complexity)]
+    unsafe fn vm_block<const V: usize>(
+        (k, x, b, ldb, y, cols, acc, backwards): (usize, *const f32, *const f32, usize, *mut f32, usize, bool, bool),
+    ) {
+        // SAFETY (every access): columns < cols of rows < k of B, entries < k of x, < cols of y.
+        unsafe {
+            let mask = lanes(cols - 16 * (V - 1));
+            let mut s = [_mm512_setzero_ps(); V];
+            if acc {
+                for (v, sv) in s.iter_mut().enumerate().take(V - 1) {
+                    *sv = _mm512_loadu_ps(y.add(16 * v));
+                }
+                s[V - 1] = _mm512_maskz_loadu_ps(mask, y.add(16 * (V - 1)));
+            }
+            for pp in 0..k {
+                let p = if backwards { k - 1 - pp } else { pp };
+                let row = b.add(p * ldb);
+                let xv = _mm512_set1_ps(*x.add(p));
+                for (v, sv) in s.iter_mut().enumerate().take(V - 1) {
+                    *sv = _mm512_fmadd_ps(xv, _mm512_loadu_ps(row.add(16 * v)), *sv);
+                }
+                s[V - 1] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(mask, row.add(16 * (V - 1))), s[V - 1]);
+            }
+            for (v, sv) in s.iter().enumerate().take(V - 1) {
+                _mm512_storeu_ps(y.add(16 * v), *sv);
+            }
+            _mm512_mask_storeu_ps(y.add(16 * (V - 1)), mask, s[V - 1]);
         }
     }
 }

@@ -1,50 +1,49 @@
-//! Hot kernels for `f32`: a small-matrix GEMM that reads its operands in place (no packing, so
+//! Hot kernels for `f32`, each in the kernel sets of [`crate::backend`]: a small-matrix GEMM that reads its operands in place (no packing, so
 //! the per-step recurrent products pay nothing for re-packing the weights), and vectorised
-//! `tanh`, `sigmoid` and `exp`. Each has an AVX2+FMA version chosen at run time and a portable
-//! version with the same arithmetic; `f64` (the checking precision) never comes here.
+//! `tanh`, `sigmoid` and `exp`. Each has AVX-512 and AVX2+FMA versions chosen at run time and a
+//! portable version with the same arithmetic; `f64` (the checking precision) never comes here.
 
 pub mod act;
 pub mod gemm;
 
-/// Whether this CPU runs the AVX2+FMA kernels (checked once). Setting the environment variable
-/// `RECURRENT_PORTABLE` (to anything) before the first call forces the portable versions, so
-/// they can be tested and compared on a machine that has AVX2.
+pub use crate::backend::{active, Isa};
+
+/// Whether the [`active`] kernel set has AVX2 and FMA (AVX2 or AVX-512).
 #[inline]
 pub fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::sync::OnceLock;
-        static YES: OnceLock<bool> = OnceLock::new();
-        *YES.get_or_init(|| {
-            std::env::var_os("RECURRENT_PORTABLE").is_none()
-                && is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-        })
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    active() >= Isa::Avx2
 }
 
-/// Runs `f` compiled for AVX2+FMA when the CPU has them, else as built for the baseline target.
+/// Runs `f` compiled for the [`active`] kernel set: AVX-512 (16 lanes), AVX2+FMA (8 lanes), or
+/// as built for the baseline target.
 ///
 /// The element-wise loops of the cells and the optimizers are plain Rust; the crate is built
-/// for baseline x86-64 (SSE2, four lanes), so without this they never use eight-lane registers.
+/// for baseline x86-64 (SSE2, four lanes), so without this they never use wider registers.
 /// `f` is inlined into a copy of this function compiled with the wider instruction set, which
-/// lets the loops inside it vectorise eight lanes wide. Only the instruction selection changes:
-/// Rust never fuses `a * b + c` on its own, so results are bit-for-bit those of the baseline
-/// build.
+/// lets the loops inside it vectorise eight or sixteen lanes wide. Only the instruction
+/// selection changes: Rust never fuses `a * b + c` on its own, and a sum over a loop keeps its
+/// written order, so results are bit-for-bit those of the baseline build.
 #[inline(always)]
 pub fn wide<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
-            f()
+    match active() {
+        Isa::Avx512 => {
+            #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
+            unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            // SAFETY: the active set is only ever one the CPU supports (see `backend`).
+            return unsafe { run(f) };
         }
-        // SAFETY: the CPU has AVX2 and FMA (checked above).
-        return unsafe { run(f) };
+        Isa::Avx2 => {
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            // SAFETY: as above: the CPU has AVX2 and FMA.
+            return unsafe { run(f) };
+        }
+        Isa::Portable => {}
     }
     f()
 }
@@ -91,19 +90,27 @@ fn edges<T: Copy>(rows: usize, cols: usize, r8: usize, c8: usize, src: &[T], dst
     }
 }
 
-/// Makes `buf` hold `len` values starting at a 32-byte boundary and returns the offset of
-/// that start. Rows laid out there, `ld` a multiple of 8 `f32`s apart, start every 256-bit
-/// load on a boundary, so no load straddles two cache lines (a row-vector product over
-/// min-char-rnn's `W_hh` runs about 10% faster than from a 16-byte-aligned, 100-wide layout).
+/// Makes `buf` hold `len` values starting at a 64-byte boundary (a cache line) and returns the
+/// offset of that start. Rows laid out there, `ld` a multiple of 16 `f32`s apart, start every
+/// 256- or 512-bit load on a boundary of its own size, so no load straddles two cache lines (a
+/// row-vector product over min-char-rnn's `W_hh` runs about 10% faster than from a
+/// 16-byte-aligned, 100-wide layout).
 pub fn aligned<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> usize {
     let size = std::mem::size_of::<T>().max(1);
-    buf.resize(len + 32 / size, T::default());
-    let misalign = buf.as_ptr() as usize % 32;
+    buf.resize(len + 64 / size, T::default());
+    let misalign = buf.as_ptr() as usize % 64;
     if misalign == 0 {
         0
     } else {
-        (32 - misalign) / size
+        (64 - misalign) / size
     }
+}
+
+/// The leading dimension for rows of `n` values laid out at an [`aligned`] start for
+/// [`gemm::vecmat`]: `n` rounded up to the active set's vector width (16 lanes with AVX-512,
+/// else 8), so every row starts on a boundary of that width.
+pub fn vector_ld(n: usize) -> usize {
+    n.next_multiple_of(if active() == Isa::Avx512 { 16 } else { 8 })
 }
 
 /// One 8×8 tile: `d[c·ldd + r] = s[r·lds + c]`.
@@ -143,15 +150,15 @@ unsafe fn tile8(s: *const f32, lds: usize, d: *mut f32, ldd: usize) {
     }
 }
 
-/// This core's f32 multiply-add peak in GFLOP/s, measured for about `seconds`: twelve
-/// independent chains of 8-lane FMAs in registers, no memory traffic. The ceiling every product
-/// here is measured against (`recurrent bench --config peak`); 0 without AVX2+FMA.
-pub fn fma_peak_gflops(seconds: f64) -> f64 {
+/// This core's f32 multiply-add peak in GFLOP/s with the kernels of `isa`, measured for about
+/// `seconds` (see [`crate::backend::fma_peak_gflops`]); 0 for the portable set.
+pub fn fma_peak_gflops(isa: Isa, seconds: f64) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
+    {
+        use std::arch::x86_64::*;
+        /// Twelve chains of 8-lane FMAs: two FMA units × a latency of up to 6 cycles.
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn chains(n: usize) -> f32 {
-            use std::arch::x86_64::*;
+        unsafe fn chains8(n: usize) -> f32 {
             let mut a = [_mm256_set1_ps(1.0); 12];
             let (x, y) = (_mm256_set1_ps(std::hint::black_box(0.999_999)), _mm256_set1_ps(1e-6));
             for _ in 0..n {
@@ -163,16 +170,38 @@ pub fn fma_peak_gflops(seconds: f64) -> f64 {
             _mm256_storeu_ps(s.as_mut_ptr(), a.iter().fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v)));
             s[0]
         }
-        let n = 10_000_000;
+        /// Twenty-four chains of 16-lane FMAs (the same latency cover with twice the registers).
+        #[target_feature(enable = "avx512f")]
+        unsafe fn chains16(n: usize) -> f32 {
+            let mut a = [_mm512_set1_ps(1.0); 24];
+            let (x, y) = (_mm512_set1_ps(std::hint::black_box(0.999_999)), _mm512_set1_ps(1e-6));
+            for _ in 0..n {
+                for v in a.iter_mut() {
+                    *v = _mm512_fmadd_ps(*v, x, y);
+                }
+            }
+            _mm512_reduce_add_ps(a.iter().fold(_mm512_setzero_ps(), |s, &v| _mm512_add_ps(s, v)))
+        }
+        let (flops_per_rep, run): (usize, unsafe fn(usize) -> f32) = match isa {
+            Isa::Portable => return 0.0,
+            Isa::Avx2 => (12 * 16, chains8),
+            Isa::Avx512 => (24 * 32, chains16),
+        };
+        assert!(isa.supported(), "the CPU cannot run {isa}");
+        let n = 5_000_000;
         let (t0, mut reps) = (std::time::Instant::now(), 0usize);
         while t0.elapsed().as_secs_f64() < seconds || reps == 0 {
-            // SAFETY: AVX2 and FMA are present (checked above).
-            std::hint::black_box(unsafe { chains(std::hint::black_box(n)) });
+            // SAFETY: the CPU supports `isa` (asserted above), whose features `run` enables.
+            std::hint::black_box(unsafe { run(std::hint::black_box(n)) });
             reps += 1;
         }
-        return (reps * n * 12 * 16) as f64 / t0.elapsed().as_secs_f64() / 1e9;
+        (reps * n * flops_per_rep) as f64 / t0.elapsed().as_secs_f64() / 1e9
     }
-    0.0
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (isa, seconds);
+        0.0
+    }
 }
 
 /// `Σ f(v)` in `f64` over `LANES` running sums (then added in lane order, then the tail), so the
@@ -219,7 +248,7 @@ mod tests {
         }
     }
 
-    // The offset `aligned` returns starts `len` values on a 32-byte boundary, inside the buffer.
+    // The offset `aligned` returns starts `len` values on a 64-byte boundary, inside the buffer.
     #[test]
     fn aligned_starts_on_a_boundary() {
         for len in [0, 1, 7, 100, 10_400] {
@@ -227,11 +256,11 @@ mod tests {
                 // Vectors of several lengths first, so the allocator hands out varied addresses.
                 let mut buf = vec![0.0f32; start];
                 let off = super::aligned(&mut buf, len);
-                assert_eq!(buf[off..].as_ptr() as usize % 32, 0);
+                assert_eq!(buf[off..].as_ptr() as usize % 64, 0);
                 assert!(buf.len() >= off + len);
                 let mut b64 = vec![0.0f64; start];
                 let off = super::aligned(&mut b64, len);
-                assert_eq!(b64[off..].as_ptr() as usize % 32, 0);
+                assert_eq!(b64[off..].as_ptr() as usize % 64, 0);
                 assert!(b64.len() >= off + len);
             }
         }

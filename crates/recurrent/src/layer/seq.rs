@@ -242,7 +242,7 @@ impl<F: Float> SeqLayer<F> {
             }
             F::pack_b(h, gh, whh, (1, h), &mut wt);
         } else if ws.t >= VECMAT_MIN_STEPS {
-            let ld = gh.next_multiple_of(8);
+            let ld = crate::kernels::vector_ld(gh);
             let off = crate::kernels::aligned(&mut wt, h * ld);
             crate::kernels::transpose_ld(gh, h, whh, &mut wt[off..], ld);
             ws.fwd_at = (off, ld);
@@ -345,7 +345,7 @@ impl<F: Float> SeqLayer<F> {
             self.ws.w_bwd = buf;
         } else {
             // W_hh's rows copied padded and aligned, as the forward lays out W_hhᵀ.
-            let ld = h.next_multiple_of(8);
+            let ld = crate::kernels::vector_ld(h);
             let off = crate::kernels::aligned(&mut self.ws.w_bwd, gh * ld);
             for (d, r) in self.ws.w_bwd[off..].chunks_mut(ld).zip(whh.chunks_exact(h)) {
                 d[..h].copy_from_slice(r);

@@ -1,0 +1,204 @@
+//! Which set of hot kernels runs: the instruction set chosen once per process from what the CPU
+//! has, or forced with `RECURRENT_ISA`, and the measurements `recurrent bench` reports against
+//! (this core's FMA peak, the library's GEMM rate).
+//!
+//! Three kernel sets compute the same products and activations:
+//! - [`Isa::Portable`]: plain Rust for the baseline target (any CPU);
+//! - [`Isa::Avx2`]: AVX2 + FMA, 8 lanes, 16 registers;
+//! - [`Isa::Avx512`]: AVX-512 F/VL/BW/DQ, 16 lanes, 32 registers, masked tails.
+//!
+//! The AVX2 and AVX-512 products sum every output in the same order (one fused multiply-add per
+//! term, `k` ascending, blocked at the same depths), so they give the same bits; the portable set
+//! rounds differently (no hardware FMA) and agrees to f32 rounding. Every choice happens in
+//! `kernels/` through [`active`]; nothing else in the crate asks which CPU it runs on.
+
+use crate::error::{Error, Result};
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+/// A set of kernels, from the narrowest to the widest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isa {
+    /// Plain Rust compiled for the baseline target.
+    Portable,
+    /// AVX2 and FMA (x86-64 since Haswell and Zen 1).
+    Avx2,
+    /// AVX-512 F, VL, BW and DQ (Xeon since Skylake-SP, Zen 4 and later).
+    Avx512,
+}
+
+impl Isa {
+    /// Every set, narrowest first.
+    pub const ALL: [Isa; 3] = [Isa::Portable, Isa::Avx2, Isa::Avx512];
+
+    /// The name `RECURRENT_ISA` takes and `recurrent bench` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses `portable`, `avx2` or `avx512`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for any other name.
+    pub fn parse(s: &str) -> Result<Isa> {
+        Isa::ALL.into_iter().find(|i| i.name() == s.trim().to_ascii_lowercase()).ok_or_else(|| {
+            Error::Config(format!("RECURRENT_ISA='{s}' is not a kernel set: use portable, avx2 or avx512"))
+        })
+    }
+
+    /// Whether this CPU can run the set.
+    pub fn supported(self) -> bool {
+        match self {
+            Isa::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                Isa::Avx2.supported()
+                    && is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512dq")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The widest set this CPU runs.
+    pub fn best() -> Isa {
+        Isa::ALL.into_iter().rev().find(|i| i.supported()).unwrap_or(Isa::Portable)
+    }
+
+    /// The set the environment asks for: `RECURRENT_ISA` if set, else portable when
+    /// `RECURRENT_PORTABLE` is set, else [`Isa::best`].
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `RECURRENT_ISA` names no set, or one this CPU lacks.
+    pub fn from_env() -> Result<Isa> {
+        if let Some(v) = std::env::var_os("RECURRENT_ISA") {
+            let isa = Isa::parse(&v.to_string_lossy())?;
+            if !isa.supported() {
+                return Err(Error::Config(format!(
+                    "RECURRENT_ISA={} but this CPU cannot run it (the widest it runs is {}): unset \
+                     RECURRENT_ISA or choose {}",
+                    isa.name(),
+                    Isa::best().name(),
+                    Isa::ALL.iter().filter(|i| i.supported()).map(|i| i.name()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            return Ok(isa);
+        }
+        Ok(if std::env::var_os("RECURRENT_PORTABLE").is_some() { Isa::Portable } else { Isa::best() })
+    }
+}
+
+impl std::fmt::Display for Isa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+thread_local! {
+    static FORCED: Cell<Option<Isa>> = const { Cell::new(None) };
+}
+
+/// The set the kernels run on this thread: the one [`with_isa`] forces, else the process's
+/// choice, made once from [`Isa::from_env`] (falling back to [`Isa::best`] when the environment
+/// asks for something this CPU lacks; the command line reports that as an error first).
+#[inline]
+pub fn active() -> Isa {
+    if let Some(i) = FORCED.with(Cell::get) {
+        return i;
+    }
+    static CHOSEN: OnceLock<Isa> = OnceLock::new();
+    *CHOSEN.get_or_init(|| Isa::from_env().unwrap_or_else(|_| Isa::best()))
+}
+
+/// Runs `f` with the kernels of `isa` on this thread (and on the helper thread for the joins
+/// `f` makes, see [`crate::par::join`]): how the tests compare the sets in one process.
+///
+/// # Errors
+/// [`Error::Config`] when this CPU cannot run `isa` (`f` is not run).
+pub fn with_isa<R>(isa: Isa, f: impl FnOnce() -> R) -> Result<R> {
+    if !isa.supported() {
+        return Err(Error::Config(format!("this CPU cannot run the {} kernels", isa.name())));
+    }
+    Ok(forced(Some(isa), f))
+}
+
+/// The forced set of this thread, for handing to another thread with [`forced`].
+pub(crate) fn forced_now() -> Option<Isa> {
+    FORCED.with(Cell::get)
+}
+
+/// Runs `f` with this thread's forced set replaced by `isa` (restored afterwards, also on panic).
+pub(crate) fn forced<R>(isa: Option<Isa>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Isa>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            FORCED.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(FORCED.with(|c| c.replace(isa)));
+    f()
+}
+
+/// This core's f32 multiply-add peak in GFLOP/s for the [`active`] set, measured for about
+/// `seconds`: independent chains of fused multiply-adds in registers, no memory traffic (12
+/// chains of 8 lanes with AVX2, 24 of 16 with AVX-512). The ceiling the products are measured
+/// against; 0 for the portable set.
+pub fn fma_peak_gflops(seconds: f64) -> f64 {
+    crate::kernels::fma_peak_gflops(active(), seconds)
+}
+
+/// The library's f32 GEMM (the cache-blocked one the large products use) on `n × n × n`, in
+/// GFLOP/s, timed for about `seconds` after one warm-up product.
+pub fn gemm_gflops(n: usize, seconds: f64) -> f64 {
+    let mut rng = crate::NumpyRng::new(1);
+    let a: Vec<f32> = (0..n * n).map(|_| rng.standard_normal() as f32).collect();
+    let b: Vec<f32> = (0..n * n).map(|_| rng.standard_normal() as f32).collect();
+    let mut c = vec![0.0f32; n * n];
+    let mut run = || {
+        use crate::kernels::gemm::{gemm_blocked, Mat};
+        gemm_blocked(n, n, n, Mat::rows(&a, n), Mat::rows(&b, n), &mut c, n, false)
+    };
+    run();
+    let (t0, mut reps) = (std::time::Instant::now(), 0usize);
+    while t0.elapsed().as_secs_f64() < seconds || reps == 0 {
+        run();
+        reps += 1;
+    }
+    2.0 * (n * n * n * reps) as f64 / t0.elapsed().as_secs_f64() / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Names round-trip; a forced set applies on this thread only and is restored after.
+    #[test]
+    fn names_and_forcing() {
+        for i in Isa::ALL {
+            assert_eq!(Isa::parse(i.name()).unwrap(), i);
+        }
+        assert!(Isa::parse("sse9").unwrap_err().to_string().contains("portable, avx2 or avx512"));
+        assert!(Isa::Portable.supported());
+        let before = active();
+        assert_eq!(with_isa(Isa::Portable, active).unwrap(), Isa::Portable);
+        assert_eq!(active(), before);
+        for i in Isa::ALL {
+            match with_isa(i, active) {
+                Ok(got) => assert_eq!(got, i),
+                Err(e) => {
+                    assert!(!i.supported());
+                    assert!(e.to_string().contains(i.name()));
+                }
+            }
+        }
+    }
+}

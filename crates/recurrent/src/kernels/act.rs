@@ -20,24 +20,45 @@ fn tanh1(x: f32) -> f32 {
     x * p / q
 }
 
+/// The range of [`exp1`]: below `LO` the result would be subnormal, above `HI` it overflows.
+const EXP_LO: f32 = -87.336_54;
+const EXP_HI: f32 = 88.722_83;
+
 #[inline(always)]
 fn exp1(x: f32) -> f32 {
-    let x = x.clamp(-87.336_54, 88.722_83);
-    let n = (x * std::f32::consts::LOG2_E).round();
-    let r = n.mul_add(-0.693_359_4, x);
+    // `max`/`min` (not `clamp`) send NaN to EXP_LO, so the float-to-int conversion below never
+    // sees NaN; the NaN itself is put back at the end.
+    #[allow(clippy::manual_clamp)] // clamp would keep NaN, which must not reach the conversion
+    let xc = x.max(EXP_LO).min(EXP_HI);
+    let n = (xc * std::f32::consts::LOG2_E).round();
+    let r = n.mul_add(-0.693_359_4, xc);
     let r = n.mul_add(2.121_944_4e-4, r);
     let mut p = 1.987_569_1e-4f32;
     for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
         p = p.mul_add(r, c);
     }
     let y = (p * r).mul_add(r, r) + 1.0;
-    // SAFETY: x is clamped, so n is a whole number in [−126, 128]. The unchecked conversion
-    // vectorises (`n as i32` saturates, which the compiler turns into eight scalar conversions).
+    // SAFETY: xc is finite and in [EXP_LO, EXP_HI], so n is a whole number in [−126, 128],
+    // which an i32 holds. The unchecked conversion vectorises (`n as i32` saturates, which the
+    // compiler turns into eight scalar conversions).
     let n = unsafe { n.to_int_unchecked::<i32>() };
     // 2ⁿ as two normal factors, since 2¹²⁸ itself is not an f32.
     let half = n >> 1;
     let pow2 = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
-    y * pow2(half) * pow2(n - half)
+    edges_of_exp(x, y * pow2(half) * pow2(n - half))
+}
+
+/// IEEE's answers outside the approximated range: NaN stays NaN, an overflow is +∞ and
+/// `exp(−∞) = 0` (selects, so the loops stay branch-free).
+#[inline(always)]
+fn edges_of_exp(x: f32, y: f32) -> f32 {
+    let y = if x > EXP_HI { f32::INFINITY } else { y };
+    let y = if x == f32::NEG_INFINITY { 0.0 } else { y };
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
 }
 
 macro_rules! dispatch {
@@ -78,10 +99,18 @@ macro_rules! dispatch {
 }
 
 dispatch!(tanh, tanh_avx2, tanh_avx512, tanh_plain, tanh1, |x: f32| (x as f64).tanh() as f32);
-dispatch!(sigmoid, sigmoid_avx2, sigmoid_avx512, sigmoid_plain, |x: f32| 0.5f32.mul_add(tanh1(0.5 * x), 0.5), |x: f32| {
-    (0.5 + 0.5 * (0.5 * x as f64).tanh()) as f32
-});
-dispatch!(exp, exp_avx2, exp_avx512, exp_plain, exp1, |x: f32| (x.clamp(-87.336_54, 88.722_83) as f64).exp() as f32);
+dispatch!(
+    sigmoid,
+    sigmoid_avx2,
+    sigmoid_avx512,
+    sigmoid_plain,
+    |x: f32| 0.5f32.mul_add(tanh1(0.5 * x), 0.5),
+    |x: f32| { (0.5 + 0.5 * (0.5 * x as f64).tanh()) as f32 }
+);
+dispatch!(exp, exp_avx2, exp_avx512, exp_plain, exp1, |x: f32| edges_of_exp(
+    x,
+    (x.clamp(EXP_LO, EXP_HI) as f64).exp() as f32
+));
 #[cfg(test)]
 mod tests {
     // Against the exact functions in f64, over a dense grid well past the saturation points.

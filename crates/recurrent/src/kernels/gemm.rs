@@ -158,7 +158,17 @@ fn run(
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[inline]
-unsafe fn simd_gemm(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, packed: bool, c: &mut [f32], ldc: usize, acc: bool) {
+unsafe fn simd_gemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    packed: bool,
+    c: &mut [f32],
+    ldc: usize,
+    acc: bool,
+) {
     // SAFETY: the caller's contract; the CPU runs the active set.
     unsafe {
         if super::active() == super::Isa::Avx512 {
@@ -832,7 +842,8 @@ mod avx512 {
         // SAFETY (every access): rows i..i+R, the 32 columns from j (masked beyond n) and depth
         // < k lie inside the operands, as the caller guarantees.
         unsafe {
-            let load = |p: *const f32, m: __mmask16| if MASKED { _mm512_maskz_loadu_ps(m, p) } else { _mm512_loadu_ps(p) };
+            let load =
+                |p: *const f32, m: __mmask16| if MASKED { _mm512_maskz_loadu_ps(m, p) } else { _mm512_loadu_ps(p) };
             let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
             let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
             let mut lo = [_mm512_setzero_ps(); R];

@@ -723,16 +723,20 @@ mod avx2 {
     }
 }
 
-/// The AVX-512 kernels: [`avx2`]'s, twice as wide. A block of six rows keeps `6 × 32` entries of
-/// C in twelve 16-lane registers (two 16-column panels of B at once); tails are masked with `k`
-/// registers instead of `vmaskmov`. Each entry of C is summed exactly as in [`avx2`] (one fused
-/// multiply-add per term, `k` ascending, from C or zero), so the two give the same bits.
+/// The AVX-512 kernels: [`avx2`]'s with 32 registers of 16 lanes. A block of six rows keeps
+/// `6 × 64` entries of C in 24 registers (four 16-column panels of B at once), so each broadcast
+/// entry of A feeds four multiply-adds (two with AVX2's `6 × 16`); tails run the same kernel
+/// with fewer vectors, masked with `k` registers. Each entry of C is summed exactly as in
+/// [`avx2`] (one fused multiply-add per term, `k` ascending, from C or zero), so the two give the
+/// same bits.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::Mat;
     use std::arch::x86_64::*;
 
     const MR: usize = 6;
+    /// Vectors of 16 columns per row of a block.
+    const NV: usize = 4;
 
     /// Pointers and strides of one call (as in [`super::avx2`]).
     #[derive(Clone, Copy)]
@@ -750,7 +754,7 @@ mod avx512 {
         acc: bool,
     }
 
-    /// The lanes below `n` (at most 16) set.
+    /// The lanes below `n` set (all 16 from `n ≥ 16`).
     #[inline(always)]
     fn lanes(n: usize) -> __mmask16 {
         if n >= 16 {
@@ -778,37 +782,38 @@ mod avx512 {
         let (ldb, bps) = if packed { (16, 16 * k) } else { (b.rs, 16) };
         let o =
             Ops { a: a.data.as_ptr(), ars: a.rs, acs: a.cs, b: b.data.as_ptr(), ldb, bps, c: c.as_mut_ptr(), ldc, acc };
-        let n32 = n / 32 * 32;
         let mut j = 0;
-        // SAFETY (all calls below): every block reads rows < m, columns < n (lanes beyond n
-        // masked off), depth < k of the operands the caller vouched for.
-        while j < n32 {
-            unsafe { panel::<false>(m, k, o, j, (0xFFFF, 0xFFFF)) };
-            j += 32;
+        // Column panels outer, so a strip of B stays in cache while every row block of A passes
+        // over it. SAFETY (all calls below): every block reads rows < m, columns < n (lanes
+        // beyond n masked off), depth < k of the operands the caller vouched for.
+        while j + 16 * NV <= n {
+            unsafe { panel::<NV>(m, k, o, j, [0xFFFF; NV]) };
+            j += 16 * NV;
         }
-        // The last n % 32 columns: two masked vectors, or one vector with twice the rows per
-        // block when they fit in 16.
+        // The last n % 64 columns: as many vectors as they need, the last one masked; one
+        // vector gets twice the rows per block.
         if j < n {
             let rest = n - j;
-            if rest <= 16 {
-                unsafe { narrow_panel(m, k, o, j, lanes(rest)) };
-            } else {
-                unsafe { panel::<true>(m, k, o, j, (0xFFFF, lanes(rest - 16))) };
+            let masks = |v: usize| lanes(rest.saturating_sub(16 * v));
+            match rest.div_ceil(16) {
+                1 => unsafe { narrow_panel(m, k, o, j, masks(0)) },
+                2 => unsafe { panel::<2>(m, k, o, j, [masks(0), masks(1)]) },
+                _ => unsafe { panel::<3>(m, k, o, j, [masks(0), masks(1), masks(2)]) },
             }
         }
     }
 
-    /// Every row block of A against the 32 columns of B from `j`, rows cut as in
+    /// Every row block of A against the `16·V` columns of B from `j`, rows cut as in
     /// [`super::avx2`]'s `panel`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn panel<const MASKED: bool>(m: usize, k: usize, o: Ops, j: usize, masks: (__mmask16, __mmask16)) {
+    unsafe fn panel<const V: usize>(m: usize, k: usize, o: Ops, j: usize, masks: [__mmask16; V]) {
         let blocks = m.div_ceil(MR);
         let (base, extra) = (m / blocks, m % blocks);
         let mut i = 0;
         for q in 0..blocks {
             let r = base + usize::from(q < extra);
             // SAFETY: rows i..i+r < m, as the caller's.
-            by_count!(r, [1, 2, 3, 4, 5], MR, |N| unsafe { block::<N, MASKED>(k, o, i, j, masks) });
+            by_count!(r, [1, 2, 3, 4, 5], MR, |N| unsafe { block::<N, V>(k, o, i, j, masks) });
             i += r;
         }
     }
@@ -822,88 +827,47 @@ mod avx512 {
         for q in 0..blocks {
             let r = base + usize::from(q < extra);
             // SAFETY: rows i..i+r < m, as the caller's.
-            by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |N| unsafe { narrow_block::<N>(k, o, i, j, mask) });
+            by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |N| unsafe { block::<N, 1>(k, o, i, j, [mask]) });
             i += r;
         }
     }
 
-    /// `C[i..i+R, j..j+32] (+)= A[i..i+R, 0..k] · B[0..k, j..j+32]`; with `MASKED`, lanes outside
-    /// `masks` are neither read nor written. B's pointer moves with `wrapping_add`, so the step
-    /// past its last row is never an out-of-bounds offset.
+    /// `C[i..i+R, j..j+16V] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16V]`, lanes outside `masks`
+    /// neither read nor written (a masked load or store of all 16 lanes costs what a plain one
+    /// does). B's pointer moves with `wrapping_add`, so the step past its last row is never an
+    /// out-of-bounds offset.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn block<const R: usize, const MASKED: bool>(
-        k: usize,
-        o: Ops,
-        i: usize,
-        j: usize,
-        (m0, m1): (__mmask16, __mmask16),
-    ) {
-        // SAFETY (every access): rows i..i+R, the 32 columns from j (masked beyond n) and depth
-        // < k lie inside the operands, as the caller guarantees.
+    unsafe fn block<const R: usize, const V: usize>(k: usize, o: Ops, i: usize, j: usize, masks: [__mmask16; V]) {
+        // SAFETY (every access): rows i..i+R, the 16·V columns from j (masked beyond n) and
+        // depth < k lie inside the operands, as the caller guarantees.
         unsafe {
-            let load =
-                |p: *const f32, m: __mmask16| if MASKED { _mm512_maskz_loadu_ps(m, p) } else { _mm512_loadu_ps(p) };
             let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
             let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
-            let mut lo = [_mm512_setzero_ps(); R];
-            let mut hi = [_mm512_setzero_ps(); R];
+            let mut acc = [[_mm512_setzero_ps(); V]; R];
             if o.acc {
-                for r in 0..R {
-                    lo[r] = load(c.add(r * o.ldc), m0);
-                    hi[r] = load(c.add(r * o.ldc + 16), m1);
+                for (r, row) in acc.iter_mut().enumerate() {
+                    for (v, x) in row.iter_mut().enumerate() {
+                        *x = _mm512_maskz_loadu_ps(masks[v], c.add(r * o.ldc + 16 * v));
+                    }
                 }
             }
             let (mut bp, mut off) = (o.b.add(j / 16 * o.bps), 0usize);
             for _ in 0..k {
-                let b0 = load(bp, m0);
-                let b1 = load(bp.add(o.bps), m1);
+                let bv: [__m512; V] = core::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], bp.add(v * o.bps)));
                 for r in 0..R {
                     let av = _mm512_set1_ps(*rows[r].add(off));
-                    lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
-                    hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
+                    for v in 0..V {
+                        acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+                    }
                 }
                 bp = bp.wrapping_add(o.ldb);
                 off += o.acs;
             }
-            for r in 0..R {
-                if MASKED {
-                    _mm512_mask_storeu_ps(c.add(r * o.ldc), m0, lo[r]);
-                    _mm512_mask_storeu_ps(c.add(r * o.ldc + 16), m1, hi[r]);
-                } else {
-                    _mm512_storeu_ps(c.add(r * o.ldc), lo[r]);
-                    _mm512_storeu_ps(c.add(r * o.ldc + 16), hi[r]);
+            for (r, row) in acc.iter().enumerate() {
+                for (v, x) in row.iter().enumerate() {
+                    _mm512_mask_storeu_ps(c.add(r * o.ldc + 16 * v), masks[v], *x);
                 }
-            }
-        }
-    }
-
-    /// `C[i..i+R, j..j+16] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16]`, lanes outside `mask`
-    /// neither read nor written.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn narrow_block<const R: usize>(k: usize, o: Ops, i: usize, j: usize, mask: __mmask16) {
-        // SAFETY (every access): as in `block`, for 16 columns.
-        unsafe {
-            let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
-            let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
-            let mut acc = [_mm512_setzero_ps(); R];
-            if o.acc {
-                for (r, v) in acc.iter_mut().enumerate() {
-                    *v = _mm512_maskz_loadu_ps(mask, c.add(r * o.ldc));
-                }
-            }
-            let (mut bp, mut off) = (o.b.add(j / 16 * o.bps), 0usize);
-            for _ in 0..k {
-                let b0 = _mm512_maskz_loadu_ps(mask, bp);
-                for r in 0..R {
-                    acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*rows[r].add(off)), b0, acc[r]);
-                }
-                bp = bp.wrapping_add(o.ldb);
-                off += o.acs;
-            }
-            for (r, v) in acc.iter().enumerate() {
-                _mm512_mask_storeu_ps(c.add(r * o.ldc), mask, *v);
             }
         }
     }

@@ -26,9 +26,9 @@ fn each_set(what: &str, f: impl Fn(Isa)) {
     }
 }
 
-/// `(m, n, k)` with every row tail of the 6-row blocks, column tails of 8, 16 and 32 lanes on
-/// both sides of the masks, `k = 0` and depths across the blocked GEMM's 256.
-const SHAPES: [(usize, usize, usize); 16] = [
+/// `(m, n, k)` with every row tail of the 6-row blocks, column tails of 1 to 4 vectors of 8 and
+/// 16 lanes on both sides of the masks (the AVX-512 block is 64 columns wide), `k = 0` and depths across the blocked GEMM's 256.
+const SHAPES: [(usize, usize, usize); 18] = [
     (1, 1, 1),
     (1, 100, 100),
     (2, 15, 7),
@@ -45,6 +45,8 @@ const SHAPES: [(usize, usize, usize); 16] = [
     (25, 64, 100),
     (32, 512, 128),
     (65, 100, 300),
+    (3, 63, 4),
+    (7, 127, 20),
 ];
 
 fn rand(rng: &mut NumpyRng, n: usize) -> Vec<f32> {

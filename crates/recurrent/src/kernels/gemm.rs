@@ -798,7 +798,8 @@ mod avx512 {
             match rest.div_ceil(16) {
                 1 => unsafe { narrow_panel(m, k, o, j, masks(0)) },
                 2 => unsafe { panel::<2>(m, k, o, j, [masks(0), masks(1)]) },
-                _ => unsafe { panel::<3>(m, k, o, j, [masks(0), masks(1), masks(2)]) },
+                3 => unsafe { panel::<3>(m, k, o, j, [masks(0), masks(1), masks(2)]) },
+                _ => unsafe { panel::<NV>(m, k, o, j, core::array::from_fn(masks)) },
             }
         }
     }

@@ -8,9 +8,9 @@ use anyhow::{bail, Result};
 use clap::Args;
 use ndarray::Array2;
 use recurrent::data::{Vocab, Windows};
-use recurrent::model::{CharModel, Init, ModelConfig, Shards};
-use recurrent::optim::{Clip, Optimizer, Rule};
-use recurrent::{CellKind, NumpyRng, Reduction, State};
+use recurrent::model::{CharModel, Init};
+use recurrent::train::configs::{StandardConfig, STANDARD};
+use recurrent::{NumpyRng, Reduction, State};
 use std::time::Instant;
 
 /// Flags of `recurrent bench`.
@@ -39,86 +39,6 @@ pub struct BenchArgs {
     steps: Option<usize>,
 }
 
-/// A standard configuration (one-hot input, vocabulary of tiny-shakespeare).
-pub struct Config {
-    pub name: &'static str,
-    pub cell: CellKind,
-    pub layers: usize,
-    pub hidden: usize,
-    pub batch: usize,
-    pub steps: usize,
-    pub optimizer: &'static str,
-    pub lr: f64,
-    /// Element-wise clip (min-char-rnn) or global-norm clip.
-    pub clip: f64,
-    pub clip_norm: f64,
-}
-
-pub const CONFIGS: [Config; 4] = [
-    Config {
-        name: "min-char-rnn",
-        cell: CellKind::Rnn,
-        layers: 1,
-        hidden: 100,
-        batch: 1,
-        steps: 25,
-        optimizer: "adagrad",
-        lr: 0.1,
-        clip: 5.0,
-        clip_norm: 0.0,
-    },
-    Config {
-        name: "lstm-small",
-        cell: CellKind::Lstm,
-        layers: 1,
-        hidden: 128,
-        batch: 32,
-        steps: 64,
-        optimizer: "adam",
-        lr: 2e-3,
-        clip: 0.0,
-        clip_norm: 5.0,
-    },
-    Config {
-        name: "lstm-large",
-        cell: CellKind::Lstm,
-        layers: 2,
-        hidden: 512,
-        batch: 64,
-        steps: 64,
-        optimizer: "adam",
-        lr: 2e-3,
-        clip: 0.0,
-        clip_norm: 5.0,
-    },
-    Config {
-        name: "gru-medium",
-        cell: CellKind::Gru,
-        layers: 1,
-        hidden: 256,
-        batch: 32,
-        steps: 64,
-        optimizer: "adam",
-        lr: 2e-3,
-        clip: 0.0,
-        clip_norm: 5.0,
-    },
-];
-
-/// Training FLOPs per character: 3 × the forward's multiply-adds × 2 (backward = 2 × forward),
-/// counting the recurrent and dense input products and the head; a one-hot input product is a
-/// gather and counts 0.
-pub fn flops_per_char(c: &Config, vocab: usize) -> f64 {
-    let g = c.cell.gates() as f64;
-    let h = c.hidden as f64;
-    let mut f = 0.0;
-    for l in 0..c.layers {
-        let dense_in = if l == 0 { 0.0 } else { h };
-        f += 2.0 * g * h * (h + dense_in);
-    }
-    3.0 * (f + 2.0 * vocab as f64 * h)
-}
-
 /// Peak resident memory of this process in MiB (VmHWM), if the system reports it.
 pub fn peak_rss_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -134,8 +54,8 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     // Threads are used coarsely (batch shards, see `Shards`); the GEMMs inside run on one.
     std::env::set_var("MATMUL_NUM_THREADS", "1");
     let names: Vec<&str> = match a.config.as_str() {
-        "all" => CONFIGS.iter().map(|c| c.name).chain(["gemm", "peak"]).collect(),
-        n if n == "gemm" || n == "peak" || CONFIGS.iter().any(|c| c.name == n) => vec![n],
+        "all" => STANDARD.iter().map(|c| c.name).chain(["gemm", "peak"]).collect(),
+        n if n == "gemm" || n == "peak" || StandardConfig::named(n).is_some() => vec![n],
         n => bail!("unknown --config '{n}': use min-char-rnn, lstm-small, lstm-large, gru-medium, gemm, peak or all"),
     };
     if !a.json {
@@ -149,14 +69,14 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         let r = if n == "peak" {
             (0.0, recurrent::backend::fma_peak_gflops(a.seconds.min(2.0)), peak_rss_mib(), None)
         } else if a.sample && n != "gemm" {
-            bench_sample(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds)?
+            bench_sample(&StandardConfig::named(n).expect("listed"), a.seconds)?
         } else if n == "gemm" {
             bench_gemm(a.seconds)
         } else {
             // A helper thread for the work inside a step (see `recurrent::par`) when asked for
             // two or more threads.
-            recurrent::par::with_threads(a.threads, || {
-                bench_config(CONFIGS.iter().find(|c| c.name == n).expect("listed"), a.seconds, a.threads, a.steps)
+            recurrent::parallel::with_threads(a.threads, || {
+                bench_config(&StandardConfig::named(n).expect("listed"), a.seconds, a.threads, a.steps)
             })?
         };
         if a.json {
@@ -182,28 +102,20 @@ pub fn bench(a: BenchArgs) -> Result<()> {
 /// `(chars/s, GFLOP/s, peak RSS MiB, mean loss per char of the timed steps)`.
 type Figures = (f64, f64, Option<f64>, Option<f64>);
 
-fn bench_config(c: &Config, seconds: f64, threads: usize, steps: Option<usize>) -> Result<Figures> {
+fn bench_config(c: &StandardConfig, seconds: f64, threads: usize, steps: Option<usize>) -> Result<Figures> {
     let text = read_text(&default_corpus())?;
     let vocab = Vocab::from_text(&text);
     let tokens = vocab.encode(&text)?;
     let w = Windows::contiguous(0, tokens.len(), c.batch, c.steps).expect("corpus is long");
-    let mc = ModelConfig { cell: c.cell, vocab: vocab.len(), hidden: c.hidden, layers: c.layers, dropout: 0.0 };
-    let mut rng = NumpyRng::new(0);
-    let init = if c.name == "min-char-rnn" { Init::Normal(0.01) } else { Init::PyTorch };
-    let mut model = CharModel::<f32>::new(mc, init, &mut rng)?;
-    let mut opt = Optimizer::new(Rule::parse(c.optimizer)?, c.lr).zeroing_grads(true);
-    let reduction = if c.name == "min-char-rnn" { Reduction::Sum } else { Reduction::Mean };
+    let mut trainer = c.trainer::<f32>(vocab.len(), threads)?;
     let mut inputs = Array2::zeros((c.steps, c.batch));
     let mut targets = vec![0; c.steps * c.batch];
     let mut state: Option<State<f32>> = None;
-    let mut shards = Shards::new(&model, threads);
     let mut run = |i: usize, state: &mut Option<State<f32>>| -> Result<f64> {
         w.fill(&tokens, i % w.count, &mut inputs, &mut targets);
-        let (loss, s) =
-            shards.forward_backward(&mut model, inputs.view(), &targets, state.as_ref(), reduction, None)?;
-        opt.step_clipped(&mut model, Clip { norm: c.clip_norm, value: c.clip });
-        *state = Some(s);
-        Ok(loss)
+        let out = trainer.step(inputs.view(), &targets, state.as_ref(), None)?;
+        *state = Some(out.state);
+        Ok(out.loss)
     };
     let warmup = 5;
     for i in 0..warmup {
@@ -220,16 +132,15 @@ fn bench_config(c: &Config, seconds: f64, threads: usize, steps: Option<usize>) 
     let tail = &losses[losses.len().saturating_sub(20)..];
     let loss_sum = tail.iter().sum::<f64>() * n as f64 / tail.len().max(1) as f64;
     let chars = (n * c.steps * c.batch) as f64;
-    let per_char = if reduction == Reduction::Sum { (c.steps * c.batch) as f64 } else { 1.0 };
+    let per_char = if c.reduction == Reduction::Sum { (c.steps * c.batch) as f64 } else { 1.0 };
     let cps = chars / dt;
-    Ok((cps, cps * flops_per_char(c, vocab.len()) / 1e9, peak_rss_mib(), Some(loss_sum / n as f64 / per_char)))
+    Ok((cps, cps * c.flops_per_char(vocab.len()) / 1e9, peak_rss_mib(), Some(loss_sum / n as f64 / per_char)))
 }
 
 /// Sampling speed: the model of configuration `c` (untrained; speed does not depend on the
 /// weights) generating one character at a time, as `recurrent sample` does.
-fn bench_sample(c: &Config, seconds: f64) -> Result<Figures> {
-    let mc = ModelConfig { cell: c.cell, vocab: 65, hidden: c.hidden, layers: c.layers, dropout: 0.0 };
-    let mut model = CharModel::<f32>::new(mc, Init::PyTorch, &mut NumpyRng::new(0))?;
+fn bench_sample(c: &StandardConfig, seconds: f64) -> Result<Figures> {
+    let mut model = CharModel::<f32>::new(c.model(65), Init::PyTorch, &mut NumpyRng::new(0))?;
     let vocab = Vocab::from_chars((0..65u8).map(|i| (b'0' + i) as char).collect());
     let mut rng = NumpyRng::new(1);
     let opts = recurrent::sample::SampleOptions { length: 200, temperature: 1.0, top_k: None };

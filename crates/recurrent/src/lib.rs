@@ -27,9 +27,10 @@ pub mod layer;
 pub mod loss;
 pub mod model;
 pub mod optim;
-pub mod par;
+pub mod parallel;
 pub mod rng;
 pub mod sample;
+pub mod train;
 
 pub use cell::{CellKind, CellParams};
 pub use error::{Error, Result};

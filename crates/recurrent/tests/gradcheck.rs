@@ -111,7 +111,8 @@ fn sum_reduction_scales_the_gradient() {
 #[test]
 fn sharded_batch_gives_the_same_gradients() {
     use recurrent::layer::Parameters;
-    use recurrent::model::{CharModel, Init, ModelConfig, Shards};
+    use recurrent::model::{CharModel, Init, ModelConfig};
+    use recurrent::parallel::Shards;
     let mc = ModelConfig { cell: CellKind::Lstm, vocab: 7, hidden: 5, layers: 2, dropout: 0.0 };
     let mut rng = recurrent::NumpyRng::new(4);
     let mut a = CharModel::<f64>::new(mc, Init::PyTorch, &mut rng).unwrap();
@@ -217,31 +218,29 @@ fn char_model_f32_matches_f64() {
 #[test]
 fn a_helper_thread_changes_no_result() {
     use recurrent::layer::Parameters;
-    use recurrent::model::{CharModel, Init, ModelConfig, Shards};
+    use recurrent::model::{CharModel, Init, ModelConfig};
     use recurrent::optim::{Clip, Optimizer, Rule};
+    use recurrent::train::Trainer;
     for (cell, hidden, batch, rule, clip) in [
         (CellKind::Rnn, 64, 1, "adagrad", Clip { norm: 0.0, value: 5.0 }),
         (CellKind::Lstm, 24, 4, "adam", Clip { norm: 5.0, value: 0.0 }),
         (CellKind::Gru, 40, 1, "adam", Clip { norm: 5.0, value: 0.0 }),
     ] {
         let (t, v) = (25, 11);
-        let run = |helper: Option<&recurrent::par::Helper>| {
+        let run = |helper: Option<&recurrent::parallel::Helper>| {
             let mc = ModelConfig { cell, vocab: v, hidden, layers: 1, dropout: 0.0 };
-            let mut model = CharModel::<f32>::new(mc, Init::PyTorch, &mut recurrent::NumpyRng::new(9)).unwrap();
-            let mut opt = Optimizer::new(Rule::parse(rule).unwrap(), 0.01).zeroing_grads(helper.is_some());
-            let mut shards = Shards::new(&model, 2);
+            let model = CharModel::<f32>::new(mc, Init::PyTorch, &mut recurrent::NumpyRng::new(9)).unwrap();
+            let opt = Optimizer::new(Rule::parse(rule).unwrap(), 0.01);
+            let mut tr = Trainer::new(model, opt, clip, recurrent::Reduction::Mean, 2);
             let mut losses = Vec::new();
             let mut state = None;
             let mut body = || {
                 for step in 0..6 {
                     let x = ndarray::Array2::from_shape_fn((t, batch), |(i, j)| (i * 7 + j * 3 + step * 5) % v);
                     let y: Vec<usize> = (0..t * batch).map(|i| (i * 5 + step) % v).collect();
-                    let red = recurrent::Reduction::Mean;
-                    let (loss, s) =
-                        shards.forward_backward(&mut model, x.view(), &y, state.as_ref(), red, None).unwrap();
-                    opt.step_clipped(&mut model, clip);
-                    state = Some(s);
-                    losses.push(loss);
+                    let out = tr.step(x.view(), &y, state.as_ref(), None).unwrap();
+                    state = Some(out.state);
+                    losses.push(out.loss);
                 }
             };
             match helper {
@@ -249,14 +248,14 @@ fn a_helper_thread_changes_no_result() {
                 None => body(),
             }
             let (mut params, mut grads) = (Vec::new(), Vec::new());
-            model.visit(&mut |_, _, p, g| {
+            tr.model.visit(&mut |_, _, p, g| {
                 params.extend_from_slice(p);
                 grads.extend_from_slice(g);
             });
             (params, grads, losses)
         };
         let (p1, _, l1) = run(None);
-        let helper = recurrent::par::Helper::new();
+        let helper = recurrent::parallel::Helper::new();
         let (p2, g2, l2) = run(Some(&helper));
         assert!(helper.jobs() >= 6, "{cell:?}: the helper ran {} jobs", helper.jobs());
         assert!(p1.iter().zip(&p2).all(|(a, b)| a.to_bits() == b.to_bits()), "{cell:?}: weights differ");

@@ -3,7 +3,6 @@
 
 pub mod config;
 mod plot;
-pub mod state;
 
 use crate::text::{default_corpus, read_text};
 use anyhow::{bail, Context, Result};
@@ -12,11 +11,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use recurrent::checkpoint::{load_model, save_model, Meta};
 use recurrent::data::{Split, SplitKind, Vocab, Windows};
-use recurrent::model::{CharModel, Init, ModelConfig, Shards};
-use recurrent::optim::{grad_norm, Clip, Optimizer, Rule};
+use recurrent::model::{CharModel, Init, ModelConfig};
+use recurrent::optim::{Clip, Optimizer, Rule};
 use recurrent::sample::{sample, SampleOptions};
+use recurrent::train::state::{self, Progress};
+use recurrent::train::Trainer;
 use recurrent::{CellKind, NumpyRng, Parameters, Reduction, State};
-use state::Progress;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,19 +42,18 @@ struct Run {
     vocab: Vocab,
     tokens: Vec<usize>,
     split: Split,
-    model: CharModel<f32>,
-    opt: Optimizer<f32>,
+    /// The model, its optimizer, clipping and the loss's reduction: one training step.
+    tr: Trainer<f32>,
     p: Progress,
     total: usize,
     metrics: Vec<Metric>,
     bar: Option<ProgressBar>,
-    shards: Shards<f32>,
 }
 
 pub fn train(args: TrainArgs) -> Result<ExitCode> {
     let mut run = Run::prepare(&args)?;
     // A helper thread for the work inside a step (see `recurrent::par`) with two threads or more.
-    let code = recurrent::par::with_threads(run.cfg.threads, || run.train_loop())?;
+    let code = recurrent::parallel::with_threads(run.cfg.threads, || run.train_loop())?;
     Ok(code)
 }
 
@@ -177,8 +176,12 @@ impl Run {
         std::fs::write(out.join("config.json"), serde_json::to_string_pretty(&cfg)?)
             .with_context(|| format!("cannot write into {}", out.display()))?;
         let metrics = load_metrics(&out.join("metrics.jsonl"), p.step);
-        let shards = Shards::new(&model, cfg.threads);
-        Ok(Run { cfg, out, vocab, tokens, split, model, opt, p, total, metrics, bar: None, shards })
+        let reduction = if cfg.loss == "sum" { Reduction::Sum } else { Reduction::Mean };
+        let clip = Clip { norm: cfg.clip_norm, value: cfg.clip };
+        let mut tr = Trainer::new(model, opt, clip, reduction, cfg.threads);
+        tr.frozen = cfg.frozen.clone();
+        tr.report_grad_norm = true;
+        Ok(Run { cfg, out, vocab, tokens, split, tr, p, total, metrics, bar: None })
     }
 
     fn say(&self, line: &str) {
@@ -190,7 +193,7 @@ impl Run {
 
     fn train_loop(&mut self) -> Result<ExitCode> {
         let (t, b) = (self.cfg.seq_len, self.cfg.batch);
-        let nparams = self.model.num_params();
+        let nparams = self.tr.model.num_params();
         self.say(&format!(
             "training a {} {}×{} ({nparams} parameters) on {} ({} characters, vocabulary {}): {} windows of {b}×{t} per epoch, {} steps → {}",
             self.cfg.cell, self.cfg.layers, self.cfg.hidden, self.cfg.text.display(), self.tokens.len(), self.vocab.len(),
@@ -210,7 +213,6 @@ impl Run {
             );
             self.bar = Some(bar);
         }
-        let reduction = if self.cfg.loss == "sum" { Reduction::Sum } else { Reduction::Mean };
         let mut inputs = Array2::zeros((t, b));
         let mut targets = vec![0usize; t * b];
         let (mut tick, mut tick_step) = (Instant::now(), self.p.step);
@@ -220,19 +222,19 @@ impl Run {
                 self.p.window = 0;
                 self.p.carry = None;
                 if self.cfg.lr_decay < 1.0 && self.p.epoch >= self.cfg.lr_decay_after {
-                    self.opt.lr *= self.cfg.lr_decay;
+                    self.tr.opt.lr *= self.cfg.lr_decay;
                 }
             }
             self.split.train.fill(&self.tokens, self.p.window, &mut inputs, &mut targets);
             let rng = (self.cfg.dropout > 0.0).then_some(&mut self.p.rng_dropout);
             let carry = self.p.carry.as_ref();
-            let (loss, state) =
-                self.shards.forward_backward(&mut self.model, inputs.view(), &targets, carry, reduction, rng)?;
-            if !loss.is_finite() {
+            let out = self.tr.step(inputs.view(), &targets, carry, rng)?;
+            let loss = out.loss;
+            if !out.updated {
                 return self.stop_on_nan(loss);
             }
-            let last_norm = self.apply_update();
-            self.p.carry = Some(state);
+            let last_norm = out.grad_norm.expect("the trainer reports the norm");
+            self.p.carry = Some(out.state);
             self.p.window += 1;
             self.p.step += 1;
             // min-char-rnn starts its smoothed loss at the loss of a uniform guess; other runs
@@ -275,25 +277,9 @@ impl Run {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// Clipping and the optimizer step; returns the gradient norm before clipping.
-    fn apply_update(&mut self) -> f64 {
-        let frozen = &self.cfg.frozen;
-        if !frozen.is_empty() {
-            self.model.visit(&mut |n, _, _, g| {
-                if frozen.iter().any(|f| f == n) {
-                    g.fill(0.0);
-                }
-            });
-        }
-        let clip = Clip { norm: self.cfg.clip_norm, value: self.cfg.clip };
-        let norm = if clip.norm > 0.0 { None } else { Some(grad_norm(&mut self.model)) };
-        let clipped = self.opt.step_clipped(&mut self.model, clip);
-        norm.or(clipped).expect("one of the two computed the norm")
-    }
-
     fn weights_finite(&mut self) -> bool {
         let mut ok = true;
-        self.model.visit(&mut |_, _, p, _| ok &= p.iter().all(|v| v.is_finite()));
+        self.tr.model.visit(&mut |_, _, p, _| ok &= p.iter().all(|v| v.is_finite()));
         ok
     }
 
@@ -316,7 +302,7 @@ impl Run {
         let Some(w) = self.split.val.clone() else {
             return Ok(None);
         };
-        Ok(Some(eval_windows(&mut self.model, &self.tokens, &w)?))
+        Ok(Some(eval_windows(&mut self.tr.model, &self.tokens, &w)?))
     }
 
     fn record(&mut self, cps: f64, norm: f64, val: Option<f64>) {
@@ -327,7 +313,7 @@ impl Run {
             epoch,
             train_loss: self.p.smooth,
             val_loss: val,
-            lr: self.opt.lr,
+            lr: self.tr.opt.lr,
             grad_norm: norm,
             chars_per_sec: cps,
             elapsed_s: self.p.elapsed,
@@ -372,17 +358,18 @@ impl Run {
             self.p.best_val = val.or(self.p.best_val);
         }
         // The state first: a checkpoint is only resumable once both agree on the step.
-        state::save(&self.out.join("last.state.safetensors"), &self.p, &self.opt, &mut self.model)?;
-        save_model(&self.out.join("last.safetensors"), &mut self.model, &self.vocab, &meta)?;
+        let tr = &mut self.tr;
+        state::save(&self.out.join("last.state.safetensors"), &self.p, &tr.opt, &mut tr.model)?;
+        save_model(&self.out.join("last.safetensors"), &mut tr.model, &self.vocab, &meta)?;
         if improved {
-            save_model(&self.out.join("best.safetensors"), &mut self.model, &self.vocab, &meta)?;
+            save_model(&self.out.join("best.safetensors"), &mut tr.model, &self.vocab, &meta)?;
         }
         Ok(())
     }
 
     fn sample_text(&mut self, n: usize, temperature: f64) -> Result<String> {
         let mut s = String::new();
-        let mut m = self.model.clone();
+        let mut m = self.tr.model.clone();
         let opts = SampleOptions { length: n, temperature, top_k: None };
         sample(&mut m, &self.vocab, "", opts, &mut self.p.rng_sample, |c| s.push(c))?;
         Ok(s)

@@ -5,7 +5,29 @@
 //! Because `r` multiplies only the hidden side of `n`, the input-side and hidden-side
 //! pre-activation gradients differ in the `n` block, so backward writes both.
 
+use super::{BackwardStep, Cell, CellKind, ForwardStep, Gru};
 use crate::Float;
+
+impl Cell for Gru {
+    const KIND: CellKind = CellKind::Gru;
+
+    /// The hidden side stays apart: `hproj = b_hh + h_{t-1} · W_hhᵀ`, of which the reset gate
+    /// multiplies the `n` block; `aux` keeps `W_hn h_{t-1} + b_hn`.
+    #[inline(always)]
+    fn forward_step<F: Float>(s: ForwardStep<'_, F>, recurrent: impl FnOnce(&[F], &mut [F])) {
+        for row in s.hproj.chunks_exact_mut(s.bias_hh.len().max(1)) {
+            row.copy_from_slice(s.bias_hh);
+        }
+        recurrent(s.h_prev, s.hproj);
+        forward_step(s.gates, s.hproj, s.h_prev, s.h, s.aux, s.hidden);
+    }
+
+    /// Writes the hidden side's gradient to `dgh` and leaves the direct path `z ⊙ dh` in `dh`.
+    #[inline(always)]
+    fn backward_step<F: Float>(s: BackwardStep<'_, F>) {
+        backward_step(s.dh, s.gates, s.aux, s.h_prev, s.dgh, s.hidden);
+    }
+}
 
 /// One step forward for a batch.
 ///

@@ -4,7 +4,25 @@
 //!
 //! Buffers hold `B` rows; a gate row is `[i | f | g | o]`, each block `H` wide.
 
+use super::{BackwardStep, Cell, CellKind, ForwardStep, Lstm};
 use crate::Float;
+
+impl Cell for Lstm {
+    const KIND: CellKind = CellKind::Lstm;
+
+    /// The recurrent product goes straight into the four gates' pre-activations; `aux` keeps
+    /// `tanh(c_t)`.
+    #[inline(always)]
+    fn forward_step<F: Float>(s: ForwardStep<'_, F>, recurrent: impl FnOnce(&[F], &mut [F])) {
+        recurrent(s.h_prev, s.gates);
+        forward_step(s.gates, s.c_prev, s.c, s.aux, s.h, s.hidden);
+    }
+
+    #[inline(always)]
+    fn backward_step<F: Float>(s: BackwardStep<'_, F>) {
+        backward_step(s.dh, s.dc, s.gates, s.c_prev, s.aux, s.hidden);
+    }
+}
 
 /// One step forward for a batch: vectorised passes over each row's gate blocks.
 ///

@@ -1,11 +1,13 @@
-//! The three recurrent cells and the parameter type they share.
+//! The three recurrent cells, the [`Cell`] trait the loop over time is written against, and the
+//! parameter type they share.
 //!
 //! A cell's weights follow PyTorch: `weight_ih (G·H, I)`, `weight_hh (G·H, H)`, `bias_ih (G·H)`,
 //! `bias_hh (G·H)` with `G` gate blocks stacked in PyTorch's order (RNN: 1; LSTM: i, f, g, o;
 //! GRU: r, z, n). Each cell file holds a fused `forward_step` and its `backward_step` working on
 //! one time step of a batch, `B` rows of `H` values, after the input projection
-//! `W_ih x + b_ih` has been computed for all steps at once and the recurrent projection
-//! `W_hh h + b_hh` for this step (see `layer::seq`).
+//! `W_ih x + b_ih` has been computed for all steps at once (see `layer::seq`), and implements
+//! [`Cell`] over the named buffers of one step ([`ForwardStep`], [`BackwardStep`]): everything
+//! that differs from one cell to another lives in the cell's own file.
 
 pub mod gru;
 pub mod lstm;
@@ -42,6 +44,20 @@ impl CellKind {
         self == CellKind::Lstm
     }
 
+    /// Whether a step keeps a third `(B, H)` buffer for backward ([`ForwardStep::aux`]): the
+    /// LSTM's `tanh(c_t)`, the GRU's `W_hn h_{t-1} + b_hn`.
+    pub fn keeps_aux(self) -> bool {
+        self != CellKind::Rnn
+    }
+
+    /// Whether the hidden side's pre-activations are kept apart from the input side's (the
+    /// GRU's reset gate multiplies only `W_hn h + b_hn`): then `b_hh` is added at every step, not
+    /// folded into the input projection, and backward writes the hidden side's gradient to its
+    /// own buffer ([`BackwardStep::dgh`]).
+    pub fn separate_hidden(self) -> bool {
+        self == CellKind::Gru
+    }
+
     /// The lower-case name used on the command line and in checkpoints.
     pub fn name(self) -> &'static str {
         match self {
@@ -61,6 +77,104 @@ impl CellKind {
         }
     }
 }
+
+/// The buffers of one forward time step: `B` rows each, row-major, named for what they hold.
+/// Buffers a cell does not use are empty.
+#[derive(Debug)]
+pub struct ForwardStep<'a, F> {
+    /// `(B, G·H)`: in, this step's input pre-activations `W_ih x_t + b`; out, the gate
+    /// activations kept for backward.
+    pub gates: &'a mut [F],
+    /// `(B, H)`: `h_{t-1}`.
+    pub h_prev: &'a [F],
+    /// `(B, H)`: `h_t`, written.
+    pub h: &'a mut [F],
+    /// `(B, H)`: `c_{t-1}` (LSTM).
+    pub c_prev: &'a [F],
+    /// `(B, H)`: `c_t`, written (LSTM).
+    pub c: &'a mut [F],
+    /// `(B, H)`: kept for backward (see [`CellKind::keeps_aux`]), written.
+    pub aux: &'a mut [F],
+    /// `(B, G·H)`: scratch for `W_hh h_{t-1} + b_hh` (GRU).
+    pub hproj: &'a mut [F],
+    /// `(G·H,)`: `b_hh`, added here by a cell that keeps its hidden side apart (GRU).
+    pub bias_hh: &'a [F],
+    /// `H`.
+    pub hidden: usize,
+}
+
+/// The buffers of one backward time step, as [`ForwardStep`]'s.
+#[derive(Debug)]
+pub struct BackwardStep<'a, F> {
+    /// `(B, H)`: in, `∂L/∂h_t` (the output's path plus the path from `t+1`); out, the part of
+    /// `∂L/∂h_{t-1}` that does not go through `W_hh` (GRU: `z ⊙ dh`; the others leave it, and
+    /// the recurrent product overwrites it).
+    pub dh: &'a mut [F],
+    /// `(B, H)`: in, `∂L/∂c_t`; out, `∂L/∂c_{t-1}` (LSTM).
+    pub dc: &'a mut [F],
+    /// `(B, G·H)`: in, the activations kept by forward; out, the gradient of the input-side
+    /// pre-activations (and of the hidden side's too, unless [`CellKind::separate_hidden`]).
+    pub gates: &'a mut [F],
+    /// `(B, G·H)`: written, the gradient of the hidden-side pre-activations (GRU).
+    pub dgh: &'a mut [F],
+    /// `(B, H)`: `h_{t-1}` (GRU).
+    pub h_prev: &'a [F],
+    /// `(B, H)`: `h_t` (RNN).
+    pub h: &'a [F],
+    /// `(B, H)`: `c_{t-1}` (LSTM).
+    pub c_prev: &'a [F],
+    /// `(B, H)`: what forward kept in [`ForwardStep::aux`].
+    pub aux: &'a [F],
+    /// `H`.
+    pub hidden: usize,
+}
+
+/// A recurrent cell: one step forward and one step backward over the named buffers of a time
+/// step. The loop over time (`layer::seq`) is written once against this trait and runs the
+/// recurrent product `h_{t-1} · W_hhᵀ` and `dG_h · W_hh` itself.
+pub trait Cell {
+    /// Which cell this is (its gate count and buffer needs are [`CellKind`]'s).
+    const KIND: CellKind;
+
+    /// One step forward. `recurrent(h_prev, out)` adds `h_{t-1} · W_hhᵀ`, `(B, G·H)`, into
+    /// `out`; the cell calls it once, on the buffer where it wants the sum.
+    fn forward_step<F: Float>(s: ForwardStep<'_, F>, recurrent: impl FnOnce(&[F], &mut [F]));
+
+    /// One step backward: the pre-activation gradients of the step from `dh` (and `dc`).
+    fn backward_step<F: Float>(s: BackwardStep<'_, F>);
+}
+
+/// The tanh RNN ([`rnn`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Rnn;
+/// The LSTM ([`lstm`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Lstm;
+/// The GRU ([`gru`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Gru;
+
+/// Runs `$body` with the type `$c` set to the [`Cell`] of `$kind`, so that a loop over time is
+/// compiled once per cell and branches on the kind once, not at every step.
+macro_rules! with_cell {
+    ($kind:expr, $c:ident => $body:expr) => {
+        match $kind {
+            $crate::cell::CellKind::Rnn => {
+                type $c = $crate::cell::Rnn;
+                $body
+            }
+            $crate::cell::CellKind::Lstm => {
+                type $c = $crate::cell::Lstm;
+                $body
+            }
+            $crate::cell::CellKind::Gru => {
+                type $c = $crate::cell::Gru;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_cell;
 
 impl std::fmt::Display for CellKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,6 +1,23 @@
 //! The tanh RNN cell: `h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`.
 
+use super::{BackwardStep, Cell, CellKind, ForwardStep, Rnn};
 use crate::Float;
+
+impl Cell for Rnn {
+    const KIND: CellKind = CellKind::Rnn;
+
+    /// The recurrent product goes straight into the pre-activations.
+    #[inline(always)]
+    fn forward_step<F: Float>(s: ForwardStep<'_, F>, recurrent: impl FnOnce(&[F], &mut [F])) {
+        recurrent(s.h_prev, s.gates);
+        forward_step(s.gates, s.h);
+    }
+
+    #[inline(always)]
+    fn backward_step<F: Float>(s: BackwardStep<'_, F>) {
+        backward_step(s.dh, s.h, s.gates);
+    }
+}
 
 /// One step forward for a batch.
 ///

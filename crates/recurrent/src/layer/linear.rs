@@ -82,7 +82,7 @@ impl<F: Float> Linear<F> {
     }
 
     /// Accumulates `dW += doutᵀ x`, `db += Σ dout`; writes `dx = dout · W` when given. With a
-    /// [`crate::par::Helper`] installed, the weight gradient and the input gradient are taken
+    /// [`crate::parallel::Helper`] installed, the weight gradient and the input gradient are taken
     /// on two threads.
     pub fn backward(&mut self, x: ArrayView2<'_, F>, dout: ArrayView2<'_, F>, dx: Option<ArrayViewMut2<'_, F>>) {
         let (n, i, o) = (x.nrows(), self.input(), self.output());
@@ -103,7 +103,7 @@ impl<F: Float> Linear<F> {
         };
         match dx {
             Some(dx) => {
-                crate::par::join(|| input_grad(dx), grads);
+                crate::parallel::join(|| input_grad(dx), grads);
             }
             None => grads(),
         }

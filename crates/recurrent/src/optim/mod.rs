@@ -159,14 +159,14 @@ impl<F: Float> Optimizer<F> {
                     g.fill(F::zero());
                 }
             };
-            if p.len() >= PAR_MIN_LEN && crate::par::available() {
+            if p.len() >= PAR_MIN_LEN && crate::parallel::available() {
                 // Element-wise, so two halves on two threads give the same values.
                 let half = (p.len() / 2).next_multiple_of(8);
                 let (p0, p1) = p.split_at_mut(half);
                 let (g0, g1) = g.split_at_mut(half);
                 let (m0, m1) = split_opt(m, half);
                 let (v0, v1) = split_opt(v, half);
-                crate::par::join(|| run(p0, g0, m0, v0), || run(p1, g1, m1, v1));
+                crate::parallel::join(|| run(p0, g0, m0, v0), || run(p1, g1, m1, v1));
             } else {
                 run(p, g, m, v);
             }
@@ -179,7 +179,7 @@ impl<F: Float> Optimizer<F> {
 }
 
 /// Tensors from this many entries are updated in two halves on two threads when a
-/// [`crate::par::Helper`] is installed (min-char-rnn's three weight matrices have 6,500 and
+/// [`crate::parallel::Helper`] is installed (min-char-rnn's three weight matrices have 6,500 and
 /// 10,000; a hand-off costs about as much as updating 500 entries).
 const PAR_MIN_LEN: usize = 4096;
 

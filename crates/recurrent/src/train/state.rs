@@ -2,11 +2,12 @@
 //! run continues bit for bit: optimizer moments and step count, learning rate, the carried
 //! hidden state, the data position, both random generators, the smoothed loss and the clock.
 
-use anyhow::{bail, Context, Result};
-use recurrent::checkpoint::{read_tensors, restore_into, serialize, write_atomic, Meta};
-use recurrent::optim::Optimizer;
-use recurrent::rng::{NumpyRng, RngState};
-use recurrent::{CellKind, Parameters, State};
+use crate::checkpoint::{read_tensors, restore_into, serialize, write_atomic, Meta};
+use crate::error::{Error, Result};
+use crate::layer::Parameters;
+use crate::optim::Optimizer;
+use crate::rng::{NumpyRng, RngState};
+use crate::{CellKind, State};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -43,7 +44,10 @@ fn rng_from(v: &Value) -> Option<NumpyRng> {
     NumpyRng::from_state(&RngState { key, pos: v["pos"].as_u64()? as usize, gauss: v["gauss"].as_f64() })
 }
 
-/// Writes the state atomically.
+/// Writes the state of a run (its progress and its optimizer, for `model`'s tensors) atomically.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be written.
 pub fn save<M: Parameters<f32>>(path: &Path, p: &Progress, opt: &Optimizer<f32>, model: &mut M) -> Result<()> {
     let mut names = Vec::new();
     let mut shapes = Vec::new();
@@ -72,29 +76,34 @@ pub fn save<M: Parameters<f32>>(path: &Path, p: &Progress, opt: &Optimizer<f32>,
     let mut meta = Meta::new();
     meta.insert("format".into(), "recurrent-train-state/1".into());
     meta.insert("state".into(), st.to_string());
-    write_atomic(path, &serialize(&tensors, &meta)?)?;
-    Ok(())
+    write_atomic(path, &serialize(&tensors, &meta)?)
 }
 
-/// Reads the state back into `opt` and returns the progress.
+/// Reads the state back into `opt` (whose rule must be the saved one) and returns the progress.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read or was not written by [`save`];
+/// [`Error::Config`] when it was saved with another optimizer; the errors of
+/// [`restore_into`] when a moment's tensor does not fit `model`.
 pub fn load<M: Parameters<f32>>(
     path: &Path,
     opt: &mut Optimizer<f32>,
     model: &mut M,
     kind: CellKind,
 ) -> Result<Progress> {
-    let (t, meta) = read_tensors(path).with_context(|| "the training state cannot be resumed")?;
-    let bad =
-        || anyhow::anyhow!("{} is not a training state written by recurrent: start a new run instead", path.display());
+    let (t, meta) = read_tensors(path).map_err(|e| Error::Io(format!("the training state cannot be resumed: {e}")))?;
+    let bad = || {
+        Error::Io(format!("{} is not a training state written by recurrent: start a new run instead", path.display()))
+    };
     let st: Value = serde_json::from_str(meta.get("state").ok_or_else(bad)?).map_err(|_| bad())?;
     let num = |k: &str| st[k].as_u64().map(|v| v as usize).ok_or_else(bad);
     if st["optimizer"].as_str() != Some(opt.rule.name()) {
-        bail!(
+        return Err(Error::Config(format!(
             "the run in {} used optimizer {}, not {}: leave --optimizer out when resuming",
             path.display(),
             st["optimizer"],
             opt.rule.name()
-        );
+        )));
     }
     opt.lr = st["lr"].as_f64().ok_or_else(bad)?;
     opt.steps = st["optimizer_steps"].as_u64().ok_or_else(bad)?;
@@ -111,10 +120,19 @@ pub fn load<M: Parameters<f32>>(
         });
         err?;
     }
-    let carry = t.get("carry.h").map(|h| State {
-        h: h.mapv(|v| v as f32).into_dimensionality().expect("3-d"),
-        c: kind.has_cell_state().then(|| t["carry.c"].mapv(|v| v as f32).into_dimensionality().expect("3-d")),
-    });
+    let three_d =
+        |a: &ndarray::ArrayD<f64>| a.mapv(|v| v as f32).into_dimensionality::<ndarray::Ix3>().map_err(|_| bad());
+    let carry = match t.get("carry.h") {
+        None => None,
+        Some(h) => {
+            let c = match (kind.has_cell_state(), t.get("carry.c")) {
+                (true, Some(c)) => Some(three_d(c)?),
+                (true, None) => return Err(bad()),
+                (false, _) => None,
+            };
+            Some(State { h: three_d(h)?, c })
+        }
+    };
     Ok(Progress {
         step: num("step")?,
         epoch: num("epoch")?,

@@ -1,0 +1,49 @@
+//! Choosing the kernel set from the environment: `recurrent bench` says which set it ran,
+//! `RECURRENT_ISA` forces one (one clear line and exit 2 when the name is unknown or the CPU
+//! lacks the set), and `RECURRENT_PORTABLE` still forces the portable set. A set this CPU lacks
+//! is reported as skipped in the output.
+
+use recurrent::backend::Isa;
+use std::process::{Command, Output};
+
+fn bench(env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_recurrent"));
+    c.args(["bench", "--config", "min-char-rnn", "--steps", "2", "--json"]).env_remove("RECURRENT_ISA");
+    c.env_remove("RECURRENT_PORTABLE");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("runs")
+}
+
+/// The `kernels` field of the JSON line `bench` printed.
+fn kernels(o: &Output) -> String {
+    let line = String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().to_string();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    v["kernels"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn bench_reports_and_obeys_the_kernel_set() {
+    let o = bench(&[]);
+    assert!(o.status.success());
+    assert_eq!(kernels(&o), Isa::best().name(), "by default the widest set this CPU runs");
+    let o = bench(&[("RECURRENT_PORTABLE", "1")]);
+    assert_eq!(kernels(&o), "portable");
+    for isa in Isa::ALL {
+        let o = bench(&[("RECURRENT_ISA", isa.name())]);
+        if isa.supported() {
+            assert!(o.status.success(), "{isa}: {}", String::from_utf8_lossy(&o.stderr));
+            assert_eq!(kernels(&o), isa.name());
+        } else {
+            println!("RECURRENT_ISA={isa}: this CPU lacks the set; checking the refusal instead");
+            let e = String::from_utf8_lossy(&o.stderr).into_owned();
+            assert_eq!(o.status.code(), Some(2));
+            assert!(e.lines().count() == 1 && e.contains("cannot run it") && !e.contains("panicked"), "{e}");
+        }
+    }
+    let o = bench(&[("RECURRENT_ISA", "sse9")]);
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(e.trim(), "error: RECURRENT_ISA='sse9' is not a kernel set: use portable, avx2 or avx512");
+}

@@ -1,0 +1,95 @@
+//! The per-step recurrent products of the loop over time — `h_{t-1} · W_hhᵀ` forward and
+//! `dG_h · W_hh` backward — and the layout of `W_hh` each pass gives them, laid out once per pass:
+//!
+//! - a batch (`B > 1`): `W_hhᵀ` (forward) or `W_hh` (backward) packed in the micro-kernel's
+//!   16-column panels ([`Float::pack_b`]), for [`Float::gemm_packed`];
+//! - one sequence over several steps: rows padded to the vector width and aligned
+//!   ([`crate::kernels::aligned`]), for the row-vector product [`Float::vecmat`], which reads
+//!   them in alternating order from step to step so that the part read last is still in L1;
+//! - a single step of one sequence (sampling): `W_hh` read in place by [`Float::gemv`], since
+//!   laying it out would cost as much as the product.
+//!
+//! One buffer serves both passes in turn (each pass lays out its own operand), so nothing is
+//! allocated once the first pass has sized it.
+
+use crate::Float;
+
+/// With one sequence, the number of steps from which `W_hhᵀ` is laid out once per forward
+/// for [`Float::vecmat`] rather than read in place by [`Float::gemv`] at every step.
+const VECMAT_MIN_STEPS: usize = 4;
+
+/// How the current pass reads `W_hh`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Layout {
+    /// In place, by [`Float::gemv`].
+    #[default]
+    InPlace,
+    /// Packed panels, by [`Float::gemm_packed`].
+    Packed,
+    /// Padded aligned rows from `off`, `ld` apart, by [`Float::vecmat`].
+    Rows { off: usize, ld: usize },
+}
+
+/// `W_hh` laid out for the pass under way, and the products that read it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct RecurrentProduct<F> {
+    buf: Vec<F>,
+    layout: Layout,
+}
+
+impl<F: Float> RecurrentProduct<F> {
+    /// Before a forward pass of `t` steps of `b` rows: lays out `W_hhᵀ (H, G·H)` from
+    /// `whh (G·H, H)`.
+    pub fn prepare_forward(&mut self, whh: &[F], (h, gh): (usize, usize), (t, b): (usize, usize)) {
+        self.layout = if b > 1 {
+            // W_hhᵀ packed straight from W_hh read as a strided matrix (no transposed copy).
+            F::pack_b(h, gh, whh, (1, h), &mut self.buf);
+            Layout::Packed
+        } else if t >= VECMAT_MIN_STEPS {
+            let ld = crate::kernels::vector_ld(gh);
+            let off = crate::kernels::aligned(&mut self.buf, h * ld);
+            crate::kernels::transpose_ld(gh, h, whh, &mut self.buf[off..], ld);
+            Layout::Rows { off, ld }
+        } else {
+            Layout::InPlace
+        };
+    }
+
+    /// `out (B, G·H) += h_prev (B, H) · W_hhᵀ` at step `ti` of a forward pass.
+    #[inline(always)]
+    pub fn forward(&self, whh: &[F], (h, gh): (usize, usize), b: usize, ti: usize, h_prev: &[F], out: &mut [F]) {
+        match self.layout {
+            Layout::Packed => F::gemm_packed(b, gh, h, h_prev, h, &self.buf, out, gh, true),
+            // Alternate the reading order step by step, so W_hhᵀ is partly still in L1.
+            Layout::Rows { off, ld } => F::vecmat(gh, h, h_prev, &self.buf[off..], ld, out, true, ti % 2 == 1),
+            Layout::InPlace => F::gemv(gh, h, whh, h, h_prev, out, true),
+        }
+    }
+
+    /// Before a backward pass over `b` rows: lays out `W_hh (G·H, H)`.
+    pub fn prepare_backward(&mut self, whh: &[F], (h, gh): (usize, usize), b: usize) {
+        self.layout = if b > 1 {
+            F::pack_b(gh, h, whh, (h, 1), &mut self.buf);
+            Layout::Packed
+        } else {
+            // W_hh's rows copied padded and aligned, as the forward lays out W_hhᵀ.
+            let ld = crate::kernels::vector_ld(h);
+            let off = crate::kernels::aligned(&mut self.buf, gh * ld);
+            for (d, r) in self.buf[off..].chunks_mut(ld).zip(whh.chunks_exact(h)) {
+                d[..h].copy_from_slice(r);
+            }
+            Layout::Rows { off, ld }
+        };
+    }
+
+    /// `dh (B, H) (+)= dg (B, G·H) · W_hh` at step `ti` of a backward pass (`+=` when
+    /// `accumulate`: the GRU's direct path is already in `dh`).
+    #[inline(always)]
+    pub fn backward(&self, (h, gh): (usize, usize), b: usize, ti: usize, dg: &[F], dh: &mut [F], accumulate: bool) {
+        match self.layout {
+            Layout::Packed => F::gemm_packed(b, h, gh, dg, gh, &self.buf, dh, h, accumulate),
+            Layout::Rows { off, ld } => F::vecmat(h, gh, dg, &self.buf[off..], ld, dh, accumulate, ti % 2 == 1),
+            Layout::InPlace => unreachable!("prepare_backward lays W_hh out"),
+        }
+    }
+}

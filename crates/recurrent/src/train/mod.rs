@@ -1,0 +1,105 @@
+//! Training a character model: one training step ([`Trainer::step`]: forward, loss, backward
+//! through time sharded over the batch, clipping, the optimizer's update), the standard
+//! configurations every benchmark runs ([`configs`]), and the state a run needs to continue bit
+//! for bit ([`state`]). The command-line trainer, `recurrent bench`, the criterion benches and
+//! the tests all train through this one step.
+
+pub mod configs;
+pub mod state;
+
+use crate::error::Result;
+use crate::layer::Parameters;
+use crate::model::CharModel;
+use crate::optim::{grad_norm, Clip, Optimizer};
+use crate::parallel::Shards;
+use crate::rng::NumpyRng;
+use crate::{Float, Reduction, State};
+use ndarray::ArrayView2;
+
+/// A model, its optimizer and how each step treats the gradients.
+#[derive(Debug)]
+pub struct Trainer<F> {
+    /// The model being trained.
+    pub model: CharModel<F>,
+    /// Its optimizer (moments, step count, learning rate).
+    pub opt: Optimizer<F>,
+    /// Element-wise or global-norm clipping, applied inside the update.
+    pub clip: Clip,
+    /// Mean (PyTorch's) or summed (min-char-rnn's) loss.
+    pub reduction: Reduction,
+    /// Tensors (by name, e.g. `rnn.weight_hh_l0`) whose gradients are zeroed before each
+    /// update, so they keep their values.
+    pub frozen: Vec<String>,
+    /// Whether [`Trainer::step`] reports the gradient norm when clipping does not compute it
+    /// anyway (one more pass over the gradients).
+    pub report_grad_norm: bool,
+    shards: Shards<F>,
+}
+
+/// What one training step gives back.
+#[derive(Clone, Debug)]
+pub struct StepOutcome<F> {
+    /// The window's loss (mean or sum, as [`Trainer::reduction`]).
+    pub loss: f64,
+    /// The state after the window, to carry into the next one.
+    pub state: State<F>,
+    /// The gradient norm before clipping, when computed (see [`Trainer::report_grad_norm`]).
+    pub grad_norm: Option<f64>,
+    /// Whether the weights were updated: not when the loss is not finite (the caller stops).
+    pub updated: bool,
+}
+
+impl<F: Float> Trainer<F> {
+    /// A trainer over `threads` batch shards (see [`Shards`]), gradients zeroed by the optimizer
+    /// as it uses them.
+    pub fn new(model: CharModel<F>, opt: Optimizer<F>, clip: Clip, reduction: Reduction, threads: usize) -> Self {
+        let shards = Shards::new(&model, threads);
+        Trainer {
+            model,
+            opt: opt.zeroing_grads(true),
+            clip,
+            reduction,
+            frozen: Vec::new(),
+            report_grad_norm: false,
+            shards,
+        }
+    }
+
+    /// One step on `inputs (T, B)` and `targets` (`T·B`, time-major) from the carried `state`:
+    /// the loss and its gradients, then — if the loss is finite — clipping and the update.
+    /// `dropout_rng` switches training-mode dropout on.
+    ///
+    /// # Errors
+    /// When the inputs do not fit the model (see [`CharModel::forward_loss`]).
+    pub fn step(
+        &mut self,
+        inputs: ArrayView2<'_, usize>,
+        targets: &[usize],
+        state: Option<&State<F>>,
+        dropout_rng: Option<&mut NumpyRng>,
+    ) -> Result<StepOutcome<F>> {
+        let (loss, state) =
+            self.shards.forward_backward(&mut self.model, inputs, targets, state, self.reduction, dropout_rng)?;
+        if !loss.is_finite() {
+            return Ok(StepOutcome { loss, state, grad_norm: None, updated: false });
+        }
+        let grad_norm = self.update();
+        Ok(StepOutcome { loss, state, grad_norm, updated: true })
+    }
+
+    /// Frozen gradients zeroed, then clipping and the optimizer's update in one pass; returns
+    /// the gradient norm before clipping when it is computed.
+    fn update(&mut self) -> Option<f64> {
+        let frozen = &self.frozen;
+        if !frozen.is_empty() {
+            self.model.visit(&mut |n, _, _, g| {
+                if frozen.iter().any(|f| f == n) {
+                    g.fill(F::zero());
+                }
+            });
+        }
+        let norm = (self.report_grad_norm && self.clip.norm <= 0.0).then(|| grad_norm(&mut self.model));
+        let clipped = self.opt.step_clipped(&mut self.model, self.clip);
+        norm.or(clipped)
+    }
+}

@@ -13,6 +13,9 @@
 //! Conventions follow PyTorch (weight names, shapes, gate order) so that weights move between
 //! the two unchanged; [`course`] offers the same maths in a numpy course's layout and names.
 
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod backend;
 pub mod cell;
 pub mod checkpoint;

@@ -2,7 +2,7 @@
 //! softmax cross-entropy, trained by truncated BPTT with the state carried between windows.
 
 use crate::cell::{CellKind, CellParams};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layer::stack::{Input, Recurrent, RecurrentConfig, State};
 use crate::layer::Parameters;
 use crate::loss::{softmax_cross_entropy, softmax_cross_entropy_rows, softmax_in_place, Reduction};
@@ -112,6 +112,11 @@ impl<F: Float> CharModel<F> {
     /// Runs `inputs (T, B)` from `state`, scores `targets` (`T·B`, time-major) and keeps what
     /// [`CharModel::backward`] needs. `dropout_rng` switches training-mode dropout on.
     /// Returns the loss and the final state.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when an input token or a target is outside the vocabulary, or
+    /// `targets` does not hold one index per input token; the stack's errors for a state that
+    /// does not fit.
     pub fn forward_loss(
         &mut self,
         inputs: ArrayView2<'_, usize>,
@@ -120,6 +125,19 @@ impl<F: Float> CharModel<F> {
         reduction: Reduction,
         dropout_rng: Option<&mut NumpyRng>,
     ) -> Result<(f64, State<F>)> {
+        if targets.len() != inputs.len() {
+            return Err(Error::Config(format!(
+                "{} targets for {} input tokens: give one target per input token (T·B, time-major)",
+                targets.len(),
+                inputs.len()
+            )));
+        }
+        if let Some(&bad) = targets.iter().find(|&&y| y >= self.config.vocab) {
+            return Err(Error::Config(format!(
+                "target {bad} is outside the vocabulary of {} symbols: targets are indices below the vocabulary size",
+                self.config.vocab
+            )));
+        }
         // The head's `Wᵀ` is laid out during the recurrence, on the helper when there is one.
         let (rnn, head) = (&mut self.rnn, &mut self.head);
         let (ran, ()) =
@@ -239,6 +257,23 @@ mod tests {
             m.visit_values(&mut |p, g| note(p, g));
         }
         out
+    }
+
+    // A target outside the vocabulary, or a count that does not match the inputs, is an error
+    // naming the problem, not a panic.
+    #[test]
+    fn bad_targets_are_errors() {
+        let mc = ModelConfig { cell: CellKind::Gru, vocab: 5, hidden: 3, layers: 1, dropout: 0.0 };
+        let mut m = CharModel::<f32>::new(mc, Init::PyTorch, &mut NumpyRng::new(1)).unwrap();
+        let x = ndarray::Array2::<usize>::zeros((2, 3));
+        let e = m.forward_loss(x.view(), &[0, 1, 2, 3, 4, 5], None, Reduction::Mean, None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "target 5 is outside the vocabulary of 5 symbols: targets are indices below the vocabulary size"
+        );
+        let e = m.forward_loss(x.view(), &[0, 1], None, Reduction::Mean, None).unwrap_err();
+        assert!(e.to_string().starts_with("2 targets for 6 input tokens"), "{e}");
+        assert!(m.forward_loss(x.view(), &[0, 1, 2, 3, 4, 0], None, Reduction::Mean, None).is_ok());
     }
 
     // The nameless visit the optimizers use goes over the very tensors `visit` names, in the

@@ -13,9 +13,13 @@ use ndarray::{concatenate, s, Array2, Array3, ArrayView2, ArrayView3, Axis};
 /// parameters)`, every array `(n_a, m)` but `xt (n_x, m)`.
 #[derive(Clone, Debug)]
 pub struct LstmCache {
+    /// The new hidden state a⟨t⟩.
     pub a_next: Array2<f64>,
+    /// The new cell state c⟨t⟩.
     pub c_next: Array2<f64>,
+    /// The previous hidden state a⟨t−1⟩.
     pub a_prev: Array2<f64>,
+    /// The previous cell state c⟨t−1⟩.
     pub c_prev: Array2<f64>,
     /// Forget gate Γf.
     pub ft: Array2<f64>,
@@ -25,7 +29,9 @@ pub struct LstmCache {
     pub cct: Array2<f64>,
     /// Output gate Γo.
     pub ot: Array2<f64>,
+    /// The input x⟨t⟩.
     pub xt: Array2<f64>,
+    /// The parameters the step ran with.
     pub parameters: Params,
 }
 

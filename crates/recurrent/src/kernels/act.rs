@@ -63,6 +63,8 @@ fn edges_of_exp(x: f32, y: f32) -> f32 {
 
 macro_rules! dispatch {
     ($name:ident, $fast:ident, $widest:ident, $plain:ident, $body:expr, $plain_body:expr) => {
+        /// # Safety
+        /// The CPU has AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $fast(v: &mut [f32]) {
@@ -70,7 +72,10 @@ macro_rules! dispatch {
                 *x = $body(*x);
             }
         }
-        // The same loop, vectorised 16 lanes wide: each lane computes what an AVX2 lane does.
+        /// The same loop, vectorised 16 lanes wide: each lane computes what an AVX2 lane does.
+        ///
+        /// # Safety
+        /// The CPU has AVX2, FMA and AVX-512 F/VL/BW/DQ.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
         unsafe fn $widest(v: &mut [f32]) {

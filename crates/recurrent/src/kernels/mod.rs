@@ -28,6 +28,8 @@ pub fn wide<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     match active() {
         Isa::Avx512 => {
+            /// # Safety
+            /// The CPU has AVX2, FMA and AVX-512 F/VL/BW/DQ.
             #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")]
             unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
                 f()
@@ -36,6 +38,8 @@ pub fn wide<R>(f: impl FnOnce() -> R) -> R {
             return unsafe { run(f) };
         }
         Isa::Avx2 => {
+            /// # Safety
+            /// The CPU has AVX2 and FMA.
             #[target_feature(enable = "avx2,fma")]
             unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
                 f()
@@ -114,39 +118,46 @@ pub fn vector_ld(n: usize) -> usize {
 }
 
 /// One 8×8 tile: `d[c·ldd + r] = s[r·lds + c]`.
+///
+/// # Safety
+/// The CPU has AVX; eight rows of eight values lie at `s` (rows `lds` apart) and at `d` (rows
+/// `ldd` apart).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
 unsafe fn tile8(s: *const f32, lds: usize, d: *mut f32, ldd: usize) {
-    use std::arch::x86_64::*;
-    let r: [__m256; 8] = core::array::from_fn(|k| _mm256_loadu_ps(s.add(k * lds)));
-    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-    let out = [
-        _mm256_permute2f128_ps::<0x20>(u0, u4),
-        _mm256_permute2f128_ps::<0x20>(u1, u5),
-        _mm256_permute2f128_ps::<0x20>(u2, u6),
-        _mm256_permute2f128_ps::<0x20>(u3, u7),
-        _mm256_permute2f128_ps::<0x31>(u0, u4),
-        _mm256_permute2f128_ps::<0x31>(u1, u5),
-        _mm256_permute2f128_ps::<0x31>(u2, u6),
-        _mm256_permute2f128_ps::<0x31>(u3, u7),
-    ];
-    for (k, v) in out.iter().enumerate() {
-        _mm256_storeu_ps(d.add(k * ldd), *v);
+    // SAFETY: the caller guarantees the instructions this function enables and, for memory, that every address used below lies inside its operands.
+    unsafe {
+        use std::arch::x86_64::*;
+        let r: [__m256; 8] = core::array::from_fn(|k| _mm256_loadu_ps(s.add(k * lds)));
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        let out = [
+            _mm256_permute2f128_ps::<0x20>(u0, u4),
+            _mm256_permute2f128_ps::<0x20>(u1, u5),
+            _mm256_permute2f128_ps::<0x20>(u2, u6),
+            _mm256_permute2f128_ps::<0x20>(u3, u7),
+            _mm256_permute2f128_ps::<0x31>(u0, u4),
+            _mm256_permute2f128_ps::<0x31>(u1, u5),
+            _mm256_permute2f128_ps::<0x31>(u2, u6),
+            _mm256_permute2f128_ps::<0x31>(u3, u7),
+        ];
+        for (k, v) in out.iter().enumerate() {
+            _mm256_storeu_ps(d.add(k * ldd), *v);
+        }
     }
 }
 
@@ -157,20 +168,29 @@ pub fn fma_peak_gflops(isa: Isa, seconds: f64) -> f64 {
     {
         use std::arch::x86_64::*;
         /// Twelve chains of 8-lane FMAs: two FMA units × a latency of up to 6 cycles.
+        ///
+        /// # Safety
+        /// The CPU has AVX2 and FMA.
         #[target_feature(enable = "avx2,fma")]
         unsafe fn chains8(n: usize) -> f32 {
-            let mut a = [_mm256_set1_ps(1.0); 12];
-            let (x, y) = (_mm256_set1_ps(std::hint::black_box(0.999_999)), _mm256_set1_ps(1e-6));
-            for _ in 0..n {
-                for v in a.iter_mut() {
-                    *v = _mm256_fmadd_ps(*v, x, y);
+            // SAFETY: the caller guarantees the instructions this function enables and, for memory, that every address used below lies inside its operands.
+            unsafe {
+                let mut a = [_mm256_set1_ps(1.0); 12];
+                let (x, y) = (_mm256_set1_ps(std::hint::black_box(0.999_999)), _mm256_set1_ps(1e-6));
+                for _ in 0..n {
+                    for v in a.iter_mut() {
+                        *v = _mm256_fmadd_ps(*v, x, y);
+                    }
                 }
+                let mut s = [0.0f32; 8];
+                _mm256_storeu_ps(s.as_mut_ptr(), a.iter().fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v)));
+                s[0]
             }
-            let mut s = [0.0f32; 8];
-            _mm256_storeu_ps(s.as_mut_ptr(), a.iter().fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v)));
-            s[0]
         }
         /// Twenty-four chains of 16-lane FMAs (the same latency cover with twice the registers).
+        ///
+        /// # Safety
+        /// The CPU has AVX-512F.
         #[target_feature(enable = "avx512f")]
         unsafe fn chains16(n: usize) -> f32 {
             let mut a = [_mm512_set1_ps(1.0); 24];

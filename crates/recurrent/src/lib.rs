@@ -25,7 +25,7 @@ pub mod error;
 pub mod float;
 pub mod gradcheck;
 pub mod interop;
-pub mod kernels;
+pub(crate) mod kernels;
 pub mod layer;
 pub mod loss;
 pub mod model;

@@ -1,15 +1,12 @@
-//! Every kernel set this CPU runs (portable, AVX2, AVX-512), each forced in turn on the test's
-//! thread with `backend::with_isa`: the products against plain f64 loops written here (odd
-//! shapes, every tail), the activations against the exact functions of `f64` (NaN and ±∞
-//! included), the whole model against the f64 model (itself checked by finite differences in
-//! `gradcheck.rs`), and the sets against each other. A set this CPU lacks is reported as skipped
-//! in the test's output (`cargo test -- --nocapture` shows it).
+//! The whole model in every kernel set this CPU runs (portable, AVX2, AVX-512), each forced in
+//! turn on the test's thread with `backend::with_isa`: against the f64 model (itself checked by
+//! finite differences in `gradcheck.rs`), against each other in training, and the softmax at
+//! NaN and infinite logits. The kernels themselves are tested set by set in the library
+//! (`kernels::tests`). A set this CPU lacks is reported as skipped in the test's output.
 
 mod common;
 
 use recurrent::backend::{with_isa, Isa};
-use recurrent::kernels::act;
-use recurrent::kernels::gemm::{gemm, gemm_blocked, gemm_packed, pack_b, vecmat, Mat};
 use recurrent::model::{CharModel, Init, ModelConfig};
 use recurrent::optim::{Clip, Optimizer, Rule};
 use recurrent::{CellKind, NumpyRng, Reduction};
@@ -26,111 +23,14 @@ fn each_set(what: &str, f: impl Fn(Isa)) {
     }
 }
 
-/// `(m, n, k)` with every row tail of the 6-row blocks, column tails of 1 to 4 vectors of 8 and
-/// 16 lanes on both sides of the masks (the AVX-512 block is 64 columns wide), `k = 0` and depths across the blocked GEMM's 256.
-const SHAPES: [(usize, usize, usize); 18] = [
-    (1, 1, 1),
-    (1, 100, 100),
-    (2, 15, 7),
-    (3, 16, 9),
-    (4, 17, 3),
-    (5, 31, 12),
-    (6, 32, 0),
-    (7, 33, 5),
-    (8, 47, 16),
-    (9, 48, 33),
-    (11, 49, 2),
-    (12, 65, 40),
-    (13, 129, 17),
-    (25, 64, 100),
-    (32, 512, 128),
-    (65, 100, 300),
-    (3, 63, 4),
-    (7, 127, 20),
-];
-
-fn rand(rng: &mut NumpyRng, n: usize) -> Vec<f32> {
-    (0..n).map(|_| rng.standard_normal() as f32).collect()
-}
-
-/// `C0 + A·B` in f64 at `(i, j)`.
-fn want(a: &[f32], b: &[f32], c0: &[f32], (n, k): (usize, usize), i: usize, j: usize) -> f64 {
-    c0[i * n + j] as f64 + (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64).sum::<f64>()
-}
-
-/// Every product of the kernel set, each in its own output, for one shape.
-fn all_products(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c0: &[f32]) -> Vec<(&'static str, Vec<f32>)> {
-    let at: Vec<f32> = (0..k * m).map(|q| a[(q % m) * k + q / m]).collect();
-    let mut out = Vec::new();
-    let mut c = c0.to_vec();
-    gemm(m, n, k, Mat::rows(a, k), Mat::rows(b, n), &mut c, n, true);
-    out.push(("gemm", c));
-    let mut c = c0.to_vec();
-    gemm(m, n, k, Mat { data: &at, rs: 1, cs: m }, Mat::rows(b, n), &mut c, n, true);
-    out.push(("gemm, A transposed", c));
-    let mut c = c0.to_vec();
-    gemm_packed(m, n, k, Mat::rows(a, k), &pack_b(k, n, b, n), &mut c, n, true);
-    out.push(("gemm_packed", c));
-    let mut c = c0.to_vec();
-    gemm_blocked(m, n, k, Mat { data: &at, rs: 1, cs: m }, Mat::rows(b, n), &mut c, n, true);
-    out.push(("gemm_blocked", c));
-    for backwards in [false, true] {
-        let mut c = c0.to_vec();
-        for i in 0..m {
-            vecmat(n, k, &a[i * k..(i + 1) * k], b, n, &mut c[i * n..(i + 1) * n], true, backwards);
-        }
-        out.push((if backwards { "vecmat backwards" } else { "vecmat" }, c));
-    }
-    out
-}
-
+// The AVX2 and AVX-512 kernels sum every product in the same order with the same fused
+// multiply-adds (checked product by product in the library's `kernels::tests`), so training
+// gives the same bits with either.
 #[test]
-fn products_match_plain_loops_in_every_set() {
-    each_set("products", |isa| {
-        let mut rng = NumpyRng::new(5);
-        for &(m, n, k) in &SHAPES {
-            let (a, b, c0) = (rand(&mut rng, m * k), rand(&mut rng, k * n), rand(&mut rng, m * n));
-            for (name, c) in all_products(m, n, k, &a, &b, &c0) {
-                for i in 0..m {
-                    for j in 0..n {
-                        let w = want(&a, &b, &c0, (n, k), i, j);
-                        let g = c[i * n + j] as f64;
-                        let tol = 2e-6 * (k as f64 + 1.0).sqrt() * (1.0 + w.abs());
-                        assert!((g - w).abs() <= tol, "{isa} {name} ({m},{n},{k}) at ({i},{j}): {g} vs {w}");
-                    }
-                }
-            }
-        }
-    });
-}
-
-// The AVX2 and AVX-512 products add the same terms in the same order with the same fused
-// multiply-adds, so they must agree bit for bit; the portable set rounds each product before
-// adding it (no hardware FMA) and agrees to f32 rounding, checked against f64 above.
-#[test]
-fn avx2_and_avx512_give_the_same_bits() {
+fn avx2_and_avx512_train_to_the_same_bits() {
     if !Isa::Avx512.supported() {
         println!("avx2 vs avx512: skipped: this CPU lacks AVX-512 F/VL/BW/DQ");
         return;
-    }
-    let mut rng = NumpyRng::new(6);
-    for &(m, n, k) in &SHAPES {
-        let (a, b, c0) = (rand(&mut rng, m * k), rand(&mut rng, k * n), rand(&mut rng, m * n));
-        let run = |isa| with_isa(isa, || all_products(m, n, k, &a, &b, &c0)).unwrap();
-        for ((name, x), (_, y)) in run(Isa::Avx2).iter().zip(&run(Isa::Avx512)) {
-            let same = x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
-            assert!(same, "{name} ({m},{n},{k}) differs between avx2 and avx512");
-        }
-    }
-    let xs: Vec<f32> = (-3000..3000).map(|i| i as f32 * 7e-3).chain([f32::NAN, f32::INFINITY, -0.0]).collect();
-    for f in [act::tanh as fn(&mut [f32]), act::sigmoid, act::exp] {
-        let run = |isa| {
-            let mut v = xs.clone();
-            with_isa(isa, || f(&mut v)).unwrap();
-            v
-        };
-        let (x, y) = (run(Isa::Avx2), run(Isa::Avx512));
-        assert!(x.iter().zip(&y).all(|(p, q)| p.to_bits() == q.to_bits()), "an activation differs");
     }
     // Twelve training steps of each cell: the same losses and weights, bit for bit.
     for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
@@ -162,46 +62,6 @@ fn train_a_little(kind: CellKind, b: usize) -> Vec<u64> {
     use recurrent::Parameters;
     m.visit(&mut |_, _, p, _| bits.extend(p.iter().map(|w| w.to_bits() as u64)));
     bits
-}
-
-// NaN stays NaN, tanh and sigmoid saturate at ±∞, exp(+∞) = +∞ and exp(−∞) = 0, in every set,
-// at every position of a vector (the vector body and the tails).
-#[test]
-fn activations_at_the_edges_in_every_set() {
-    each_set("activations", |isa| {
-        let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e30, -1e30, 89.0, -88.0];
-        for len in 1..=40 {
-            for (si, &sv) in specials.iter().enumerate() {
-                let pos = (si * 7) % len;
-                let mut xs: Vec<f32> = (0..len).map(|i| i as f32 * 0.37 - 5.0).collect();
-                xs[pos] = sv;
-                for (name, f, exact) in [
-                    ("tanh", act::tanh as fn(&mut [f32]), f64::tanh as fn(f64) -> f64),
-                    ("sigmoid", act::sigmoid, |x: f64| 1.0 / (1.0 + (-x).exp())),
-                    ("exp", act::exp, f64::exp),
-                ] {
-                    let mut v = xs.clone();
-                    f(&mut v);
-                    for (i, (&y, &x)) in v.iter().zip(&xs).enumerate() {
-                        let e = exact(x as f64) as f32;
-                        // tanh and sigmoid: within their documented absolute error (3e-7,
-                        // saturation included); exp: relative, exact at ±∞, and below its range
-                        // (x < −87.34) at most the smallest normal f32.
-                        let ok = if e.is_nan() {
-                            y.is_nan()
-                        } else if name != "exp" {
-                            (y - e).abs() <= 3e-7
-                        } else if e.is_infinite() || e == 0.0 {
-                            y == e || (e == 0.0 && (0.0..=1.2e-38).contains(&y))
-                        } else {
-                            ((y - e) / e).abs() < 1e-6 || (x < -87.0 && y <= 1.2e-38)
-                        };
-                        assert!(ok, "{isa} {name}({x}) = {y}, exact {e} (length {len}, index {i})");
-                    }
-                }
-            }
-        }
-    });
 }
 
 // The whole model in f32 against the f64 model: at B = 1 (the row-vector products), B = 8 and

@@ -56,6 +56,7 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32],
 
 /// `B (k, n)` repacked in 16-column panels, each `k × 16` contiguous and zero-padded: the layout
 /// [`gemm_packed`] streams. Done once per sequence for the recurrent weights.
+#[cfg(test)]
 pub fn pack_b(k: usize, n: usize, b: &[f32], ldb: usize) -> Vec<f32> {
     let mut out = Vec::new();
     pack_b_to(k, n, Mat::rows(b, ldb), &mut out);

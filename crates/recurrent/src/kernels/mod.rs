@@ -240,7 +240,10 @@ pub fn lane_sum<const LANES: usize, T: Copy>(v: &[T], f: impl Fn(T) -> f64) -> f
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod layout_tests {
     // Every entry lands where the definition says, for shapes with and without whole tiles.
     #[test]
     fn transpose_moves_every_entry() {

@@ -1,5 +1,6 @@
 //! The scalar type every kernel is generic over: `f32` for speed, `f64` for checks.
 
+use crate::linalg::{MatMut, MatRef};
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
@@ -37,117 +38,51 @@ pub trait Float:
     fn sigmoid_slice(v: &mut [Self]);
     /// `exp` in place over a slice.
     fn exp_slice(v: &mut [Self]);
-    /// `C (m, n) = β·C + A (m, k) · B (k, n)`, `β = 1` when `accumulate`. `A[i, p]` is
-    /// `a[i·a_rs + p·a_cs]` (so `a_rs = 1, a_cs = ld` reads a transpose); `B` and `C` are
-    /// row-major with leading dimensions. `f32` uses the in-place small-matrix kernel up to
-    /// moderate sizes and its cache-blocked packing GEMM beyond (`kernels::gemm::gemm_blocked`;
-    /// ndarray's on a CPU without AVX2 and FMA); `f64` always ndarray's.
-    #[allow(clippy::too_many_arguments)]
-    fn gemm(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[Self],
-        a_rs: usize,
-        a_cs: usize,
-        b: &[Self],
-        ldb: usize,
-        c: &mut [Self],
-        ldc: usize,
-        accumulate: bool,
-    );
-    /// `C (m, n) = β·C + A (m, k) · Bᵀ` for row-major `A` and `B (n, k)` (leading dimensions
-    /// `lda`, `ldb`): a product with a weight matrix stored output-major, as `X · W_ihᵀ`.
-    /// `f32` packs `B`'s blocks column by column for its cache-blocked kernel; `f64` uses
-    /// ndarray's GEMM.
-    #[allow(clippy::too_many_arguments)]
-    fn gemm_nt(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[Self],
-        lda: usize,
-        b: &[Self],
-        ldb: usize,
-        c: &mut [Self],
-        ldc: usize,
-        accumulate: bool,
-    ) {
-        gemm_ndarray(m, n, k, a, lda, 1, (b, 1, ldb), c, ldc, accumulate)
-    }
-    /// `B (k, n)`, `B[p, j] = b[p·rs + j·cs]`, into `out` (resized to fit) in the layout
-    /// [`Float::gemm_packed`] reads (`f32`: 16-column panels; `f64`: row-major).
-    fn pack_b(k: usize, n: usize, b: &[Self], strides: (usize, usize), out: &mut Vec<Self>);
-    /// `y (m) = β·y + A (m, k) · x (k)` for row-major `A`.
-    fn gemv(m: usize, k: usize, a: &[Self], lda: usize, x: &[Self], y: &mut [Self], accumulate: bool);
-    /// `y (n) = β·y + x (k) · B (k, n)` for row-major `B`: a row vector times a matrix.
+    /// `C = β·C + A · B`, `β = 1` when `accumulate` (else 0), shapes from the views. `f32` runs
+    /// the library's kernels (the in-place micro-kernel GEMM up to moderate sizes, the
+    /// cache-blocked packing GEMM beyond and for any `B` that is not row-major — ndarray's on a
+    /// CPU without AVX2 and FMA); `f64`, the checking precision, always runs ndarray's.
+    ///
+    /// # Panics
+    /// When the shapes do not chain or a slice is too short for its view.
+    fn gemm(a: MatRef<'_, Self>, b: MatRef<'_, Self>, c: MatMut<'_, Self>, accumulate: bool);
+    /// `B` into `out` (resized to fit) in the layout [`Float::gemm_packed`] reads (`f32`:
+    /// 16-column panels; `f64`: row-major).
+    fn pack_b(b: MatRef<'_, Self>, out: &mut Vec<Self>);
+    /// [`Float::gemm`] with a row-major `A` and a `B` of `n` columns from [`Float::pack_b`]: the
+    /// per-step recurrent products, whose weights are packed once per sequence.
+    fn gemm_packed(a: MatRef<'_, Self>, packed: &[Self], n: usize, c: MatMut<'_, Self>, accumulate: bool);
+    /// `y (m) = β·y + A (m, k) · x (k)` for a row-major `A`.
+    fn gemv(a: MatRef<'_, Self>, x: &[Self], y: &mut [Self], accumulate: bool);
+    /// `y (n) = β·y + x (k) · B (k, n)` for a row-major `B`: a row vector times a matrix.
     /// `backwards` reverses the order `B` is read in (see `kernels::gemm::vecmat`).
-    #[allow(clippy::too_many_arguments)]
-    fn vecmat(
-        n: usize,
-        k: usize,
-        x: &[Self],
-        b: &[Self],
-        ldb: usize,
-        y: &mut [Self],
-        accumulate: bool,
-        backwards: bool,
-    );
-    /// [`Float::gemm`] with a row-major `A` and `B` from [`Float::pack_b`]: the per-step
-    /// recurrent products, whose weights are packed once per sequence.
-    #[allow(clippy::too_many_arguments)]
-    fn gemm_packed(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[Self],
-        lda: usize,
-        packed: &[Self],
-        c: &mut [Self],
-        ldc: usize,
-        accumulate: bool,
-    );
+    fn vecmat(x: &[Self], b: MatRef<'_, Self>, y: &mut [Self], accumulate: bool, backwards: bool);
 }
 
 /// The generic fallback of [`Float::gemm`] through ndarray.
-#[allow(clippy::too_many_arguments)]
-fn gemm_ndarray<F: Float>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[F],
-    a_rs: usize,
-    a_cs: usize,
-    (b, b_rs, b_cs): (&[F], usize, usize),
-    c: &mut [F],
-    ldc: usize,
-    acc: bool,
-) {
+fn gemm_ndarray<F: Float>(a: MatRef<'_, F>, b: MatRef<'_, F>, c: MatMut<'_, F>, acc: bool) {
     use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
-    let av = ArrayView2::from_shape((m, k).strides((a_rs, a_cs)), a).expect("A fits");
-    let bv = ArrayView2::from_shape((k, n).strides((b_rs, b_cs)), b).expect("B fits");
-    let mut cv = ArrayViewMut2::from_shape((m, n).strides((ldc, 1)), c).expect("C fits");
+    let (m, n, k) = crate::linalg::dims(&a, &b, &c);
+    let av = ArrayView2::from_shape((m, k).strides((a.rs, a.cs)), a.data).expect("A fits");
+    let bv = ArrayView2::from_shape((k, n).strides((b.rs, b.cs)), b.data).expect("B fits");
+    let mut cv = ArrayViewMut2::from_shape((m, n).strides((c.ld, 1)), c.data).expect("C fits");
     let beta = if acc { F::one() } else { F::zero() };
     ndarray::linalg::general_mat_mul(F::one(), &av, &bv, beta, &mut cv);
 }
 
 /// An `f32` product too large for the caches: the cache-blocked GEMM, or ndarray's on a CPU
 /// without AVX2 and FMA.
-#[allow(clippy::too_many_arguments)]
-fn gemm_large(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: crate::kernels::gemm::Mat<'_>,
-    b: crate::kernels::gemm::Mat<'_>,
-    c: &mut [f32],
-    ldc: usize,
-    acc: bool,
-) {
+fn gemm_large(a: MatRef<'_, f32>, b: MatRef<'_, f32>, c: MatMut<'_, f32>, acc: bool) {
     if crate::kernels::has_avx2_fma() {
-        return crate::kernels::gemm::gemm_blocked(m, n, k, a, b, c, ldc, acc);
+        let (m, n, k) = crate::linalg::dims(&a, &b, &c);
+        return crate::kernels::gemm::gemm_blocked(m, n, k, mat(a), mat(b), c.data, c.ld, acc);
     }
-    gemm_ndarray(m, n, k, a.data, a.rs, a.cs, (b.data, b.rs, b.cs), c, ldc, acc)
+    gemm_ndarray(a, b, c, acc)
+}
+
+/// A view as the kernels take it.
+fn mat(v: MatRef<'_, f32>) -> crate::kernels::gemm::Mat<'_> {
+    crate::kernels::gemm::Mat { data: v.data, rs: v.rs, cs: v.cs }
 }
 
 impl Float for f32 {
@@ -168,68 +103,36 @@ impl Float for f32 {
     fn exp_slice(v: &mut [Self]) {
         crate::kernels::act::exp(v)
     }
-    fn gemm(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[Self],
-        a_rs: usize,
-        a_cs: usize,
-        b: &[Self],
-        ldb: usize,
-        c: &mut [Self],
-        ldc: usize,
-        acc: bool,
-    ) {
-        use crate::kernels::gemm::{gemm, Mat};
+    fn gemm(a: MatRef<'_, Self>, b: MatRef<'_, Self>, c: MatMut<'_, Self>, acc: bool) {
+        let (m, n, k) = crate::linalg::dims(&a, &b, &c);
         // Large products go to the packing GEMM, which blocks them for the caches: every
         // dimension large (big weight gradients and input projections), a long reduction (the
         // head's weight gradient over T·B rows: streamed unpacked, its operands leave the
         // caches), or a large output (the head's input gradient: unpacked, A is read once per
-        // 16 columns). The per-step products, and min-char-rnn's small ones, stay in place.
+        // 16 columns); so does a B that is not row-major (`X · W_ihᵀ`: its blocks are packed
+        // column by column). The per-step products, and min-char-rnn's small ones, stay in
+        // place.
         let large =
             (m > 96 && n > 96 && k > 96) || (m >= 16 && n >= 16 && (k >= 512 || (k >= 16 && m * n >= 2048 * 128)));
-        if large {
-            return gemm_large(m, n, k, Mat { data: a, rs: a_rs, cs: a_cs }, Mat::rows(b, ldb), c, ldc, acc);
+        if large || !b.row_major() {
+            return gemm_large(a, b, c, acc);
         }
-        gemm(m, n, k, Mat { data: a, rs: a_rs, cs: a_cs }, Mat::rows(b, ldb), c, ldc, acc)
+        crate::kernels::gemm::gemm(m, n, k, mat(a), mat(b), c.data, c.ld, acc)
     }
-    fn gemm_nt(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[Self],
-        lda: usize,
-        b: &[Self],
-        ldb: usize,
-        c: &mut [Self],
-        ldc: usize,
-        acc: bool,
-    ) {
-        use crate::kernels::gemm::Mat;
-        gemm_large(m, n, k, Mat::rows(a, lda), Mat { data: b, rs: 1, cs: ldb }, c, ldc, acc)
+    fn pack_b(b: MatRef<'_, Self>, out: &mut Vec<Self>) {
+        crate::kernels::gemm::pack_b_to(b.rows, b.cols, mat(b), out)
     }
-    fn pack_b(k: usize, n: usize, b: &[Self], (rs, cs): (usize, usize), out: &mut Vec<Self>) {
-        crate::kernels::gemm::pack_b_to(k, n, crate::kernels::gemm::Mat { data: b, rs, cs }, out)
+    fn gemm_packed(a: MatRef<'_, Self>, packed: &[Self], n: usize, c: MatMut<'_, Self>, acc: bool) {
+        assert!(a.row_major() && c.rows == a.rows && c.cols == n, "gemm_packed shapes");
+        crate::kernels::gemm::gemm_packed(a.rows, n, a.cols, mat(a), packed, c.data, c.ld, acc)
     }
-    fn gemm_packed(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[Self],
-        lda: usize,
-        packed: &[Self],
-        c: &mut [Self],
-        ldc: usize,
-        acc: bool,
-    ) {
-        crate::kernels::gemm::gemm_packed(m, n, k, crate::kernels::gemm::Mat::rows(a, lda), packed, c, ldc, acc)
+    fn gemv(a: MatRef<'_, Self>, x: &[Self], y: &mut [Self], acc: bool) {
+        assert!(a.row_major(), "gemv reads A row by row");
+        crate::kernels::gemm::gemv(a.rows, a.cols, a.data, a.rs, x, y, acc)
     }
-    fn gemv(m: usize, k: usize, a: &[Self], lda: usize, x: &[Self], y: &mut [Self], acc: bool) {
-        crate::kernels::gemm::gemv(m, k, a, lda, x, y, acc)
-    }
-    fn vecmat(n: usize, k: usize, x: &[Self], b: &[Self], ldb: usize, y: &mut [Self], acc: bool, backwards: bool) {
-        crate::kernels::gemm::vecmat(n, k, x, b, ldb, y, acc, backwards)
+    fn vecmat(x: &[Self], b: MatRef<'_, Self>, y: &mut [Self], acc: bool, backwards: bool) {
+        assert!(b.row_major(), "vecmat streams B's rows");
+        crate::kernels::gemm::vecmat(b.cols, b.rows, x, b.data, b.rs, y, acc, backwards)
     }
 }
 
@@ -251,42 +154,22 @@ impl Float for f64 {
     fn exp_slice(v: &mut [Self]) {
         v.iter_mut().for_each(|x| *x = x.exp());
     }
-    fn gemm(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[Self],
-        a_rs: usize,
-        a_cs: usize,
-        b: &[Self],
-        ldb: usize,
-        c: &mut [Self],
-        ldc: usize,
-        acc: bool,
-    ) {
-        gemm_ndarray(m, n, k, a, a_rs, a_cs, (b, ldb, 1), c, ldc, acc)
+    fn gemm(a: MatRef<'_, Self>, b: MatRef<'_, Self>, c: MatMut<'_, Self>, acc: bool) {
+        gemm_ndarray(a, b, c, acc)
     }
-    fn pack_b(k: usize, n: usize, b: &[Self], (rs, cs): (usize, usize), out: &mut Vec<Self>) {
+    fn pack_b(b: MatRef<'_, Self>, out: &mut Vec<Self>) {
         out.clear();
-        out.extend((0..k).flat_map(|p| (0..n).map(move |j| b[p * rs + j * cs])));
+        out.extend((0..b.rows).flat_map(|p| (0..b.cols).map(move |j| b.data[p * b.rs + j * b.cs])));
     }
-    fn gemm_packed(
-        m: usize,
-        n: usize,
-        k: usize,
-        a: &[Self],
-        lda: usize,
-        packed: &[Self],
-        c: &mut [Self],
-        ldc: usize,
-        acc: bool,
-    ) {
-        gemm_ndarray(m, n, k, a, lda, 1, (packed, n, 1), c, ldc, acc)
+    fn gemm_packed(a: MatRef<'_, Self>, packed: &[Self], n: usize, c: MatMut<'_, Self>, acc: bool) {
+        gemm_ndarray(a, MatRef::new(packed, a.cols, n), c, acc)
     }
-    fn gemv(m: usize, k: usize, a: &[Self], lda: usize, x: &[Self], y: &mut [Self], acc: bool) {
-        gemm_ndarray(m, 1, k, a, lda, 1, (x, 1, 1), y, 1, acc)
+    fn gemv(a: MatRef<'_, Self>, x: &[Self], y: &mut [Self], acc: bool) {
+        let m = a.rows;
+        gemm_ndarray(a, MatRef::new(x, a.cols, 1), MatMut::new(&mut y[..m], m, 1), acc)
     }
-    fn vecmat(n: usize, k: usize, x: &[Self], b: &[Self], ldb: usize, y: &mut [Self], acc: bool, _backwards: bool) {
-        gemm_ndarray(1, n, k, x, k, 1, (b, ldb, 1), y, n, acc)
+    fn vecmat(x: &[Self], b: MatRef<'_, Self>, y: &mut [Self], acc: bool, _backwards: bool) {
+        let n = b.cols;
+        gemm_ndarray(MatRef::new(x, 1, b.rows), b, MatMut::new(&mut y[..n], 1, n), acc)
     }
 }

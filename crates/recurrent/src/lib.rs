@@ -27,6 +27,7 @@ pub mod gradcheck;
 pub mod interop;
 pub(crate) mod kernels;
 pub mod layer;
+pub mod linalg;
 pub mod loss;
 pub mod model;
 pub mod optim;

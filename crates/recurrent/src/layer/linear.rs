@@ -1,6 +1,7 @@
 //! The linear output head: `logits = x · Wᵀ + b`, PyTorch's `nn.Linear` layout.
 
 use crate::layer::Parameters;
+use crate::linalg::{MatMut, MatRef};
 use crate::rng::NumpyRng;
 use crate::Float;
 use ndarray::linalg::general_mat_mul;
@@ -78,7 +79,7 @@ impl<F: Float> Linear<F> {
         assert!(self.wt.len() == i * o && xs.len() == n * i && os.len() == n * o, "Linear::forward_prepared shapes");
         let bias = self.bias.as_slice().expect("standard");
         os.chunks_exact_mut(o.max(1)).for_each(|r| r.copy_from_slice(bias));
-        F::gemm(n, o, i, xs, i, 1, &self.wt, o, os, o, true);
+        F::gemm(MatRef::new(xs, n, i), MatRef::new(&self.wt, i, o), MatMut::new(os, n, o), true);
     }
 
     /// Accumulates `dW += doutᵀ x`, `db += Σ dout`; writes `dx = dout · W` when given. With a
@@ -91,14 +92,18 @@ impl<F: Float> Linear<F> {
             match (x.as_slice(), dout.as_slice()) {
                 (Some(xs), Some(ds)) => {
                     // dW (out, in) += doutᵀ (out, N) · x (N, in)
-                    F::gemm(o, i, n, ds, 1, o, xs, i, dweight.as_slice_mut().expect("standard"), i, true);
+                    let dw = MatMut::new(dweight.as_slice_mut().expect("standard"), o, i);
+                    F::gemm(MatRef::new(ds, n, o).t(), MatRef::new(xs, n, i), dw, true);
                 }
                 _ => general_mat_mul(F::one(), &dout.t(), &x, F::one(), dweight),
             }
             *dbias += &dout.sum_axis(Axis(0));
         };
         let input_grad = |mut dx: ArrayViewMut2<'_, F>| match (dout.as_slice(), dx.as_slice_mut()) {
-            (Some(ds), Some(d)) => F::gemm(n, i, o, ds, o, 1, weight.as_slice().expect("standard"), i, d, i, false),
+            (Some(ds), Some(d)) => {
+                let w = MatRef::new(weight.as_slice().expect("standard"), o, i);
+                F::gemm(MatRef::new(ds, n, o), w, MatMut::new(d, n, i), false)
+            }
             _ => general_mat_mul(F::one(), &dout, weight, F::zero(), &mut dx),
         };
         match dx {

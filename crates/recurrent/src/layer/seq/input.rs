@@ -5,6 +5,7 @@
 
 use super::SeqInput;
 use crate::cell::CellParams;
+use crate::linalg::{MatMut, MatRef};
 use crate::Float;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayViewMut2};
@@ -25,7 +26,7 @@ pub(super) fn project<F: Float>(
             let (rows, (gh, i)) = (x.nrows(), w.dim());
             let gates = gates.as_slice_mut().expect("contiguous");
             let (x, w) = (x.as_slice().expect("standard"), w.as_slice().expect("contiguous"));
-            F::gemm_nt(rows, gh, i, x, i, w, i, gates, gh, true);
+            F::gemm(MatRef::new(x, rows, i), MatRef::new(w, gh, i).t(), MatMut::new(gates, rows, gh), true);
         }
         SeqInput::Tokens(tok) if tok.len() >= 2 * params.input() => {
             // Column k of W_ih is strided; with many rows, first lay out the table
@@ -83,12 +84,15 @@ pub(super) fn gradients<F: Float>(
             // dW_ih (G·H, I) += dGiᵀ (G·H, T·B) · X (T·B, I)
             let x = x.as_standard_layout();
             let wih = dwih.as_slice_mut().expect("contiguous");
-            F::gemm(gh, i, rows, dgis, 1, gh, x.as_slice().expect("standard"), i, wih, i, true);
+            let x = MatRef::new(x.as_slice().expect("standard"), rows, i);
+            F::gemm(MatRef::new(dgis, rows, gh).t(), x, MatMut::new(wih, gh, i), true);
             if let Some(mut dx) = dx {
                 // dX (T·B, I) += dGi (T·B, G·H) · W_ih (G·H, I)
                 let w = weight_ih.as_slice().expect("contiguous");
                 match dx.as_slice_mut() {
-                    Some(d) => F::gemm(rows, i, gh, dgis, gh, 1, w, i, d, i, true),
+                    Some(d) => {
+                        F::gemm(MatRef::new(dgis, rows, gh), MatRef::new(w, gh, i), MatMut::new(d, rows, i), true)
+                    }
                     None => general_mat_mul(F::one(), dgi, weight_ih, F::one(), &mut dx),
                 }
             }

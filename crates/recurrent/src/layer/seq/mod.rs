@@ -16,6 +16,7 @@ mod recurrent_product;
 mod workspace;
 
 use crate::cell::{with_cell, Cell, CellKind, CellParams};
+use crate::linalg::{MatMut, MatRef};
 use crate::Float;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
 use recurrent_product::RecurrentProduct;
@@ -227,7 +228,8 @@ impl<F: Float> SeqLayer<F> {
         // Rows r0.. of dW_hh (G·H, H) += dGhᵀ (G·H, T·B) · Hprev (T·B, H), into `c`.
         let dwhh = |r0: usize, c: &mut [F]| {
             let m = c.len() / h.max(1);
-            F::gemm(m, h, rows, &dgh[r0..], 1, gh, hps, h, c, h, true);
+            let dgh_t = MatRef::new(dgh, rows, gh).t().row_range(r0, m);
+            F::gemm(dgh_t, MatRef::new(hps, rows, h), MatMut::new(c, m, h), true);
         };
         let (wih, bias_ih, bias_hh) = (&mut g.weight_ih, &mut g.bias_ih, &mut g.bias_hh);
         let rest = || {

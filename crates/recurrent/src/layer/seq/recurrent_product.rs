@@ -12,6 +12,7 @@
 //! One buffer serves both passes in turn (each pass lays out its own operand), so nothing is
 //! allocated once the first pass has sized it.
 
+use crate::linalg::{MatMut, MatRef};
 use crate::Float;
 
 /// With one sequence, the number of steps from which `W_hhᵀ` is laid out once per forward
@@ -43,7 +44,7 @@ impl<F: Float> RecurrentProduct<F> {
     pub fn prepare_forward(&mut self, whh: &[F], (h, gh): (usize, usize), (t, b): (usize, usize)) {
         self.layout = if b > 1 {
             // W_hhᵀ packed straight from W_hh read as a strided matrix (no transposed copy).
-            F::pack_b(h, gh, whh, (1, h), &mut self.buf);
+            F::pack_b(MatRef::new(whh, gh, h).t(), &mut self.buf);
             Layout::Packed
         } else if t >= VECMAT_MIN_STEPS {
             let ld = crate::kernels::vector_ld(gh);
@@ -59,17 +60,19 @@ impl<F: Float> RecurrentProduct<F> {
     #[inline(always)]
     pub fn forward(&self, whh: &[F], (h, gh): (usize, usize), b: usize, ti: usize, h_prev: &[F], out: &mut [F]) {
         match self.layout {
-            Layout::Packed => F::gemm_packed(b, gh, h, h_prev, h, &self.buf, out, gh, true),
+            Layout::Packed => F::gemm_packed(MatRef::new(h_prev, b, h), &self.buf, gh, MatMut::new(out, b, gh), true),
             // Alternate the reading order step by step, so W_hhᵀ is partly still in L1.
-            Layout::Rows { off, ld } => F::vecmat(gh, h, h_prev, &self.buf[off..], ld, out, true, ti % 2 == 1),
-            Layout::InPlace => F::gemv(gh, h, whh, h, h_prev, out, true),
+            Layout::Rows { off, ld } => {
+                F::vecmat(h_prev, MatRef::with_ld(&self.buf[off..], h, gh, ld), out, true, ti % 2 == 1)
+            }
+            Layout::InPlace => F::gemv(MatRef::new(whh, gh, h), h_prev, out, true),
         }
     }
 
     /// Before a backward pass over `b` rows: lays out `W_hh (G·H, H)`.
     pub fn prepare_backward(&mut self, whh: &[F], (h, gh): (usize, usize), b: usize) {
         self.layout = if b > 1 {
-            F::pack_b(gh, h, whh, (h, 1), &mut self.buf);
+            F::pack_b(MatRef::new(whh, gh, h), &mut self.buf);
             Layout::Packed
         } else {
             // W_hh's rows copied padded and aligned, as the forward lays out W_hhᵀ.
@@ -87,8 +90,10 @@ impl<F: Float> RecurrentProduct<F> {
     #[inline(always)]
     pub fn backward(&self, (h, gh): (usize, usize), b: usize, ti: usize, dg: &[F], dh: &mut [F], accumulate: bool) {
         match self.layout {
-            Layout::Packed => F::gemm_packed(b, h, gh, dg, gh, &self.buf, dh, h, accumulate),
-            Layout::Rows { off, ld } => F::vecmat(h, gh, dg, &self.buf[off..], ld, dh, accumulate, ti % 2 == 1),
+            Layout::Packed => F::gemm_packed(MatRef::new(dg, b, gh), &self.buf, h, MatMut::new(dh, b, h), accumulate),
+            Layout::Rows { off, ld } => {
+                F::vecmat(dg, MatRef::with_ld(&self.buf[off..], gh, h, ld), dh, accumulate, ti % 2 == 1)
+            }
             Layout::InPlace => unreachable!("prepare_backward lays W_hh out"),
         }
     }

@@ -1,5 +1,6 @@
 //! `recurrent gradcheck` and `recurrent grads`: the learner's tools.
 
+use crate::args::Cell;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use recurrent::gradcheck::{check, SeqProblem, TOLERANCE};
@@ -11,9 +12,9 @@ use std::process::ExitCode;
 /// Flags of `recurrent gradcheck`.
 #[derive(Args, Debug)]
 pub struct GradcheckArgs {
-    /// The cell: rnn, lstm or gru.
-    #[arg(long, default_value = "lstm")]
-    cell: String,
+    /// The cell.
+    #[arg(long, value_enum, default_value = "lstm")]
+    cell: Cell,
     /// Number of stacked layers L.
     #[arg(long, default_value_t = 1)]
     layers: usize,
@@ -45,7 +46,7 @@ pub struct GradcheckArgs {
 }
 
 pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
-    let kind = CellKind::parse(&a.cell)?;
+    let kind = CellKind::from(a.cell);
     if a.seq_len == 0 || a.batch == 0 {
         bail!("--seq-len and --batch must be at least 1");
     }
@@ -85,9 +86,9 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
 pub struct GradsArgs {
     /// The case: an .npz with PyTorch-named weights, x (T, B, I), optional h0/c0, dy, dh_n, dc_n.
     case: PathBuf,
-    /// The cell: rnn, lstm or gru.
-    #[arg(long)]
-    cell: String,
+    /// The cell.
+    #[arg(long, value_enum)]
+    cell: Cell,
     /// Where to write the outputs and the gradients dNAME.
     #[arg(long)]
     out: PathBuf,
@@ -98,7 +99,7 @@ pub struct GradsArgs {
 }
 
 pub fn grads(a: GradsArgs) -> Result<()> {
-    let kind = CellKind::parse(&a.cell)?;
+    let kind = CellKind::from(a.cell);
     let case = read_npz(&a.case)?;
     let out = match a.layout.as_str() {
         "torch" | "pytorch" => grads_for_case(kind, &case),

@@ -2,6 +2,7 @@
 //! library configurations, runs, and prints. Errors are one line on stderr and exit status 2;
 //! a gradient check that fails exits with 1.
 
+mod args;
 mod cmd_bench;
 mod cmd_check;
 mod cmd_model;
@@ -40,9 +41,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            // clap's message is several lines; keep its first and point to --help.
-            let first = e.to_string().lines().next().unwrap_or("error: bad arguments").to_string();
-            eprintln!("{first}; run with --help for usage");
+            eprintln!("{}", one_line(&e.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -66,5 +65,40 @@ fn main() -> ExitCode {
             eprintln!("error: {}", chain.join(": "));
             ExitCode::from(2)
         }
+    }
+}
+
+/// clap's message in one line: its first line, then what its other lines add — the possible
+/// values, a similar argument, the usage — and a pointer to --help.
+fn one_line(clap_message: &str) -> String {
+    let mut lines = clap_message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut out = lines.next().unwrap_or("error: bad arguments").to_string();
+    for l in lines {
+        if l.starts_with("For more information") {
+            continue;
+        }
+        let l = l.trim_start_matches("tip: ");
+        out.push_str("; ");
+        out.push_str(l.strip_prefix('[').and_then(|l| l.strip_suffix(']')).unwrap_or(l));
+    }
+    out + "; run with --help for usage"
+}
+
+#[cfg(test)]
+mod tests {
+    // clap's several lines (as clap 4 prints an unknown value and a misspelt flag) become one
+    // line that keeps the possible values and the suggestion.
+    #[test]
+    fn clap_messages_keep_their_details_in_one_line() {
+        let m = "error: invalid value 'transformer' for '--cell <CELL>'\n  [possible values: rnn, lstm, gru]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(m),
+            "error: invalid value 'transformer' for '--cell <CELL>'; possible values: rnn, lstm, gru; run with --help for usage"
+        );
+        let m = "error: unexpected argument '--hiden' found\n\n  tip: a similar argument exists: '--hidden'\n\nUsage: recurrent train --hidden <HIDDEN> [TEXT]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(m),
+            "error: unexpected argument '--hiden' found; a similar argument exists: '--hidden'; Usage: recurrent train --hidden <HIDDEN> [TEXT]; run with --help for usage"
+        );
     }
 }

@@ -38,7 +38,7 @@ fn gradcheck_every_cell_without_head() {
 fn gradcheck_rejects_an_unknown_cell() {
     let o = recurrent(&["gradcheck", "--cell", "transformer"]);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(stderr(&o).trim(), "error: unknown cell 'transformer': use rnn, lstm or gru");
+    assert_eq!(stderr(&o).trim(), "error: invalid value 'transformer' for '--cell <CELL>'; possible values: rnn, lstm, gru; run with --help for usage");
 }
 
 #[test]

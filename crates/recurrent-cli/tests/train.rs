@@ -178,9 +178,16 @@ fn nonsensical_flags_get_one_line() {
     assert_fails(&plain(&["--steps", "x"]), "invalid value 'x' for '--steps <STEPS>'");
     assert_fails(&train(&text, &run, &["--lr", "-0.1"]), "--lr -0.1 is not a positive learning rate");
     assert_fails(&train(&text, &run, &["--dropout", "1"]), "--dropout 1 is outside [0, 1)");
-    assert_fails(&train(&text, &run, &["--cell", "transformer"]), "unknown cell 'transformer'");
-    assert_fails(&train(&text, &run, &["--optimizer", "lbfgs"]), "unknown optimizer 'lbfgs'");
-    assert_fails(&train(&text, &run, &["--preset", "gpt"]), "unknown preset 'gpt'");
+    assert_fails(
+        &train(&text, &run, &["--cell", "transformer"]),
+        "'transformer' for '--cell <CELL>'; possible values: rnn, lstm, gru",
+    );
+    assert_fails(
+        &train(&text, &run, &["--optimizer", "lbfgs"]),
+        "possible values: adam, adagrad, rmsprop, momentum, sgd",
+    );
+    assert_fails(&train(&text, &run, &["--preset", "gpt"]), "possible values: min-char-rnn, char-rnn, default");
+    assert_fails(&train(&text, &run, &["--hiden", "3"]), "a similar argument exists: '--hidden'");
 }
 
 #[test]

@@ -1,9 +1,8 @@
 //! `recurrent train`'s flags, the presets, and the resolved configuration saved with a run.
 
+use crate::args::{Cell, Loss, Optimizer, Preset, Split};
 use anyhow::{bail, Result};
 use clap::Args;
-use recurrent::optim::Rule;
-use recurrent::CellKind;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -12,12 +11,12 @@ use std::path::PathBuf;
 pub struct TrainArgs {
     /// The text to learn (UTF-8). Default: the bundled tiny-shakespeare, data/tinyshakespeare.txt.
     pub text: Option<PathBuf>,
-    /// Start from a preset: min-char-rnn, char-rnn, or default.
-    #[arg(long)]
-    pub preset: Option<String>,
-    /// The cell: rnn, lstm or gru.
-    #[arg(long)]
-    pub cell: Option<String>,
+    /// Start from a preset.
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// The cell.
+    #[arg(long, value_enum)]
+    pub cell: Option<Cell>,
     /// Hidden size H.
     #[arg(long)]
     pub hidden: Option<usize>,
@@ -33,9 +32,9 @@ pub struct TrainArgs {
     /// Parallel streams B.
     #[arg(long)]
     pub batch: Option<usize>,
-    /// adam, adagrad, rmsprop, momentum or sgd.
-    #[arg(long)]
-    pub optimizer: Option<String>,
+    /// The update rule.
+    #[arg(long, value_enum)]
+    pub optimizer: Option<Optimizer>,
     /// Learning rate.
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
@@ -60,9 +59,10 @@ pub struct TrainArgs {
     /// Fraction of the text held out for validation.
     #[arg(long, allow_negative_numbers = true)]
     pub val_frac: Option<f64>,
-    /// tail (the last part of the text) or stripes (char-rnn's: the end of every stream).
-    #[arg(long)]
-    pub split: Option<String>,
+    /// Where validation comes from: the last part of the text, or (char-rnn's) the end of every
+    /// stream.
+    #[arg(long, value_enum)]
+    pub split: Option<Split>,
     /// Evaluate on validation and write checkpoints every N steps.
     #[arg(long)]
     pub eval_every: Option<usize>,
@@ -90,15 +90,15 @@ pub struct TrainArgs {
 /// Everything a run needs, resolved from a preset and the flags; saved as `config.json`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct TrainConfig {
-    pub preset: String,
+    pub preset: Preset,
     pub text: PathBuf,
-    pub cell: String,
+    pub cell: Cell,
     pub hidden: usize,
     pub layers: usize,
     pub dropout: f64,
     pub seq_len: usize,
     pub batch: usize,
-    pub optimizer: String,
+    pub optimizer: Optimizer,
     pub lr: f64,
     pub rmsprop_alpha: f64,
     pub lr_decay: f64,
@@ -108,15 +108,15 @@ pub struct TrainConfig {
     pub steps: Option<usize>,
     pub epochs: Option<usize>,
     pub val_frac: f64,
-    pub split: String,
+    pub split: Split,
     pub eval_every: usize,
     pub sample_every: usize,
     pub log_every: usize,
     pub seed: u32,
     /// "pytorch", "normal:σ" or "uniform:a".
     pub init: String,
-    /// "mean" (per character) or "sum" (over the window, min-char-rnn).
-    pub loss: String,
+    /// Per character, or summed over the window (min-char-rnn).
+    pub loss: Loss,
     /// Parameters never updated (min-char-rnn has one hidden bias, so `bias_hh` stays zero).
     pub frozen: Vec<String>,
     /// The smoothed training loss: `s ← decay·s + (1 − decay)·loss`.
@@ -137,17 +137,17 @@ pub fn cores() -> usize {
 
 impl TrainConfig {
     /// The preset's values.
-    pub fn preset(name: &str, text: PathBuf) -> Result<Self> {
+    pub fn preset(name: Preset, text: PathBuf) -> Self {
         let base = TrainConfig {
-            preset: name.into(),
+            preset: name,
             text,
-            cell: "lstm".into(),
+            cell: Cell::Lstm,
             hidden: 256,
             layers: 2,
             dropout: 0.1,
             seq_len: 64,
             batch: 32,
-            optimizer: "adam".into(),
+            optimizer: Optimizer::Adam,
             lr: 2e-3,
             rmsprop_alpha: 0.99,
             lr_decay: 1.0,
@@ -157,27 +157,27 @@ impl TrainConfig {
             steps: Some(3600),
             epochs: None,
             val_frac: 0.1,
-            split: "tail".into(),
+            split: Split::Tail,
             eval_every: 300,
             sample_every: 1200,
             log_every: 50,
             seed: 42,
             init: "pytorch".into(),
-            loss: "mean".into(),
+            loss: Loss::Mean,
             frozen: vec![],
             smooth_decay: 0.98,
             threads: cores(),
         };
-        Ok(match name {
-            "default" => base,
-            "min-char-rnn" => TrainConfig {
-                cell: "rnn".into(),
+        match name {
+            Preset::Default => base,
+            Preset::MinCharRnn => TrainConfig {
+                cell: Cell::Rnn,
                 hidden: 100,
                 layers: 1,
                 dropout: 0.0,
                 seq_len: 25,
                 batch: 1,
-                optimizer: "adagrad".into(),
+                optimizer: Optimizer::Adagrad,
                 lr: 0.1,
                 clip: 5.0,
                 clip_norm: 0.0,
@@ -187,19 +187,19 @@ impl TrainConfig {
                 sample_every: 5000,
                 log_every: 100,
                 init: "normal:0.01".into(),
-                loss: "sum".into(),
+                loss: Loss::Sum,
                 frozen: vec!["rnn.bias_hh_l0".into()],
                 smooth_decay: 0.999,
                 ..base
             },
-            "char-rnn" => TrainConfig {
-                cell: "lstm".into(),
+            Preset::CharRnn => TrainConfig {
+                cell: Cell::Lstm,
                 hidden: 128,
                 layers: 2,
                 dropout: 0.0,
                 seq_len: 50,
                 batch: 50,
-                optimizer: "rmsprop".into(),
+                optimizer: Optimizer::Rmsprop,
                 lr: 2e-3,
                 rmsprop_alpha: 0.95,
                 lr_decay: 0.97,
@@ -209,15 +209,14 @@ impl TrainConfig {
                 steps: None,
                 epochs: Some(50),
                 val_frac: 0.05,
-                split: "stripes".into(),
+                split: Split::Stripes,
                 eval_every: 1000,
                 sample_every: 1000,
                 log_every: 100,
                 init: "uniform:0.08".into(),
                 ..base
             },
-            _ => bail!("unknown preset '{name}': use min-char-rnn, char-rnn or default"),
-        })
+        }
     }
 
     /// Applies every flag given on the command line.
@@ -240,8 +239,7 @@ impl TrainConfig {
 
     /// Rejects nonsense with a message naming the flag and a fix.
     pub fn validate(&self) -> Result<()> {
-        CellKind::parse(&self.cell)?;
-        Rule::parse(&self.optimizer)?;
+        crate::train::parse_init(&self.init)?;
         let positive = [
             ("--hidden", self.hidden),
             ("--layers", self.layers),
@@ -273,14 +271,11 @@ impl TrainConfig {
         if self.steps == Some(0) || self.epochs == Some(0) {
             bail!("--steps/--epochs is 0: give at least 1");
         }
-        if self.split != "tail" && self.split != "stripes" {
-            bail!("--split {} is unknown: use tail or stripes", self.split);
-        }
         Ok(())
     }
 
     /// The fields that fix the model and data layout: a resume must not change them.
-    pub fn architecture(&self) -> (String, usize, usize, usize, usize, String) {
-        (self.cell.clone(), self.hidden, self.layers, self.seq_len, self.batch, self.split.clone())
+    pub fn architecture(&self) -> (Cell, usize, usize, usize, usize, Split) {
+        (self.cell, self.hidden, self.layers, self.seq_len, self.batch, self.split)
     }
 }

@@ -4,15 +4,16 @@
 pub mod config;
 mod plot;
 
+use crate::args::{Loss, Preset};
 use crate::text::{default_corpus, read_text};
 use anyhow::{bail, Context, Result};
 use config::{TrainArgs, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use recurrent::checkpoint::{load_model, save_model, Meta};
-use recurrent::data::{Split, SplitKind, Vocab, Windows};
+use recurrent::data::{Split, Vocab, Windows};
 use recurrent::model::{CharModel, Init, ModelConfig};
-use recurrent::optim::{Clip, Optimizer, Rule};
+use recurrent::optim::{Clip, Optimizer};
 use recurrent::sample::{sample, SampleOptions};
 use recurrent::train::state::{self, Progress};
 use recurrent::train::Trainer;
@@ -57,20 +58,14 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
     Ok(code)
 }
 
-fn parse_init(s: &str) -> Result<Init> {
+/// `pytorch`, `normal:σ` or `uniform:a`.
+pub fn parse_init(s: &str) -> Result<Init> {
     let num = |v: &str| v.parse::<f64>().with_context(|| format!("bad init '{s}'"));
     Ok(match s.split_once(':') {
         None if s == "pytorch" => Init::PyTorch,
         Some(("normal", v)) => Init::Normal(num(v)?),
         Some(("uniform", v)) => Init::Uniform(num(v)?),
         _ => bail!("unknown init '{s}': use pytorch, normal:σ or uniform:a"),
-    })
-}
-
-fn rule_of(cfg: &TrainConfig) -> Result<Rule> {
-    Ok(match Rule::parse(&cfg.optimizer)? {
-        Rule::RmsProp { eps, .. } => Rule::RmsProp { alpha: cfg.rmsprop_alpha, eps },
-        r => r,
     })
 }
 
@@ -97,7 +92,7 @@ impl Run {
         let (cfg, out, resume) = match &args.resume {
             Some(dir) => resolve_resume(dir, args)?,
             None => {
-                let mut cfg = TrainConfig::preset(args.preset.as_deref().unwrap_or("default"), default_corpus())?;
+                let mut cfg = TrainConfig::preset(args.preset.unwrap_or(Preset::Default), default_corpus());
                 cfg.apply(args);
                 let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(timestamp()));
                 (cfg, out, None)
@@ -105,7 +100,7 @@ impl Run {
         };
         cfg.validate()?;
         let text = read_text(&cfg.text)?;
-        let kind = CellKind::parse(&cfg.cell)?;
+        let kind = CellKind::from(cfg.cell);
         let (mut model, vocab, resumed_from) = match &resume {
             Some(ckpt) => {
                 let (m, v, meta) = load_model::<f32>(ckpt)?;
@@ -140,14 +135,13 @@ impl Run {
         let tokens = vocab
             .encode(&text)
             .context("the text does not fit the checkpoint's vocabulary; resume on the same text")?;
-        let split_kind = if cfg.split == "stripes" { SplitKind::Stripes } else { SplitKind::Tail };
-        let split = Split::new(split_kind, tokens.len(), cfg.batch, cfg.seq_len, cfg.val_frac)?;
+        let split = Split::new(cfg.split.into(), tokens.len(), cfg.batch, cfg.seq_len, cfg.val_frac)?;
         let total = match (cfg.steps, cfg.epochs) {
             (Some(s), _) => s,
             (None, Some(e)) => e * split.train.count,
             (None, None) => bail!("give --steps or --epochs"),
         };
-        let mut opt = Optimizer::new(rule_of(&cfg)?, cfg.lr).zeroing_grads(true);
+        let mut opt = Optimizer::new(cfg.optimizer.rule(cfg.rmsprop_alpha), cfg.lr).zeroing_grads(true);
         let p = match &resume {
             Some(ckpt) => {
                 let sp = ckpt.with_file_name("last.state.safetensors");
@@ -167,7 +161,7 @@ impl Run {
                 carry: None,
                 rng_dropout: NumpyRng::new(cfg.seed.wrapping_add(1)),
                 rng_sample: NumpyRng::new(cfg.seed.wrapping_add(2)),
-                smooth: (vocab.len() as f64).ln() * if cfg.loss == "sum" { cfg.seq_len as f64 } else { 1.0 },
+                smooth: (vocab.len() as f64).ln() * if cfg.loss == Loss::Sum { cfg.seq_len as f64 } else { 1.0 },
                 best_val: None,
                 elapsed: 0.0,
             },
@@ -176,7 +170,7 @@ impl Run {
         std::fs::write(out.join("config.json"), serde_json::to_string_pretty(&cfg)?)
             .with_context(|| format!("cannot write into {}", out.display()))?;
         let metrics = load_metrics(&out.join("metrics.jsonl"), p.step);
-        let reduction = if cfg.loss == "sum" { Reduction::Sum } else { Reduction::Mean };
+        let reduction = Reduction::from(cfg.loss);
         let clip = Clip { norm: cfg.clip_norm, value: cfg.clip };
         let mut tr = Trainer::new(model, opt, clip, reduction, cfg.threads);
         tr.frozen = cfg.frozen.clone();
@@ -239,7 +233,7 @@ impl Run {
             self.p.step += 1;
             // min-char-rnn starts its smoothed loss at the loss of a uniform guess; other runs
             // start from their first loss so the reported value does not lag behind.
-            let d = if self.p.step == 1 && self.cfg.loss != "sum" { 0.0 } else { self.cfg.smooth_decay };
+            let d = if self.p.step == 1 && self.cfg.loss != Loss::Sum { 0.0 } else { self.cfg.smooth_decay };
             self.p.smooth = d * self.p.smooth + (1.0 - d) * loss;
             let step = self.p.step;
             let (log, eval, last) =
@@ -306,7 +300,7 @@ impl Run {
     }
 
     fn record(&mut self, cps: f64, norm: f64, val: Option<f64>) {
-        let per_char = if self.cfg.loss == "sum" { self.cfg.seq_len as f64 * self.cfg.batch as f64 } else { 1.0 };
+        let per_char = if self.cfg.loss == Loss::Sum { self.cfg.seq_len as f64 * self.cfg.batch as f64 } else { 1.0 };
         let epoch = self.p.epoch as f64 + self.p.window as f64 / self.split.train.count as f64;
         let m = Metric {
             step: self.p.step,

@@ -1,6 +1,13 @@
-//! Which set of hot kernels runs: the instruction set chosen once per process from what the CPU
-//! has, or forced with `RECURRENT_ISA`, and the measurements `recurrent bench` reports against
-//! (this core's FMA peak, the library's GEMM rate).
+//! Which implementation computes the products and activations, and which set of hot kernels
+//! runs: the measurements `recurrent bench` reports against (this core's FMA peak, the library's
+//! GEMM rate) are here too.
+//!
+//! Two implementations, chosen by name ([`Backend`], per thread with [`with_backend`]):
+//! - [`Backend::Reference`]: ndarray's products and the standard library's `tanh`/`exp`
+//!   evaluated in `f64`: plain, `f64`-capable, the path the gradient check trusts. `f64` always
+//!   runs it (the kernels are `f32` only);
+//! - [`Backend::Kernels`], the default for `f32`: the library's own kernels, in one of the
+//!   kernel sets below.
 //!
 //! Three kernel sets compute the same products and activations:
 //! - [`Isa::Portable`]: plain Rust for the baseline target (any CPU);
@@ -103,8 +110,32 @@ impl std::fmt::Display for Isa {
     }
 }
 
+/// Which implementation computes the `f32` products and activations (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// ndarray's products and `f64`-evaluated activations: what `f64` always runs.
+    Reference,
+    /// The library's kernels in the [`active`] kernel set.
+    #[default]
+    Kernels,
+}
+
 thread_local! {
     static FORCED: Cell<Option<Isa>> = const { Cell::new(None) };
+    static FORCED_BACKEND: Cell<Backend> = const { Cell::new(Backend::Kernels) };
+}
+
+/// The implementation `f32` runs on this thread: [`Backend::Kernels`] unless [`with_backend`]
+/// says otherwise.
+#[inline]
+pub fn backend() -> Backend {
+    FORCED_BACKEND.with(Cell::get)
+}
+
+/// Runs `f` with the `f32` products and activations of `backend` on this thread (and on the
+/// helper thread for the joins `f` makes): how the tests hold the kernels against the reference.
+pub fn with_backend<R>(backend: Backend, f: impl FnOnce() -> R) -> R {
+    forced(Forced { isa: forced_now().isa, backend }, f)
 }
 
 /// The set the kernels run on this thread: the one [`with_isa`] forces, else the process's
@@ -128,23 +159,34 @@ pub fn with_isa<R>(isa: Isa, f: impl FnOnce() -> R) -> Result<R> {
     if !isa.supported() {
         return Err(Error::Config(format!("this CPU cannot run the {} kernels", isa.name())));
     }
-    Ok(forced(Some(isa), f))
+    Ok(forced(Forced { isa: Some(isa), backend: backend() }, f))
 }
 
-/// The forced set of this thread, for handing to another thread with [`forced`].
-pub(crate) fn forced_now() -> Option<Isa> {
-    FORCED.with(Cell::get)
+/// What a thread was told to run: its forced kernel set, if any, and its backend.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Forced {
+    isa: Option<Isa>,
+    backend: Backend,
 }
 
-/// Runs `f` with this thread's forced set replaced by `isa` (restored afterwards, also on panic).
-pub(crate) fn forced<R>(isa: Option<Isa>, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Isa>);
+/// This thread's choices, for handing to another thread with [`forced`].
+pub(crate) fn forced_now() -> Forced {
+    Forced { isa: FORCED.with(Cell::get), backend: backend() }
+}
+
+/// Runs `f` with this thread's choices replaced by `to` (restored afterwards, also on panic).
+pub(crate) fn forced<R>(to: Forced, f: impl FnOnce() -> R) -> R {
+    struct Restore(Forced);
     impl Drop for Restore {
         fn drop(&mut self) {
-            FORCED.with(|c| c.set(self.0));
+            FORCED.with(|c| c.set(self.0.isa));
+            FORCED_BACKEND.with(|c| c.set(self.0.backend));
         }
     }
-    let _restore = Restore(FORCED.with(|c| c.replace(isa)));
+    let before = forced_now();
+    FORCED.with(|c| c.set(to.isa));
+    FORCED_BACKEND.with(|c| c.set(to.backend));
+    let _restore = Restore(before);
     f()
 }
 
@@ -191,6 +233,10 @@ mod tests {
         let before = active();
         assert_eq!(with_isa(Isa::Portable, active).unwrap(), Isa::Portable);
         assert_eq!(active(), before);
+        assert_eq!(backend(), Backend::Kernels);
+        let inside = with_backend(Backend::Reference, || (backend(), with_isa(Isa::Portable, backend).unwrap()));
+        assert_eq!(inside, (Backend::Reference, Backend::Reference), "forcing a set keeps the backend");
+        assert_eq!(backend(), Backend::Kernels);
         for i in Isa::ALL {
             match with_isa(i, active) {
                 Ok(got) => assert_eq!(got, i),

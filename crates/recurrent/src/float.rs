@@ -1,5 +1,9 @@
-//! The scalar type every kernel is generic over: `f32` for speed, `f64` for checks.
+//! The scalar type every layer is generic over — `f32` for speed, `f64` for checks — and the
+//! products and activations each runs: `f64` always the reference implementation (ndarray's
+//! products, the standard library's functions: the path the gradient check trusts), `f32` the
+//! library's kernels, or the same reference when [`crate::backend::with_backend`] names it.
 
+use crate::backend::Backend;
 use crate::linalg::{MatMut, MatRef};
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
@@ -32,7 +36,7 @@ pub trait Float:
     fn sigmoid(self) -> Self {
         Self::one() / (Self::one() + (-self).exp())
     }
-    /// `tanh` in place over a slice (vectorised for `f32`, exact for `f64`).
+    /// `tanh` in place over a slice (vectorised for `f32`'s kernels, exact in the reference).
     fn tanh_slice(v: &mut [Self]);
     /// The logistic sigmoid in place over a slice.
     fn sigmoid_slice(v: &mut [Self]);
@@ -59,15 +63,60 @@ pub trait Float:
     fn vecmat(x: &[Self], b: MatRef<'_, Self>, y: &mut [Self], accumulate: bool, backwards: bool);
 }
 
-/// The generic fallback of [`Float::gemm`] through ndarray.
-fn gemm_ndarray<F: Float>(a: MatRef<'_, F>, b: MatRef<'_, F>, c: MatMut<'_, F>, acc: bool) {
-    use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
-    let (m, n, k) = crate::linalg::dims(&a, &b, &c);
-    let av = ArrayView2::from_shape((m, k).strides((a.rs, a.cs)), a.data).expect("A fits");
-    let bv = ArrayView2::from_shape((k, n).strides((b.rs, b.cs)), b.data).expect("B fits");
-    let mut cv = ArrayViewMut2::from_shape((m, n).strides((c.ld, 1)), c.data).expect("C fits");
-    let beta = if acc { F::one() } else { F::zero() };
-    ndarray::linalg::general_mat_mul(F::one(), &av, &bv, beta, &mut cv);
+/// The reference implementation of every product and activation: ndarray's GEMM (for any
+/// scalar) and the standard library's functions evaluated in `f64`. `f64` always runs it, `f32`
+/// when [`Backend::Reference`] is named.
+mod reference {
+    use super::Float;
+    use crate::linalg::{MatMut, MatRef};
+
+    pub fn gemm<F: Float>(a: MatRef<'_, F>, b: MatRef<'_, F>, c: MatMut<'_, F>, acc: bool) {
+        use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+        let (m, n, k) = crate::linalg::dims(&a, &b, &c);
+        let av = ArrayView2::from_shape((m, k).strides((a.rs, a.cs)), a.data).expect("A fits");
+        let bv = ArrayView2::from_shape((k, n).strides((b.rs, b.cs)), b.data).expect("B fits");
+        let mut cv = ArrayViewMut2::from_shape((m, n).strides((c.ld, 1)), c.data).expect("C fits");
+        let beta = if acc { F::one() } else { F::zero() };
+        ndarray::linalg::general_mat_mul(F::one(), &av, &bv, beta, &mut cv);
+    }
+
+    /// Row-major, as [`gemm_packed`] reads it.
+    pub fn pack_b<F: Float>(b: MatRef<'_, F>, out: &mut Vec<F>) {
+        out.clear();
+        out.extend((0..b.rows).flat_map(|p| (0..b.cols).map(move |j| b.data[p * b.rs + j * b.cs])));
+    }
+
+    pub fn gemm_packed<F: Float>(a: MatRef<'_, F>, packed: &[F], n: usize, c: MatMut<'_, F>, acc: bool) {
+        gemm(a, MatRef::new(packed, a.cols, n), c, acc)
+    }
+
+    pub fn gemv<F: Float>(a: MatRef<'_, F>, x: &[F], y: &mut [F], acc: bool) {
+        let m = a.rows;
+        gemm(a, MatRef::new(x, a.cols, 1), MatMut::new(&mut y[..m], m, 1), acc)
+    }
+
+    pub fn vecmat<F: Float>(x: &[F], b: MatRef<'_, F>, y: &mut [F], acc: bool) {
+        let n = b.cols;
+        gemm(MatRef::new(x, 1, b.rows), b, MatMut::new(&mut y[..n], 1, n), acc)
+    }
+
+    pub fn tanh<F: Float>(v: &mut [F]) {
+        v.iter_mut().for_each(|x| *x = F::c(x.f64().tanh()));
+    }
+
+    pub fn sigmoid<F: Float>(v: &mut [F]) {
+        v.iter_mut().for_each(|x| *x = F::c(1.0 / (1.0 + (-x.f64()).exp())));
+    }
+
+    pub fn exp<F: Float>(v: &mut [F]) {
+        v.iter_mut().for_each(|x| *x = F::c(x.f64().exp()));
+    }
+}
+
+/// Whether `f32` runs the reference implementation on this thread.
+#[inline]
+fn reference_f32() -> bool {
+    crate::backend::backend() == Backend::Reference
 }
 
 /// An `f32` product too large for the caches: the cache-blocked GEMM, or ndarray's on a CPU
@@ -77,7 +126,7 @@ fn gemm_large(a: MatRef<'_, f32>, b: MatRef<'_, f32>, c: MatMut<'_, f32>, acc: b
         let (m, n, k) = crate::linalg::dims(&a, &b, &c);
         return crate::kernels::gemm::gemm_blocked(m, n, k, mat(a), mat(b), c.data, c.ld, acc);
     }
-    gemm_ndarray(a, b, c, acc)
+    reference::gemm(a, b, c, acc)
 }
 
 /// A view as the kernels take it.
@@ -95,15 +144,27 @@ impl Float for f32 {
         self as f64
     }
     fn tanh_slice(v: &mut [Self]) {
+        if reference_f32() {
+            return reference::tanh(v);
+        }
         crate::kernels::act::tanh(v)
     }
     fn sigmoid_slice(v: &mut [Self]) {
+        if reference_f32() {
+            return reference::sigmoid(v);
+        }
         crate::kernels::act::sigmoid(v)
     }
     fn exp_slice(v: &mut [Self]) {
+        if reference_f32() {
+            return reference::exp(v);
+        }
         crate::kernels::act::exp(v)
     }
     fn gemm(a: MatRef<'_, Self>, b: MatRef<'_, Self>, c: MatMut<'_, Self>, acc: bool) {
+        if reference_f32() {
+            return reference::gemm(a, b, c, acc);
+        }
         let (m, n, k) = crate::linalg::dims(&a, &b, &c);
         // Large products go to the packing GEMM, which blocks them for the caches: every
         // dimension large (big weight gradients and input projections), a long reduction (the
@@ -120,17 +181,29 @@ impl Float for f32 {
         crate::kernels::gemm::gemm(m, n, k, mat(a), mat(b), c.data, c.ld, acc)
     }
     fn pack_b(b: MatRef<'_, Self>, out: &mut Vec<Self>) {
+        if reference_f32() {
+            return reference::pack_b(b, out);
+        }
         crate::kernels::gemm::pack_b_to(b.rows, b.cols, mat(b), out)
     }
     fn gemm_packed(a: MatRef<'_, Self>, packed: &[Self], n: usize, c: MatMut<'_, Self>, acc: bool) {
+        if reference_f32() {
+            return reference::gemm_packed(a, packed, n, c, acc);
+        }
         assert!(a.row_major() && c.rows == a.rows && c.cols == n, "gemm_packed shapes");
         crate::kernels::gemm::gemm_packed(a.rows, n, a.cols, mat(a), packed, c.data, c.ld, acc)
     }
     fn gemv(a: MatRef<'_, Self>, x: &[Self], y: &mut [Self], acc: bool) {
+        if reference_f32() {
+            return reference::gemv(a, x, y, acc);
+        }
         assert!(a.row_major(), "gemv reads A row by row");
         crate::kernels::gemm::gemv(a.rows, a.cols, a.data, a.rs, x, y, acc)
     }
     fn vecmat(x: &[Self], b: MatRef<'_, Self>, y: &mut [Self], acc: bool, backwards: bool) {
+        if reference_f32() {
+            return reference::vecmat(x, b, y, acc);
+        }
         assert!(b.row_major(), "vecmat streams B's rows");
         crate::kernels::gemm::vecmat(b.cols, b.rows, x, b.data, b.rs, y, acc, backwards)
     }
@@ -146,30 +219,27 @@ impl Float for f64 {
         self
     }
     fn tanh_slice(v: &mut [Self]) {
-        v.iter_mut().for_each(|x| *x = x.tanh());
+        reference::tanh(v)
     }
     fn sigmoid_slice(v: &mut [Self]) {
-        v.iter_mut().for_each(|x| *x = 1.0 / (1.0 + (-*x).exp()));
+        reference::sigmoid(v)
     }
     fn exp_slice(v: &mut [Self]) {
-        v.iter_mut().for_each(|x| *x = x.exp());
+        reference::exp(v)
     }
     fn gemm(a: MatRef<'_, Self>, b: MatRef<'_, Self>, c: MatMut<'_, Self>, acc: bool) {
-        gemm_ndarray(a, b, c, acc)
+        reference::gemm(a, b, c, acc)
     }
     fn pack_b(b: MatRef<'_, Self>, out: &mut Vec<Self>) {
-        out.clear();
-        out.extend((0..b.rows).flat_map(|p| (0..b.cols).map(move |j| b.data[p * b.rs + j * b.cs])));
+        reference::pack_b(b, out)
     }
     fn gemm_packed(a: MatRef<'_, Self>, packed: &[Self], n: usize, c: MatMut<'_, Self>, acc: bool) {
-        gemm_ndarray(a, MatRef::new(packed, a.cols, n), c, acc)
+        reference::gemm_packed(a, packed, n, c, acc)
     }
     fn gemv(a: MatRef<'_, Self>, x: &[Self], y: &mut [Self], acc: bool) {
-        let m = a.rows;
-        gemm_ndarray(a, MatRef::new(x, a.cols, 1), MatMut::new(&mut y[..m], m, 1), acc)
+        reference::gemv(a, x, y, acc)
     }
     fn vecmat(x: &[Self], b: MatRef<'_, Self>, y: &mut [Self], acc: bool, _backwards: bool) {
-        let n = b.cols;
-        gemm_ndarray(MatRef::new(x, 1, b.rows), b, MatMut::new(&mut y[..n], 1, n), acc)
+        reference::vecmat(x, b, y, acc)
     }
 }

@@ -111,3 +111,29 @@ fn softmax_with_nan_and_infinite_logits_in_every_set() {
         assert!(nan.is_nan(), "{isa}: a NaN logit gave loss {nan}");
     });
 }
+
+// The two implementations, named: the f32 model on the reference products and activations (the
+// path f64 always takes) against the f64 model, and training on the reference against training
+// on the kernels, equal to f32 rounding.
+#[test]
+fn the_kernels_and_the_reference_agree() {
+    use recurrent::backend::{with_backend, Backend};
+    with_backend(Backend::Reference, || {
+        for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+            for (t, b) in [(25, 1), (16, 8)] {
+                common::f32_model_matches_f64(kind, 11, t, b);
+            }
+        }
+    });
+    for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+        for b in [1, 4] {
+            let x = with_backend(Backend::Reference, || train_a_little(kind, b));
+            let y = with_backend(Backend::Kernels, || train_a_little(kind, b));
+            assert!(x != y, "{kind} B={b}: the reference ran the kernels (bit-identical losses)");
+            for s in 0..12 {
+                let (p, q) = (f64::from_bits(x[s]), f64::from_bits(y[s]));
+                assert!((p - q).abs() < 1e-5 * p.abs(), "{kind} B={b} step {s}: reference {p} vs kernels {q}");
+            }
+        }
+    }
+}

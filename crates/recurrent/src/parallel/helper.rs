@@ -182,9 +182,9 @@ pub fn join<RA, RB: Send>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB + Send)
     let sh = &*helper.shared;
     let mut b = Some(b);
     let mut rb = None;
-    // The helper runs the caller's kernel set (a test may force one on this thread).
-    let isa = crate::backend::forced_now();
-    let mut call = || rb = Some(crate::backend::forced(isa, || (b.take().expect("run once"))()));
+    // The helper runs the caller's backend and kernel set (a test may force them on this thread).
+    let choice = crate::backend::forced_now();
+    let mut call = || rb = Some(crate::backend::forced(choice, || (b.take().expect("run once"))()));
     let job: *mut (dyn FnMut() + Send + '_) = &mut call;
     // SAFETY: the lifetime is erased to hand the closure to the helper thread; `Finish` below
     // waits (even while unwinding from a panic in `a`) until the helper is done with it.

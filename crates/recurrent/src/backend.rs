@@ -151,7 +151,7 @@ pub fn active() -> Isa {
 }
 
 /// Runs `f` with the kernels of `isa` on this thread (and on the helper thread for the joins
-/// `f` makes, see [`crate::parallel::join`]): how the tests compare the sets in one process.
+/// `f` makes, see `parallel::join`): how the tests compare the sets in one process.
 ///
 /// # Errors
 /// [`Error::Config`] when this CPU cannot run `isa` (`f` is not run).

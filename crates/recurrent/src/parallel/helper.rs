@@ -1,4 +1,4 @@
-//! A second thread for work too fine for spawning: [`join`] runs two closures at once on the
+//! A second thread for work too fine for spawning: `join` runs two closures at once on the
 //! calling thread and a persistent helper.
 //!
 //! One sequence (min-char-rnn: batch 1, 25 steps) gives batch sharding nothing to split, and its
@@ -6,11 +6,11 @@
 //! one through the kernel costs more than the work it would take over. The helper instead keeps
 //! polling for a job for a short while after each one ([`SPIN`]) and only then sleeps, so a
 //! hand-off inside a training step costs about 0.2 µs (measured round trip of an empty
-//! [`join`] on the 2-core development VM).
+//! `join` on the 2-core development VM).
 //!
 //! Nothing uses the helper unless it is installed on the calling thread with
 //! [`Helper::install`]; without one, or while it is busy with another job (nested or
-//! concurrent calls), [`join`] simply runs both closures in turn on the caller. The results are
+//! concurrent calls), `join` simply runs both closures in turn on the caller. The results are
 //! the same either way: every caller splits work whose parts write disjoint outputs, so only
 //! the timing changes.
 
@@ -53,7 +53,7 @@ struct Shared {
 unsafe impl Sync for Shared {}
 unsafe impl Send for Shared {}
 
-/// A persistent second thread for [`join`]. Dropping it stops the thread.
+/// A persistent second thread for `join`. Dropping it stops the thread.
 pub struct Helper {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
@@ -93,7 +93,7 @@ impl Helper {
         Helper { shared, thread: Some(thread) }
     }
 
-    /// Runs `f` with this helper available to [`join`] on the calling thread.
+    /// Runs `f` with this helper available to `join` on the calling thread.
     pub fn install<R>(&self, f: impl FnOnce() -> R) -> R {
         struct Restore(*const Helper);
         impl Drop for Restore {
@@ -105,7 +105,7 @@ impl Helper {
         f()
     }
 
-    /// How many jobs the helper thread has run (work that [`join`] ran in turn instead is not
+    /// How many jobs the helper thread has run (work that `join` ran in turn instead is not
     /// counted).
     pub fn jobs(&self) -> u64 {
         self.shared.jobs.load(Acquire)
@@ -233,7 +233,7 @@ pub fn with_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Whether [`join`] on this thread would use a helper now (one is installed and idle).
+/// Whether `join` on this thread would use a helper now (one is installed and idle).
 pub fn available() -> bool {
     let helper = CURRENT.with(|c| c.get());
     // SAFETY: as in `join`.

@@ -1,9 +1,11 @@
-//! Threads: a persistent helper thread for work too fine to spawn for ([`join`], see
-//! [`Helper`]) and data parallelism over the batch ([`Shards`]). Every split writes disjoint
-//! outputs in the one-thread order, so results do not depend on the threads.
+//! Threads: a persistent helper thread for work too fine to spawn for ([`Helper`]; the crate
+//! hands it parts of a step with `join`) and data parallelism over the batch ([`Shards`]). Every
+//! split writes disjoint outputs in the one-thread order, so results do not depend on the
+//! threads.
 
 mod helper;
 mod shards;
 
-pub use helper::{available, join, with_threads, Helper, SPIN};
+pub(crate) use helper::{available, join};
+pub use helper::{with_threads, Helper};
 pub use shards::Shards;

@@ -1,14 +1,14 @@
 //! One direction of one layer run over `T` steps: the one forward loop and the one
 //! backward-through-time loop, for any [`Cell`]. `docs/bptt.md` derives what each step computes.
 //!
-//! Forward: the input projection `X · W_ihᵀ + b` for all `T·B` rows first ([`input`]), then at
-//! each step the recurrent product `h_{t-1} · W_hhᵀ` ([`recurrent_product`]) and the cell's
+//! Forward: the input projection `X · W_ihᵀ + b` for all `T·B` rows first (`input.rs`), then at
+//! each step the recurrent product `h_{t-1} · W_hhᵀ` (`recurrent_product.rs`) and the cell's
 //! forward step. Backward, from `t = T−1` down to `0`: the gradient from above is added to the
 //! running `∂L/∂h_t`, the cell's backward step turns it into the step's pre-activation
 //! gradients, and `∂L/∂h_{t-1} = dG_h · W_hh` carries it to the step before. The weight
 //! gradients wait until after the loop, where each is one GEMM over all `T·B` rows.
 //!
-//! Every buffer lives in a [`workspace::Workspace`] sized for `(T, B)` once and reused; nothing
+//! Every buffer lives in a `Workspace` (`workspace.rs`) sized for `(T, B)` once and reused; nothing
 //! is allocated inside the time loop.
 
 mod input;

@@ -47,6 +47,16 @@ const SHAPES: [(usize, usize, usize); 20] = [
     (7, 1, 33),
 ];
 
+/// [`SHAPES`], or under Miri (which interprets every operation) the small ones, which still
+/// leave every row and column tail.
+fn shapes() -> &'static [(usize, usize, usize)] {
+    if cfg!(miri) {
+        &SHAPES[..12]
+    } else {
+        &SHAPES
+    }
+}
+
 fn rand(rng: &mut NumpyRng, n: usize) -> Vec<f32> {
     (0..n).map(|_| rng.standard_normal() as f32).collect()
 }
@@ -90,7 +100,7 @@ fn all_products(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c0: &[f32]) 
 fn products_match_plain_loops_in_every_set() {
     each_set("products", |isa| {
         let mut rng = NumpyRng::new(5);
-        for &(m, n, k) in &SHAPES {
+        for &(m, n, k) in shapes() {
             let (a, b, c0) = (rand(&mut rng, m * k), rand(&mut rng, k * n), rand(&mut rng, m * n));
             for (name, c) in all_products(m, n, k, &a, &b, &c0) {
                 for i in 0..m {
@@ -116,7 +126,7 @@ fn avx2_and_avx512_give_the_same_bits() {
         return;
     }
     let mut rng = NumpyRng::new(6);
-    for &(m, n, k) in &SHAPES {
+    for &(m, n, k) in shapes() {
         let (a, b, c0) = (rand(&mut rng, m * k), rand(&mut rng, k * n), rand(&mut rng, m * n));
         let run = |isa| with_isa(isa, || all_products(m, n, k, &a, &b, &c0)).unwrap();
         for ((name, x), (_, y)) in run(Isa::Avx2).iter().zip(&run(Isa::Avx512)) {

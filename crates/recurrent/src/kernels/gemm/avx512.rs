@@ -1,0 +1,209 @@
+//! The AVX-512 kernels: [`super::avx2`]'s with 32 registers of 16 lanes. A block of six rows keeps
+//! `6 × 64` entries of C in 24 registers (four 16-column panels of B at once), so each broadcast
+//! entry of A feeds four multiply-adds (two with AVX2's `6 × 16`); tails run the same kernel
+//! with fewer vectors, masked with `k` registers. Each entry of C is summed exactly as in
+//! [`super::avx2`] (one fused multiply-add per term, `k` ascending, from C or zero), so the two give the
+//! same bits.
+
+use super::Mat;
+use std::arch::x86_64::*;
+
+const MR: usize = 6;
+/// Vectors of 16 columns per row of a block.
+const NV: usize = 4;
+
+/// Pointers and strides of one call (as in [`super::avx2`]).
+#[derive(Clone, Copy)]
+struct Ops {
+    a: *const f32,
+    ars: usize,
+    acs: usize,
+    b: *const f32,
+    ldb: usize,
+    /// Elements from one 16-column panel of B to the next: 16 when B is row-major, 16·k
+    /// when it is packed panel by panel (see [`super::pack_b`]).
+    bps: usize,
+    c: *mut f32,
+    ldc: usize,
+    acc: bool,
+}
+
+/// The lanes below `n` set (all 16 from `n ≥ 16`).
+#[inline(always)]
+fn lanes(n: usize) -> __mmask16 {
+    if n >= 16 {
+        0xFFFF
+    } else {
+        ((1u32 << n) - 1) as __mmask16
+    }
+}
+
+/// # Safety
+/// The CPU has AVX-512F; the operands hold what [`super::run`] checks for `m, n, k`.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    packed: bool,
+    c: &mut [f32],
+    ldc: usize,
+    acc: bool,
+) {
+    let (ldb, bps) = if packed { (16, 16 * k) } else { (b.rs, 16) };
+    let o = Ops { a: a.data.as_ptr(), ars: a.rs, acs: a.cs, b: b.data.as_ptr(), ldb, bps, c: c.as_mut_ptr(), ldc, acc };
+    let mut j = 0;
+    // Column panels outer, so a strip of B stays in cache while every row block of A passes
+    // over it. SAFETY (all calls below): every block reads rows < m, columns < n (lanes
+    // beyond n masked off), depth < k of the operands the caller vouched for.
+    while j + 16 * NV <= n {
+        unsafe { panel::<NV>(m, k, o, j, [0xFFFF; NV]) };
+        j += 16 * NV;
+    }
+    // The last n % 64 columns: as many vectors as they need, the last one masked; one
+    // vector gets twice the rows per block.
+    if j < n {
+        let rest = n - j;
+        let masks = |v: usize| lanes(rest.saturating_sub(16 * v));
+        match rest.div_ceil(16) {
+            1 => unsafe { narrow_panel(m, k, o, j, masks(0)) },
+            2 => unsafe { panel::<2>(m, k, o, j, [masks(0), masks(1)]) },
+            3 => unsafe { panel::<3>(m, k, o, j, [masks(0), masks(1), masks(2)]) },
+            _ => unsafe { panel::<NV>(m, k, o, j, core::array::from_fn(masks)) },
+        }
+    }
+}
+
+/// Every row block of A against the `16·V` columns of B from `j`, rows cut as in
+/// [`super::avx2`]'s `panel`.
+#[target_feature(enable = "avx512f")]
+unsafe fn panel<const V: usize>(m: usize, k: usize, o: Ops, j: usize, masks: [__mmask16; V]) {
+    let blocks = m.div_ceil(MR);
+    let (base, extra) = (m / blocks, m % blocks);
+    let mut i = 0;
+    for q in 0..blocks {
+        let r = base + usize::from(q < extra);
+        // SAFETY: rows i..i+r < m, as the caller's.
+        by_count!(r, [1, 2, 3, 4, 5], MR, |N| unsafe { block::<N, V>(k, o, i, j, masks) });
+        i += r;
+    }
+}
+
+/// A last panel of at most 16 columns: one vector per row, blocks of up to 12 rows.
+#[target_feature(enable = "avx512f")]
+unsafe fn narrow_panel(m: usize, k: usize, o: Ops, j: usize, mask: __mmask16) {
+    let blocks = m.div_ceil(2 * MR);
+    let (base, extra) = (m / blocks, m % blocks);
+    let mut i = 0;
+    for q in 0..blocks {
+        let r = base + usize::from(q < extra);
+        // SAFETY: rows i..i+r < m, as the caller's.
+        by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |N| unsafe { block::<N, 1>(k, o, i, j, [mask]) });
+        i += r;
+    }
+}
+
+/// `C[i..i+R, j..j+16V] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16V]`, lanes outside `masks`
+/// neither read nor written (a masked load or store of all 16 lanes costs what a plain one
+/// does). B's pointer moves with `wrapping_add`, so the step past its last row is never an
+/// out-of-bounds offset.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn block<const R: usize, const V: usize>(k: usize, o: Ops, i: usize, j: usize, masks: [__mmask16; V]) {
+    // SAFETY (every access): rows i..i+R, the 16·V columns from j (masked beyond n) and
+    // depth < k lie inside the operands, as the caller guarantees.
+    unsafe {
+        let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
+        let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
+        let mut acc = [[_mm512_setzero_ps(); V]; R];
+        if o.acc {
+            for (r, row) in acc.iter_mut().enumerate() {
+                for (v, x) in row.iter_mut().enumerate() {
+                    *x = _mm512_maskz_loadu_ps(masks[v], c.add(r * o.ldc + 16 * v));
+                }
+            }
+        }
+        let (mut bp, mut off) = (o.b.add(j / 16 * o.bps), 0usize);
+        for _ in 0..k {
+            let bv: [__m512; V] = core::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], bp.add(v * o.bps)));
+            for r in 0..R {
+                let av = _mm512_set1_ps(*rows[r].add(off));
+                for v in 0..V {
+                    acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+                }
+            }
+            bp = bp.wrapping_add(o.ldb);
+            off += o.acs;
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (v, x) in row.iter().enumerate() {
+                _mm512_mask_storeu_ps(c.add(r * o.ldc + 16 * v), masks[v], *x);
+            }
+        }
+    }
+}
+
+/// `y (n) = β·y + x (k) · B (k, n)` as [`super::avx2`]'s `vecmat`: column blocks of at most
+/// 24 vectors of 16 (24 accumulators, the broadcast and spares fill the 32 registers), as
+/// even as possible (n = 100 is one block of 7).
+///
+/// # Safety
+/// The CPU has AVX-512F; `x` holds `k`, `y` holds `n`, `b` holds `k` rows `ldb` apart of `n`.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &mut [f32], acc: bool, backwards: bool) {
+    let nv = n.div_ceil(16);
+    let blocks = nv.div_ceil(24);
+    for qq in 0..blocks {
+        let q = if backwards { blocks - 1 - qq } else { qq };
+        let (v0, v1) = (nv * q / blocks, nv * (q + 1) / blocks);
+        // SAFETY: column v0·16 < n, inside `b`'s rows and `y`.
+        let (xp, bp, yp) = unsafe { (x.as_ptr(), b.as_ptr().add(v0 * 16), y.as_mut_ptr().add(v0 * 16)) };
+        let cols = (n - v0 * 16).min((v1 - v0) * 16);
+        let d = (k, xp, bp, ldb, yp, cols, acc, backwards);
+        // SAFETY: the block's `cols` columns and `k` rows lie inside the operands.
+        by_count!(
+            v1 - v0,
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23],
+            24,
+            |N| unsafe { vm_block::<N>(d) }
+        )
+    }
+}
+
+/// `y[0..cols] (+)= x[0..k] · B[0..k, 0..cols]` with `V` vectors of accumulators, the last
+/// one masked to the `cols − 16(V−1)` columns that exist.
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::type_complexity)]
+unsafe fn vm_block<const V: usize>(
+    (k, x, b, ldb, y, cols, acc, backwards): (usize, *const f32, *const f32, usize, *mut f32, usize, bool, bool),
+) {
+    // SAFETY (every access): columns < cols of rows < k of B, entries < k of x, < cols of y.
+    unsafe {
+        let mask = lanes(cols - 16 * (V - 1));
+        let mut s = [_mm512_setzero_ps(); V];
+        if acc {
+            for (v, sv) in s.iter_mut().enumerate().take(V - 1) {
+                *sv = _mm512_loadu_ps(y.add(16 * v));
+            }
+            s[V - 1] = _mm512_maskz_loadu_ps(mask, y.add(16 * (V - 1)));
+        }
+        for pp in 0..k {
+            let p = if backwards { k - 1 - pp } else { pp };
+            let row = b.add(p * ldb);
+            let xv = _mm512_set1_ps(*x.add(p));
+            for (v, sv) in s.iter_mut().enumerate().take(V - 1) {
+                *sv = _mm512_fmadd_ps(xv, _mm512_loadu_ps(row.add(16 * v)), *sv);
+            }
+            s[V - 1] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(mask, row.add(16 * (V - 1))), s[V - 1]);
+        }
+        for (v, sv) in s.iter().enumerate().take(V - 1) {
+            _mm512_storeu_ps(y.add(16 * v), *sv);
+        }
+        _mm512_mask_storeu_ps(y.add(16 * (V - 1)), mask, s[V - 1]);
+    }
+}

@@ -39,6 +39,9 @@ impl<F: Float> Shards<F> {
     /// [`CharModel::forward_loss`] then [`CharModel::backward`] on `inputs (T, B)`, sharded over
     /// the batch; the gradients land in `main` (zeroed first). Dropout masks come from one
     /// generator per shard, seeded from `dropout_rng`. Returns the loss and the final state.
+    ///
+    /// # Errors
+    /// The errors of [`CharModel::forward_loss`].
     pub fn forward_backward(
         &mut self,
         main: &mut CharModel<F>,
@@ -48,7 +51,7 @@ impl<F: Float> Shards<F> {
         reduction: Reduction,
         dropout_rng: Option<&mut NumpyRng>,
     ) -> Result<(f64, State<F>)> {
-        let (t, b) = inputs.dim();
+        let b = inputs.ncols();
         let n = self.len().min(b).max(1);
         if n == 1 {
             main.zero_grad();
@@ -61,47 +64,53 @@ impl<F: Float> Shards<F> {
         for rep in self.replicas.iter_mut().take(n - 1) {
             copy_params(main, rep);
         }
-        // Shard s's inputs, targets and carried state.
-        let part = |s: usize| {
-            let (b0, b1) = bounds[s];
-            let x = inputs.slice(ndarray::s![.., b0..b1]).to_owned();
-            let y: Vec<usize> = (0..t).flat_map(|ti| targets[ti * b + b0..ti * b + b1].iter().copied()).collect();
-            let st = state.map(|s| State {
-                h: s.h.slice(ndarray::s![.., b0..b1, ..]).to_owned(),
-                c: s.c.as_ref().map(|c| c.slice(ndarray::s![.., b0..b1, ..]).to_owned()),
-            });
-            (x, y, st, seeds.as_ref().map(|v| v[s]))
-        };
-        let run = |m: &mut CharModel<F>,
-                   (x, y, st, seed): (Array2<usize>, Vec<usize>, Option<State<F>>, Option<u32>)| {
-            let mut rng = seed.map(NumpyRng::new);
-            m.zero_grad();
-            let r = m.forward_loss(x.view(), &y, st.as_ref(), reduction, rng.as_mut())?;
-            m.backward()?;
-            Ok(r)
-        };
-        let (first, rest): (ShardResult<F>, Vec<ShardResult<F>>) = if n == 2 && crate::parallel::available() {
-            // Two shards: the second on the installed helper rather than a thread spawned per step.
+        let part = |s: usize| ShardInput::cut(inputs, targets, state, bounds[s], seeds.as_ref().map(|v| v[s]));
+        let (first, rest) = self.run(main, n, part, reduction);
+        self.merge(main, &bounds, reduction, first, rest)
+    }
+
+    /// Shard 0 on `main` in the calling thread, shards `1..n` on the replicas: on the helper
+    /// when there are two and one is installed, else on threads spawned for the step.
+    fn run(
+        &mut self,
+        main: &mut CharModel<F>,
+        n: usize,
+        part: impl Fn(usize) -> ShardInput<F> + Sync,
+        reduction: Reduction,
+    ) -> (ShardResult<F>, Vec<ShardResult<F>>) {
+        if n == 2 && crate::parallel::available() {
             let (rep, p1) = (&mut self.replicas[0], part(1));
-            let (first, second) = crate::parallel::join(|| run(main, part(0)), move || run(rep, p1));
-            (first, vec![second])
-        } else {
-            std::thread::scope(|sc| {
-                let handles: Vec<_> = self
-                    .replicas
-                    .iter_mut()
-                    .take(n - 1)
-                    .enumerate()
-                    .map(|(s, rep)| {
-                        let p = part(s + 1);
-                        sc.spawn(move || run(rep, p))
-                    })
-                    .collect();
-                let first = run(main, part(0));
-                (first, handles.into_iter().map(|h| h.join().expect("a shard panicked")).collect())
-            })
-        };
-        // Mean losses are per row: weight each shard by its share of the rows.
+            let (first, second) =
+                crate::parallel::join(|| part(0).run(main, reduction), move || p1.run(rep, reduction));
+            return (first, vec![second]);
+        }
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = self
+                .replicas
+                .iter_mut()
+                .take(n - 1)
+                .enumerate()
+                .map(|(s, rep)| {
+                    let p = part(s + 1);
+                    sc.spawn(move || p.run(rep, reduction))
+                })
+                .collect();
+            let first = part(0).run(main, reduction);
+            (first, handles.into_iter().map(|h| h.join().expect("a shard panicked")).collect())
+        })
+    }
+
+    /// The shards' results in shard order: the loss and the gradients weighted by each shard's
+    /// share of the rows (mean losses are per row), the final states side by side.
+    fn merge(
+        &self,
+        main: &mut CharModel<F>,
+        bounds: &[(usize, usize)],
+        reduction: Reduction,
+        first: ShardResult<F>,
+        rest: Vec<ShardResult<F>>,
+    ) -> Result<(f64, State<F>)> {
+        let b = bounds.last().map_or(0, |&(_, b1)| b1);
         let weight = |s: usize| {
             let (b0, b1) = bounds[s];
             if reduction == Reduction::Mean {
@@ -130,6 +139,43 @@ impl<F: Float> Shards<F> {
             put(s + 1, st);
         }
         Ok((loss, out))
+    }
+}
+
+/// One shard's inputs `(T, b1 − b0)`, targets, carried state and dropout seed.
+struct ShardInput<F> {
+    x: Array2<usize>,
+    y: Vec<usize>,
+    state: Option<State<F>>,
+    seed: Option<u32>,
+}
+
+impl<F: Float> ShardInput<F> {
+    /// Columns `b0..b1` of the batch.
+    fn cut(
+        inputs: ArrayView2<'_, usize>,
+        targets: &[usize],
+        state: Option<&State<F>>,
+        (b0, b1): (usize, usize),
+        seed: Option<u32>,
+    ) -> Self {
+        let (t, b) = inputs.dim();
+        let x = inputs.slice(ndarray::s![.., b0..b1]).to_owned();
+        let y: Vec<usize> = (0..t).flat_map(|ti| targets[ti * b + b0..ti * b + b1].iter().copied()).collect();
+        let state = state.map(|s| State {
+            h: s.h.slice(ndarray::s![.., b0..b1, ..]).to_owned(),
+            c: s.c.as_ref().map(|c| c.slice(ndarray::s![.., b0..b1, ..]).to_owned()),
+        });
+        ShardInput { x, y, state, seed }
+    }
+
+    /// Forward and backward on `m`, its gradients zeroed first.
+    fn run(self, m: &mut CharModel<F>, reduction: Reduction) -> ShardResult<F> {
+        let mut rng = self.seed.map(NumpyRng::new);
+        m.zero_grad();
+        let r = m.forward_loss(self.x.view(), &self.y, self.state.as_ref(), reduction, rng.as_mut())?;
+        m.backward()?;
+        Ok(r)
     }
 }
 

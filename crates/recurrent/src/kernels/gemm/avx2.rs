@@ -2,26 +2,10 @@
 //! registers, broadcasts A one entry at a time and streams rows of B; tails are masked with
 //! `vmaskmov`.
 
-use super::Mat;
+use super::{Mat, Ops};
 use std::arch::x86_64::*;
 
 const MR: usize = 6;
-
-/// Pointers and strides of one call.
-#[derive(Clone, Copy)]
-struct Ops {
-    a: *const f32,
-    ars: usize,
-    acs: usize,
-    b: *const f32,
-    ldb: usize,
-    /// Elements from one 16-column panel of B to the next: 16 when B is row-major, 16·k
-    /// when it is packed panel by panel (see [`super::pack_b`]).
-    bps: usize,
-    c: *mut f32,
-    ldc: usize,
-    acc: bool,
-}
 
 /// # Safety
 /// The CPU has AVX2 and FMA, and every pointer and stride describes operands that hold the rows, columns and depth the call reads and writes (checked by the safe entry points in `super`).

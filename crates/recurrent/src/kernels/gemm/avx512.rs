@@ -5,28 +5,12 @@
 //! [`super::avx2`] (one fused multiply-add per term, `k` ascending, from C or zero), so the two give the
 //! same bits.
 
-use super::Mat;
+use super::{Mat, Ops};
 use std::arch::x86_64::*;
 
 const MR: usize = 6;
 /// Vectors of 16 columns per row of a block.
 const NV: usize = 4;
-
-/// Pointers and strides of one call (as in [`super::avx2`]).
-#[derive(Clone, Copy)]
-struct Ops {
-    a: *const f32,
-    ars: usize,
-    acs: usize,
-    b: *const f32,
-    ldb: usize,
-    /// Elements from one 16-column panel of B to the next: 16 when B is row-major, 16·k
-    /// when it is packed panel by panel (see [`super::pack_b`]).
-    bps: usize,
-    c: *mut f32,
-    ldc: usize,
-    acc: bool,
-}
 
 /// The lanes below `n` set (all 16 from `n ≥ 16`).
 #[inline(always)]

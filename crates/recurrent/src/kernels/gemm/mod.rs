@@ -150,6 +150,23 @@ fn run(
     plain(m, n, k, a, b, c, ldc, accumulate)
 }
 
+/// Pointers and strides of one call of a micro-kernel module ([`avx2`], [`avx512`]).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Ops {
+    a: *const f32,
+    ars: usize,
+    acs: usize,
+    b: *const f32,
+    ldb: usize,
+    /// Elements from one 16-column panel of B to the next: 16 when B is row-major, 16·k
+    /// when it is packed panel by panel (see [`pack_b_to`]).
+    bps: usize,
+    c: *mut f32,
+    ldc: usize,
+    acc: bool,
+}
+
 /// The micro-kernel GEMM of the active set (AVX-512 or AVX2; both sum each entry in the same
 /// order, so they give the same bits).
 ///

@@ -165,20 +165,12 @@ impl Float for f32 {
         if reference_f32() {
             return reference::gemm(a, b, c, acc);
         }
+        use crate::kernels::gemm::{route, Route};
         let (m, n, k) = crate::linalg::dims(&a, &b, &c);
-        // Large products go to the packing GEMM, which blocks them for the caches: every
-        // dimension large (big weight gradients and input projections), a long reduction (the
-        // head's weight gradient over T·B rows: streamed unpacked, its operands leave the
-        // caches), or a large output (the head's input gradient: unpacked, A is read once per
-        // 16 columns); so does a B that is not row-major (`X · W_ihᵀ`: its blocks are packed
-        // column by column). The per-step products, and min-char-rnn's small ones, stay in
-        // place.
-        let large =
-            (m > 96 && n > 96 && k > 96) || (m >= 16 && n >= 16 && (k >= 512 || (k >= 16 && m * n >= 2048 * 128)));
-        if large || !b.row_major() {
-            return gemm_large(a, b, c, acc);
+        match route(m, n, k, b.row_major()) {
+            Route::Blocked => gemm_large(a, b, c, acc),
+            Route::InPlace => crate::kernels::gemm::gemm(m, n, k, mat(a), mat(b), c.data, c.ld, acc),
         }
-        crate::kernels::gemm::gemm(m, n, k, mat(a), mat(b), c.data, c.ld, acc)
     }
     fn pack_b(b: MatRef<'_, Self>, out: &mut Vec<Self>) {
         if reference_f32() {

@@ -3,6 +3,31 @@
 //! configurations every benchmark runs ([`configs`]), and the state a run needs to continue bit
 //! for bit ([`state`]). The command-line trainer, `recurrent bench`, the criterion benches and
 //! the tests all train through this one step.
+//!
+//! ```
+//! use recurrent::model::{CharModel, Init, ModelConfig};
+//! use recurrent::optim::{Clip, Optimizer, Rule};
+//! use recurrent::train::Trainer;
+//! use recurrent::{CellKind, NumpyRng, Reduction};
+//!
+//! // An LSTM over a vocabulary of 5, trained on windows of T = 4 steps of B = 2 streams.
+//! let config = ModelConfig { cell: CellKind::Lstm, vocab: 5, hidden: 8, layers: 1, dropout: 0.0 };
+//! let model = CharModel::<f32>::new(config, Init::PyTorch, &mut NumpyRng::new(0))?;
+//! let opt = Optimizer::new(Rule::parse("adam")?, 1e-2);
+//! let mut trainer = Trainer::new(model, opt, Clip { norm: 5.0, value: 0.0 }, Reduction::Mean, 1);
+//! let inputs = ndarray::Array2::from_shape_fn((4, 2), |(t, b)| (t + b) % 5); // (T, B)
+//! // Row t·B + b of the targets is stream b's next token after step t.
+//! let targets: Vec<usize> = (0..8).map(|r| (r / 2 + r % 2 + 1) % 5).collect();
+//! let mut state = None;
+//! let first = trainer.step(inputs.view(), &targets, None, None)?.loss;
+//! for _ in 0..50 {
+//!     let out = trainer.step(inputs.view(), &targets, state.as_ref(), None)?;
+//!     state = Some(out.state); // carried to the next window: truncated BPTT
+//! }
+//! let last = trainer.step(inputs.view(), &targets, None, None)?.loss;
+//! assert!(last < first, "the loss falls: {first} -> {last}");
+//! # Ok::<(), recurrent::Error>(())
+//! ```
 
 pub mod configs;
 pub mod state;

@@ -45,6 +45,31 @@ impl<'a> Mat<'a> {
     }
 }
 
+/// Which of the GEMMs below suits a product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// [`gemm`]: operands read in place.
+    InPlace,
+    /// [`gemm_blocked`]: blocked for the caches and packed.
+    Blocked,
+}
+
+/// The GEMM for `(m, k) · (k, n)`, from the thresholds measured for these kernels. Large
+/// products go to the packing GEMM, which blocks them for the caches: every dimension large (big
+/// weight gradients and input projections), a long reduction (the head's weight gradient over
+/// T·B rows: streamed unpacked, its operands leave the caches), or a large output (the head's
+/// input gradient: unpacked, A is read once per 16 columns); so does a B that is not row-major
+/// (`X · W_ihᵀ`: its blocks are packed column by column). The per-step products, and
+/// min-char-rnn's small ones, stay in place.
+pub fn route(m: usize, n: usize, k: usize, b_row_major: bool) -> Route {
+    let large = (m > 96 && n > 96 && k > 96) || (m >= 16 && n >= 16 && (k >= 512 || (k >= 16 && m * n >= 2048 * 128)));
+    if large || !b_row_major {
+        Route::Blocked
+    } else {
+        Route::InPlace
+    }
+}
+
 /// `C = β·C + A·B` with `β ∈ {0, 1}` (`accumulate`); `C` row-major with leading dimension `ldc`.
 ///
 /// # Panics

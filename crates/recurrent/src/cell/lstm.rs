@@ -102,7 +102,7 @@ mod tests {
         let (mut c, mut tc, mut h) = ([0.0], [0.0], [0.0]);
         forward_step(&mut gates, &[1.0], &mut c, &mut tc, &mut h, 1);
         assert_eq!(c[0], 0.5);
-        assert!((h[0] - 0.5 * 0.5f64.tanh()).abs() < 1e-16);
+        assert!((h[0] - 0.5 * 0.5f64.tanh()).abs() < 1e-15); // a few ulp: Miri perturbs tanh's last bits
         assert!((h[0] - 0.2310585786300049).abs() < 1e-15);
     }
 

@@ -247,7 +247,9 @@ mod layout_tests {
     // Every entry lands where the definition says, for shapes with and without whole tiles.
     #[test]
     fn transpose_moves_every_entry() {
-        for &(r, c) in &[(1, 1), (8, 8), (100, 100), (65, 128), (13, 21), (512, 2048), (3, 17)] {
+        // Under Miri (which interprets every operation) the shapes up to 65 × 128.
+        let shapes = [(1, 1), (8, 8), (100, 100), (65, 128), (13, 21), (512, 2048), (3, 17)];
+        for &(r, c) in shapes.iter().filter(|&&(r, c)| !cfg!(miri) || r * c <= 65 * 128) {
             let src: Vec<f32> = (0..r * c).map(|q| q as f32).collect();
             let mut dst = vec![-1.0f32; r * c];
             super::transpose(r, c, &src, &mut dst);

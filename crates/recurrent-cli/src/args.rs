@@ -92,6 +92,24 @@ impl From<Split> for SplitKind {
     }
 }
 
+/// `--parallel`: how two threads share a step.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parallel {
+    /// Each thread runs half of the batch (the default).
+    Batch,
+    /// The whole batch, each large product cut in two by rows.
+    Products,
+}
+
+impl From<Parallel> for recurrent::parallel::Parallelism {
+    fn from(p: Parallel) -> Self {
+        match p {
+            Parallel::Batch => recurrent::parallel::Parallelism::Batch,
+            Parallel::Products => recurrent::parallel::Parallelism::Products,
+        }
+    }
+}
+
 /// How a window's losses are combined (set by the presets).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -121,7 +139,7 @@ macro_rules! display_as_flag {
         }
     )*};
 }
-display_as_flag!(Preset, Cell, Optimizer, Split);
+display_as_flag!(Preset, Cell, Optimizer, Split, Parallel);
 
 #[cfg(test)]
 mod tests {

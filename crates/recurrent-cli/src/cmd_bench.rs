@@ -3,6 +3,7 @@
 //! `scripts/bench_pytorch.py` runs the same configurations in PyTorch; `scripts/compare.sh`
 //! runs both and prints the ratios.
 
+use crate::args::Parallel;
 use crate::text::{default_corpus, read_text};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -33,6 +34,10 @@ pub struct BenchArgs {
     /// Time sampling (one character at a time, temperature 1) instead of training.
     #[arg(long)]
     sample: bool,
+    /// How two threads share a step: half of the batch each, or the whole batch with every
+    /// large product cut in two.
+    #[arg(long, value_enum, default_value = "batch")]
+    parallel: Parallel,
     /// Run exactly this many timed steps (instead of --seconds), e.g. to compare the loss
     /// reached with PyTorch's after the same number of steps.
     #[arg(long)]
@@ -76,13 +81,14 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             // A helper thread for the work inside a step (see `recurrent::par`) when asked for
             // two or more threads.
             recurrent::parallel::with_threads(a.threads, || {
-                bench_config(&StandardConfig::named(n).expect("listed"), a.seconds, a.threads, a.steps)
+                let c = StandardConfig::named(n).expect("listed");
+                bench_config(&c, a.seconds, a.threads, a.steps, a.parallel)
             })?
         };
         if a.json {
             println!(
                 "{}",
-                serde_json::json!({"config": n, "kernels": isa.name(), "threads": a.threads, "chars_per_sec": r.0, "gflops": r.1, "peak_rss_mib": r.2, "loss": r.3})
+                serde_json::json!({"config": n, "kernels": isa.name(), "threads": a.threads, "parallel": a.parallel.to_string(), "chars_per_sec": r.0, "gflops": r.1, "peak_rss_mib": r.2, "loss": r.3})
             );
         } else {
             println!(
@@ -102,12 +108,19 @@ pub fn bench(a: BenchArgs) -> Result<()> {
 /// `(chars/s, GFLOP/s, peak RSS MiB, mean loss per char of the timed steps)`.
 type Figures = (f64, f64, Option<f64>, Option<f64>);
 
-fn bench_config(c: &StandardConfig, seconds: f64, threads: usize, steps: Option<usize>) -> Result<Figures> {
+fn bench_config(
+    c: &StandardConfig,
+    seconds: f64,
+    threads: usize,
+    steps: Option<usize>,
+    parallel: Parallel,
+) -> Result<Figures> {
     let text = read_text(&default_corpus())?;
     let vocab = Vocab::from_text(&text);
     let tokens = vocab.encode(&text)?;
     let w = Windows::contiguous(0, tokens.len(), c.batch, c.steps).expect("corpus is long");
     let mut trainer = c.trainer::<f32>(vocab.len(), threads)?;
+    trainer.set_parallelism(parallel.into());
     let mut inputs = Array2::zeros((c.steps, c.batch));
     let mut targets = vec![0; c.steps * c.batch];
     let mut state: Option<State<f32>> = None;

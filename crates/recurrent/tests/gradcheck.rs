@@ -275,3 +275,35 @@ fn a_helper_thread_changes_no_result() {
         }
     }
 }
+
+/// With `Parallelism::Products` two threads run the batch whole and cut each large product
+/// (here 64 × 1024 × 256 per step) by rows between the caller and the helper instead of sharding
+/// the batch: the weights are then those of one thread, bit for bit (every output row is
+/// computed alone, in the same order).
+#[test]
+fn two_threads_on_large_products_give_one_threads_weights() {
+    use recurrent::layer::Parameters;
+    use recurrent::model::{CharModel, Init, ModelConfig};
+    use recurrent::optim::{Clip, Optimizer, Rule};
+    use recurrent::train::Trainer;
+    let (t, b, v) = (3, 64, 11);
+    let run = |threads: usize| {
+        let mc = ModelConfig { cell: CellKind::Lstm, vocab: v, hidden: 256, layers: 2, dropout: 0.0 };
+        let model = CharModel::<f32>::new(mc, Init::PyTorch, &mut recurrent::NumpyRng::new(5)).unwrap();
+        let opt = Optimizer::new(Rule::parse("adam").unwrap(), 1e-3);
+        let mut tr = Trainer::new(model, opt, Clip { norm: 5.0, value: 0.0 }, recurrent::Reduction::Mean, threads);
+        tr.set_parallelism(recurrent::parallel::Parallelism::Products);
+        recurrent::parallel::with_threads(threads, || {
+            let mut state = None;
+            for step in 0..2 {
+                let x = ndarray::Array2::from_shape_fn((t, b), |(i, j)| (i * 7 + j * 3 + step) % v);
+                let y: Vec<usize> = (0..t * b).map(|i| (i * 5 + step) % v).collect();
+                state = Some(tr.step(x.view(), &y, state.as_ref(), None).unwrap().state);
+            }
+        });
+        let mut params = Vec::new();
+        tr.model.visit(&mut |_, _, p, _| params.extend(p.iter().map(|w| w.to_bits())));
+        params
+    };
+    assert!(run(1) == run(2), "two threads changed the weights");
+}

@@ -223,6 +223,30 @@ pub fn join<RA, RB: Send>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB + Send)
     (ra, rb.expect("the helper ran the job"))
 }
 
+/// Below this many multiply-adds a product is not worth cutting in two for the helper (a
+/// hand-off costs about as much as 10,000).
+pub const SPLIT_MIN_MACS: usize = 1 << 22;
+
+/// A product over `rows` rows of `macs_per_row` multiply-adds each, writing `row_len` values
+/// of `out` per row: `f(rows r0..r1, their part of out)`, cut into two halves run at once on the
+/// caller and the installed helper when it is large enough and the helper is free, else in one
+/// call. Every output row is computed alone, so the result is the same either way.
+pub fn rows_in_two<T: Send>(
+    rows: usize,
+    macs_per_row: usize,
+    out: &mut [T],
+    row_len: usize,
+    f: impl Fn(std::ops::Range<usize>, &mut [T]) + Sync,
+) {
+    if rows >= 12 && rows * macs_per_row >= SPLIT_MIN_MACS && available() {
+        let r0 = rows / 2;
+        let (c0, c1) = out.split_at_mut(r0 * row_len);
+        join(|| f(0..r0, c0), || f(r0..rows, c1));
+    } else {
+        f(0..rows, out)
+    }
+}
+
 /// Runs `f` with a new [`Helper`] installed when `threads ≥ 2` (more are not used: the
 /// machines this is tuned for have two cores), else just runs it.
 pub fn with_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {

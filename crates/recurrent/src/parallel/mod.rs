@@ -6,6 +6,6 @@
 mod helper;
 mod shards;
 
-pub(crate) use helper::{available, join};
+pub(crate) use helper::{available, join, rows_in_two, SPLIT_MIN_MACS};
 pub use helper::{with_threads, Helper};
-pub use shards::Shards;
+pub use shards::{Parallelism, Shards};

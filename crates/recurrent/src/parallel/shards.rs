@@ -17,13 +17,30 @@ use ndarray::{Array2, ArrayView2};
 #[derive(Debug, Default)]
 pub struct Shards<F> {
     replicas: Vec<CharModel<F>>,
+    /// How two threads share a step.
+    pub parallelism: Parallelism,
+}
+
+/// How two threads share a training step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Parallelism {
+    /// Each thread runs half of the batch's sequences on its own copy of the model, the
+    /// gradients added after (exact up to the order of that sum). The default: on the 2-core
+    /// Zen 4 VM of `docs/performance.md` it trains lstm-large 1.9× faster than one thread.
+    #[default]
+    Batch,
+    /// One model runs the whole batch and every large product is cut in two by rows between
+    /// the caller and the helper thread (`parallel::rows_in_two`): the weights are those of one
+    /// thread, bit for bit, and no replica is kept; the element-wise passes stay on one thread.
+    /// On that VM lstm-large trains at 0.68× the speed of [`Parallelism::Batch`].
+    Products,
 }
 
 impl<F: Float> Shards<F> {
     /// Up to `threads` shards (at least one).
     pub fn new(model: &CharModel<F>, threads: usize) -> Self {
         // The main model is shard 0: one replica fewer than threads.
-        Shards { replicas: (1..threads.max(1)).map(|_| model.clone()).collect() }
+        Shards { replicas: (1..threads.max(1)).map(|_| model.clone()).collect(), parallelism: Parallelism::Batch }
     }
 
     /// The number of shards (1 when running on the main model alone).
@@ -52,7 +69,7 @@ impl<F: Float> Shards<F> {
         dropout_rng: Option<&mut NumpyRng>,
     ) -> Result<(f64, State<F>)> {
         let b = inputs.ncols();
-        let n = self.len().min(b).max(1);
+        let n = if self.whole_batch() { 1 } else { self.len().min(b).max(1) };
         if n == 1 {
             main.zero_grad();
             let r = main.forward_loss(inputs, targets, state, reduction, dropout_rng)?;
@@ -67,6 +84,12 @@ impl<F: Float> Shards<F> {
         let part = |s: usize| ShardInput::cut(inputs, targets, state, bounds[s], seeds.as_ref().map(|v| v[s]));
         let (first, rest) = self.run(main, n, part, reduction);
         self.merge(main, &bounds, reduction, first, rest)
+    }
+
+    /// Whether the batch runs whole, its large products cut in two ([`Parallelism::Products`]
+    /// on two threads, with the helper installed and free).
+    fn whole_batch(&self) -> bool {
+        self.parallelism == Parallelism::Products && self.replicas.len() == 1 && crate::parallel::available()
     }
 
     /// Shard 0 on `main` in the calling thread, shards `1..n` on the replicas: on the helper

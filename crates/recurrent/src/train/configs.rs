@@ -112,6 +112,7 @@ impl StandardConfig {
     /// # Errors
     /// When the sizes are refused (they never are for the standard table).
     pub fn trainer<F: Float>(&self, vocab: usize, threads: usize) -> Result<Trainer<F>> {
+        // (Two threads share the step as `Parallelism::Batch`; see `Trainer::set_parallelism`.)
         let model = CharModel::new(self.model(vocab), self.init, &mut NumpyRng::new(0))?;
         let opt = Optimizer::new(Rule::parse(self.optimizer)?, self.lr);
         Ok(Trainer::new(model, opt, self.clip, self.reduction, threads))

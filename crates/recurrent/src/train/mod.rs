@@ -36,7 +36,7 @@ use crate::error::Result;
 use crate::layer::Parameters;
 use crate::model::CharModel;
 use crate::optim::{grad_norm, Clip, Optimizer};
-use crate::parallel::Shards;
+use crate::parallel::{Parallelism, Shards};
 use crate::rng::NumpyRng;
 use crate::{Float, Reduction, State};
 use ndarray::ArrayView2;
@@ -110,6 +110,11 @@ impl<F: Float> Trainer<F> {
         }
         let grad_norm = self.update();
         Ok(StepOutcome { loss, state, grad_norm, updated: true })
+    }
+
+    /// How two threads share a step (see [`Parallelism`]; batch shards by default).
+    pub fn set_parallelism(&mut self, p: Parallelism) {
+        self.shards.parallelism = p;
     }
 
     /// Frozen gradients zeroed, then clipping and the optimizer's update in one pass; returns

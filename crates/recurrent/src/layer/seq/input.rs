@@ -26,7 +26,10 @@ pub(super) fn project<F: Float>(
             let (rows, (gh, i)) = (x.nrows(), w.dim());
             let gates = gates.as_slice_mut().expect("contiguous");
             let (x, w) = (x.as_slice().expect("standard"), w.as_slice().expect("contiguous"));
-            F::gemm(MatRef::new(x, rows, i), MatRef::new(w, gh, i).t(), MatMut::new(gates, rows, gh), true);
+            crate::parallel::rows_in_two(rows, gh * i, gates, gh, |r, gates| {
+                let x = MatRef::new(&x[r.start * i..r.end * i], r.len(), i);
+                F::gemm(x, MatRef::new(w, gh, i).t(), MatMut::new(gates, r.len(), gh), true)
+            });
         }
         SeqInput::Tokens(tok) if tok.len() >= 2 * params.input() => {
             // Column k of W_ih is strided; with many rows, first lay out the table
@@ -85,14 +88,19 @@ pub(super) fn gradients<F: Float>(
             let x = x.as_standard_layout();
             let wih = dwih.as_slice_mut().expect("contiguous");
             let x = MatRef::new(x.as_slice().expect("standard"), rows, i);
-            F::gemm(MatRef::new(dgis, rows, gh).t(), x, MatMut::new(wih, gh, i), true);
+            // Rows of dW_ih in two halves when a helper is free (see `parallel::rows_in_two`).
+            crate::parallel::rows_in_two(gh, rows * i, wih, i, |r, c| {
+                let dgi_t = MatRef::new(dgis, rows, gh).t().row_range(r.start, r.len());
+                F::gemm(dgi_t, x, MatMut::new(c, r.len(), i), true)
+            });
             if let Some(mut dx) = dx {
                 // dX (T·B, I) += dGi (T·B, G·H) · W_ih (G·H, I)
                 let w = weight_ih.as_slice().expect("contiguous");
                 match dx.as_slice_mut() {
-                    Some(d) => {
-                        F::gemm(MatRef::new(dgis, rows, gh), MatRef::new(w, gh, i), MatMut::new(d, rows, i), true)
-                    }
+                    Some(d) => crate::parallel::rows_in_two(rows, gh * i, d, i, |r, d| {
+                        let dgi = MatRef::new(&dgis[r.start * gh..r.end * gh], r.len(), gh);
+                        F::gemm(dgi, MatRef::new(w, gh, i), MatMut::new(d, r.len(), i), true)
+                    }),
                     None => general_mat_mul(F::one(), dgi, weight_ih, F::one(), &mut dx),
                 }
             }

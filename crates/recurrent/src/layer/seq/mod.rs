@@ -239,7 +239,13 @@ impl<F: Float> SeqLayer<F> {
             bias_hh.iter_mut().zip(&sum_hh).for_each(|(b, &v)| *b += v);
         };
         let whh = g.weight_hh.as_slice_mut().expect("contiguous");
-        if gh * h * rows >= PAR_MIN_MACS && crate::parallel::available() {
+        let dense = matches!(x, SeqInput::Dense(_));
+        if dense && gh * h * rows >= crate::parallel::SPLIT_MIN_MACS && crate::parallel::available() {
+            // Large products over a dense input (a whole batch on two threads): each weight
+            // gradient cut in two by rows in turn, so both threads share every product.
+            crate::parallel::rows_in_two(gh, h * rows, whh, h, |r, c| dwhh(r.start, c));
+            rest();
+        } else if gh * h * rows >= PAR_MIN_MACS && crate::parallel::available() {
             // Balance the work in multiply-adds: the caller's share of dW_hh plus the rest
             // (dW_ih and dX as GEMMs; a token scatter counted as 20 per entry, measured).
             let other = match x {

@@ -60,7 +60,11 @@ impl<F: Float> RecurrentProduct<F> {
     #[inline(always)]
     pub fn forward(&self, whh: &[F], (h, gh): (usize, usize), b: usize, ti: usize, h_prev: &[F], out: &mut [F]) {
         match self.layout {
-            Layout::Packed => F::gemm_packed(MatRef::new(h_prev, b, h), &self.buf, gh, MatMut::new(out, b, gh), true),
+            // A large batch's rows in two halves on two threads when a helper is free.
+            Layout::Packed => crate::parallel::rows_in_two(b, gh * h, out, gh, |r, out| {
+                let x = MatRef::new(&h_prev[r.start * h..r.end * h], r.len(), h);
+                F::gemm_packed(x, &self.buf, gh, MatMut::new(out, r.len(), gh), true)
+            }),
             // Alternate the reading order step by step, so W_hhᵀ is partly still in L1.
             Layout::Rows { off, ld } => {
                 F::vecmat(h_prev, MatRef::with_ld(&self.buf[off..], h, gh, ld), out, true, ti % 2 == 1)
@@ -90,7 +94,10 @@ impl<F: Float> RecurrentProduct<F> {
     #[inline(always)]
     pub fn backward(&self, (h, gh): (usize, usize), b: usize, ti: usize, dg: &[F], dh: &mut [F], accumulate: bool) {
         match self.layout {
-            Layout::Packed => F::gemm_packed(MatRef::new(dg, b, gh), &self.buf, h, MatMut::new(dh, b, h), accumulate),
+            Layout::Packed => crate::parallel::rows_in_two(b, gh * h, dh, h, |r, dh| {
+                let dg = MatRef::new(&dg[r.start * gh..r.end * gh], r.len(), gh);
+                F::gemm_packed(dg, &self.buf, h, MatMut::new(dh, r.len(), h), accumulate)
+            }),
             Layout::Rows { off, ld } => {
                 F::vecmat(dg, MatRef::with_ld(&self.buf[off..], gh, h, ld), dh, accumulate, ti % 2 == 1)
             }

@@ -2,31 +2,21 @@
 //! registers, broadcasts A one entry at a time and streams rows of B; tails are masked with
 //! `vmaskmov`.
 
-use super::{Mat, Ops};
+use super::Ops;
 use std::arch::x86_64::*;
 
 const MR: usize = 6;
 
+/// `C (m, n) (+)= A (m, k) · B (k, n)` over the operands `o` describes.
+///
 /// # Safety
-/// The CPU has AVX2 and FMA, and every pointer and stride describes operands that hold the rows, columns and depth the call reads and writes (checked by the safe entry points in `super`).
+/// The CPU has AVX2 and FMA, and `o`'s pointers and strides describe operands that hold the
+/// rows, columns and depth the call reads and writes (checked by the safe entry points in
+/// `super`).
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn gemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: Mat<'_>,
-    b: Mat<'_>,
-    packed: bool,
-    c: &mut [f32],
-    ldc: usize,
-    acc: bool,
-) {
+pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
     // SAFETY: the caller guarantees AVX2+FMA and operands that hold every row, column and depth index used below.
     unsafe {
-        let (ldb, bps) = if packed { (16, 16 * k) } else { (b.rs, 16) };
-        let o =
-            Ops { a: a.data.as_ptr(), ars: a.rs, acs: a.cs, b: b.data.as_ptr(), ldb, bps, c: c.as_mut_ptr(), ldc, acc };
         let n16 = n / 16 * 16;
         // Column panels outer, so a 16-wide strip of B stays in cache while every row block of
         // A passes over it.

@@ -5,7 +5,7 @@
 //! [`super::avx2`] (one fused multiply-add per term, `k` ascending, from C or zero), so the two give the
 //! same bits.
 
-use super::{Mat, Ops};
+use super::Ops;
 use std::arch::x86_64::*;
 
 const MR: usize = 6;
@@ -22,23 +22,13 @@ fn lanes(n: usize) -> __mmask16 {
     }
 }
 
+/// `C (m, n) (+)= A (m, k) · B (k, n)` over the operands `o` describes.
+///
 /// # Safety
-/// The CPU has AVX-512F; the operands hold what [`super::run`] checks for `m, n, k`.
+/// The CPU has AVX-512F; `o` describes operands that hold what [`super::run`] checks for
+/// `m, n, k`.
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn gemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: Mat<'_>,
-    b: Mat<'_>,
-    packed: bool,
-    c: &mut [f32],
-    ldc: usize,
-    acc: bool,
-) {
-    let (ldb, bps) = if packed { (16, 16 * k) } else { (b.rs, 16) };
-    let o = Ops { a: a.data.as_ptr(), ars: a.rs, acs: a.cs, b: b.data.as_ptr(), ldb, bps, c: c.as_mut_ptr(), ldc, acc };
+pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
     let mut j = 0;
     // Column panels outer, so a strip of B stays in cache while every row block of A passes
     // over it. SAFETY (all calls below): every block reads rows < m, columns < n (lanes

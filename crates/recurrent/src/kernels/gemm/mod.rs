@@ -212,12 +212,16 @@ unsafe fn simd_gemm(
     ldc: usize,
     acc: bool,
 ) {
+    // One description of the operands for either kernel set: B's rows `ldb` apart, and its
+    // 16-column panels `bps` apart (16 row-major, 16·k packed panel by panel).
+    let (ldb, bps) = if packed { (16, 16 * k) } else { (b.rs, 16) };
+    let o = Ops { a: a.data.as_ptr(), ars: a.rs, acs: a.cs, b: b.data.as_ptr(), ldb, bps, c: c.as_mut_ptr(), ldc, acc };
     // SAFETY: the caller's contract; the CPU runs the active set.
     unsafe {
         if super::active() == super::Isa::Avx512 {
-            avx512::gemm(m, n, k, a, b, packed, c, ldc, acc)
+            avx512::gemm(m, n, k, o)
         } else {
-            avx2::gemm(m, n, k, a, b, packed, c, ldc, acc)
+            avx2::gemm(m, n, k, o)
         }
     }
 }

@@ -44,6 +44,16 @@ impl From<Cell> for CellKind {
     }
 }
 
+impl From<CellKind> for Cell {
+    fn from(c: CellKind) -> Cell {
+        match c {
+            CellKind::Rnn => Cell::Rnn,
+            CellKind::Lstm => Cell::Lstm,
+            CellKind::Gru => Cell::Gru,
+        }
+    }
+}
+
 /// `--optimizer`.
 #[derive(ValueEnum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]

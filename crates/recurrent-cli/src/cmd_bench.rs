@@ -4,7 +4,7 @@
 //! runs both and prints the ratios.
 
 use crate::args::Parallel;
-use crate::text::{default_corpus, read_text};
+use crate::text::{default_corpus, load_tokens, Loaded};
 use anyhow::{bail, Result};
 use clap::Args;
 use ndarray::Array2;
@@ -64,10 +64,10 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         n => bail!("unknown --config '{n}': use min-char-rnn, lstm-small, lstm-large, gru-medium, gemm, peak or all"),
     };
     if !a.json {
-        println!(
+        crate::outln(&format!(
             "{:<14} {:>8} {:>8} {:>14} {:>10} {:>14} {:>12}",
             "config", "kernels", "threads", "chars/s", "GFLOP/s", "peak RSS MiB", "loss"
-        );
+        ));
     }
     let isa = recurrent::backend::active();
     for n in names {
@@ -86,12 +86,12 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             })?
         };
         if a.json {
-            println!(
+            crate::outln(&format!(
                 "{}",
                 serde_json::json!({"config": n, "kernels": isa.name(), "threads": a.threads, "parallel": a.parallel.to_string(), "chars_per_sec": r.0, "gflops": r.1, "peak_rss_mib": r.2, "loss": r.3})
-            );
+            ));
         } else {
-            println!(
+            crate::outln(&format!(
                 "{n:<14} {:>8} {:>8} {:>14.0} {:>10.2} {:>14.1} {:>12.4}",
                 isa.name(),
                 a.threads,
@@ -99,7 +99,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
                 r.1,
                 r.2.unwrap_or(f64::NAN),
                 r.3.unwrap_or(f64::NAN)
-            );
+            ));
         }
     }
     Ok(())
@@ -115,9 +115,7 @@ fn bench_config(
     steps: Option<usize>,
     parallel: Parallel,
 ) -> Result<Figures> {
-    let text = read_text(&default_corpus())?;
-    let vocab = Vocab::from_text(&text);
-    let tokens = vocab.encode(&text)?;
+    let Loaded { vocab, tokens, .. } = load_tokens(&default_corpus(), None, "")?;
     let w = Windows::contiguous(0, tokens.len(), c.batch, c.steps).expect("corpus is long");
     let mut trainer = c.trainer::<f32>(vocab.len(), threads)?;
     trainer.set_parallelism(parallel.into());
@@ -159,7 +157,10 @@ fn bench_sample(c: &StandardConfig, seconds: f64) -> Result<Figures> {
     let opts = recurrent::sample::SampleOptions { length: 200, temperature: 1.0, top_k: None };
     let (t0, mut n) = (Instant::now(), 0usize);
     while t0.elapsed().as_secs_f64() < seconds {
-        recurrent::sample::sample(&mut model, &vocab, "0", opts, &mut rng, |_| n += 1)?;
+        recurrent::sample::sample(&mut model, &vocab, "0", opts, &mut rng, |_| {
+            n += 1;
+            true
+        })?;
     }
     Ok((n as f64 / t0.elapsed().as_secs_f64(), 0.0, peak_rss_mib(), None))
 }

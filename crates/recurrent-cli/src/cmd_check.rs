@@ -62,7 +62,7 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
         p.visit_inputs(&mut |_, _, v| n += v.len());
         n
     };
-    println!(
+    crate::outln(&format!(
         "gradient check: {kind}, {} layer(s), {}, I={} H={} T={} B={}, {}; {n} values, ε = {:e}, f64",
         a.layers,
         if a.bidirectional { "bidirectional" } else { "one direction" },
@@ -75,7 +75,7 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
             None => "loss Σ y⊙dy".into(),
         },
         a.eps
-    );
+    ));
     let report = check(&mut p, a.eps, TOLERANCE);
     print!("{}", report.table());
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -108,11 +108,11 @@ pub fn grads(a: GradsArgs) -> Result<()> {
     }
     .with_context(|| format!("case {}", a.case.display()))?;
     write_npz(&a.out, &out)?;
-    println!(
+    crate::outln(&format!(
         "wrote {} arrays to {}: {}",
         out.len(),
         a.out.display(),
         out.keys().cloned().collect::<Vec<_>>().join(", ")
-    );
+    ));
     Ok(())
 }

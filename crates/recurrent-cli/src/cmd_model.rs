@@ -1,6 +1,6 @@
 //! `recurrent sample` and `recurrent eval`: using a trained checkpoint.
 
-use crate::text::read_text;
+use crate::text::load_tokens;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use recurrent::checkpoint::load_model;
@@ -52,23 +52,30 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     write!(out, "{}", a.prime)?;
     let mut rng = NumpyRng::new(a.seed);
     let opts = SampleOptions { length: a.length, temperature: a.temperature, top_k: a.top_k };
+    // A reader that goes away (`| head`) stops the generation quietly; another write error
+    // (a full disk) is reported.
     let mut failed = None;
     draw(&mut model, &vocab, &a.prime, opts, &mut rng, |c| {
-        if failed.is_none() {
-            let mut buf = [0u8; 4];
-            if let Err(e) =
-                out.write_all(c.encode_utf8(&mut buf).as_bytes())
-                    .and_then(|_| if c == '\n' { out.flush() } else { Ok(()) })
-            {
+        let mut buf = [0u8; 4];
+        let written =
+            out.write_all(c.encode_utf8(&mut buf).as_bytes())
+                .and_then(|_| if c == '\n' { out.flush() } else { Ok(()) });
+        match written {
+            Ok(()) => true,
+            Err(e) => {
                 failed = Some(e);
+                false
             }
         }
     })?;
-    writeln!(out)?;
-    match failed {
-        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Some(e) => Err(e.into()),
-        None => Ok(()),
+    let end = match failed {
+        None => writeln!(out).and_then(|_| out.flush()),
+        Some(e) => Err(e),
+    };
+    match end {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -83,8 +90,7 @@ pub struct EvalArgs {
 
 pub fn eval(a: EvalArgs) -> Result<()> {
     let (mut model, vocab, _) = load_model::<f32>(&a.checkpoint)?;
-    let text = read_text(&a.text)?;
-    let tokens = vocab.encode(&text).with_context(|| format!("{} cannot be scored by this model", a.text.display()))?;
+    let tokens = load_tokens(&a.text, Some(&vocab), "").context("this text cannot be scored by this model")?.tokens;
     if tokens.len() < 2 {
         bail!("{} has fewer than 2 characters: nothing to predict", a.text.display());
     }
@@ -94,13 +100,14 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     let (mut total, mut state, mut at) = (0.0, None, 0);
     while at < n {
         let len = 256.min(n - at);
-        let x = ndarray::Array2::from_shape_fn((len, 1), |(i, _)| tokens[at + i]);
-        let (loss, s) = model.eval_loss(x.view(), &tokens[at + 1..at + 1 + len], state.as_ref())?;
+        let x = ndarray::Array2::from_shape_fn((len, 1), |(i, _)| tokens.get(at + i));
+        let y: Vec<usize> = (at + 1..at + 1 + len).map(|i| tokens.get(i)).collect();
+        let (loss, s) = model.eval_loss(x.view(), &y, state.as_ref())?;
         total += loss;
         state = Some(s);
         at += len;
     }
     let nats = total / n as f64;
-    println!("{n} characters: {nats:.4} nats/char, {:.4} bits/char", nats / std::f64::consts::LN_2);
+    crate::outln(&format!("{n} characters: {nats:.4} nats/char, {:.4} bits/char", nats / std::f64::consts::LN_2));
     Ok(())
 }

@@ -68,6 +68,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a line on stdout; a reader that has gone (`recurrent … | head`) is not an error: the
+/// line is dropped, quietly.
+pub fn outln(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(line.as_bytes()).and_then(|_| out.write_all(b"\n"));
+}
+
 /// clap's message in one line: its first line, then what its other lines add — the possible
 /// values, a similar argument, the usage — and a pointer to --help.
 fn one_line(clap_message: &str) -> String {

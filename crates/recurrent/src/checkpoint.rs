@@ -2,7 +2,9 @@
 //! `nn.RNN`/`nn.LSTM`/`nn.GRU`, `head.weight`, `head.bias`), its configuration and vocabulary in
 //! the metadata; and plain named-tensor files for the training state. Every write goes to a
 //! temporary file in the same folder, is synced, then renamed over the target, so a kill at any
-//! moment leaves the previous file whole.
+//! moment leaves the previous file whole. Every file carries the SHA-256 of its tensor bytes
+//! (`data_sha256`) and is refused on load when they no longer match (a flipped bit, a file cut
+//! or patched by hand); files without it (written by PyTorch) are read unchecked.
 
 use crate::cell::CellKind;
 use crate::data::Vocab;
@@ -23,15 +25,58 @@ pub const MODEL_FORMAT: &str = "recurrent-char-model/1";
 pub type Meta = BTreeMap<String, String>;
 
 /// Writes `bytes` to `path` atomically (temporary file, sync, rename).
+/// The temporary file is `.NAME.tmp-PID` beside `path`; it is removed when the write fails (a
+/// full disk), and [`remove_stale_temporaries`] removes those a killed process left.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_keeping(path, None, bytes)
+}
+
+/// [`write_atomic`], and the file `path` held until now is kept as `previous` (renamed just
+/// before the new one is renamed into place). A kill at any moment leaves `path` whole, or —
+/// between the two renames — no `path` and `previous` whole: a reader falls back to it.
+pub fn write_atomic_keeping(path: &Path, previous: Option<&Path>, bytes: &[u8]) -> Result<()> {
     let io = |e: std::io::Error| Error::Io(format!("cannot write {}: {e}", path.display()));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io)
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        if let Some(prev) = previous.filter(|_| path.exists()) {
+            std::fs::rename(path, prev)?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
+}
+
+/// Removes the temporary files (`.NAME.tmp-PID`) that writers killed mid-write left in `dir`;
+/// call it only while no other process writes there. Returns how many were removed.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let stale = |n: &str| n.starts_with('.') && n.contains(".tmp-");
+    entries
+        .flatten()
+        .filter(|e| stale(&e.file_name().to_string_lossy()))
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
+/// The hex SHA-256 of the tensor bytes of serialised safetensors `bytes` (what follows the
+/// header, which the metadata is part of).
+fn data_sha256(bytes: &[u8]) -> Option<String> {
+    use sha2::Digest;
+    let n = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let start = usize::try_from(n).ok()?.checked_add(8)?;
+    let digest = sha2::Sha256::digest(bytes.get(start..)?);
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn to_bytes<F: Float>(v: &[F]) -> (Dtype, Vec<u8>) {
@@ -42,16 +87,24 @@ fn to_bytes<F: Float>(v: &[F]) -> (Dtype, Vec<u8>) {
     }
 }
 
-/// Serialises named flat tensors `(name, shape, values)` with metadata into safetensors bytes.
+/// Serialises named flat tensors `(name, shape, values)` with metadata into safetensors bytes,
+/// adding `data_sha256`, the checksum of the tensor bytes.
 pub fn serialize<F: Float>(tensors: &[(String, Vec<usize>, Vec<F>)], meta: &Meta) -> Result<Vec<u8>> {
     let bytes: Vec<(Dtype, Vec<u8>)> = tensors.iter().map(|(_, _, v)| to_bytes(v)).collect();
-    let views: Vec<(String, TensorView<'_>)> = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((n, s, _), (dt, b))| (n.clone(), TensorView::new(*dt, s.clone(), b).expect("sizes agree")))
-        .collect();
-    let info: HashMap<String, String> = meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    safetensors::tensor::serialize(views, &Some(info)).map_err(|e| Error::Io(format!("cannot serialise tensors: {e}")))
+    let views = || -> Vec<(String, TensorView<'_>)> {
+        tensors
+            .iter()
+            .zip(&bytes)
+            .map(|((n, s, _), (dt, b))| (n.clone(), TensorView::new(*dt, s.clone(), b).expect("sizes agree")))
+            .collect()
+    };
+    let mut info: HashMap<String, String> = meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let fail = |e: safetensors::SafeTensorError| Error::Io(format!("cannot serialise tensors: {e}"));
+    // The tensor bytes do not depend on the metadata (offsets count from the end of the
+    // header), so the checksum of a first serialisation holds for the second.
+    let first = safetensors::tensor::serialize(views(), &Some(info.clone())).map_err(fail)?;
+    info.insert("data_sha256".into(), data_sha256(&first).expect("a header"));
+    safetensors::tensor::serialize(views(), &Some(info)).map_err(fail)
 }
 
 /// Reads a safetensors file: every tensor as `f64` (from F32 or F64) and the metadata.
@@ -63,6 +116,11 @@ pub fn read_tensors(path: &Path) -> Result<(Tensors, Meta)> {
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(&e))?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(&e))?;
     let meta: Meta = header.metadata().clone().unwrap_or_default().into_iter().collect();
+    if let Some(want) = meta.get("data_sha256") {
+        if data_sha256(&bytes).as_ref() != Some(want) {
+            return Err(Error::Io(format!("{} is damaged: its tensor data no longer matches the checksum written with it; use another checkpoint (e.g. best.safetensors, or an earlier copy) or retrain", path.display())));
+        }
+    }
     let mut out = Tensors::new();
     for (name, view) in st.tensors() {
         let data = view.data();
@@ -119,6 +177,12 @@ pub fn load_model<F: Float>(path: &Path) -> Result<(CharModel<F>, Vocab, Meta)> 
             rc.input_size,
             chars.len()
         )));
+    }
+    for (name, a) in &t {
+        let weight = name.starts_with("rnn.") || name.starts_with("head.");
+        if weight && !a.iter().all(|v| v.is_finite()) {
+            return Err(Error::Io(format!("{} holds NaN or infinite weights (in {name}): the model diverged before it was saved; use another checkpoint (e.g. best.safetensors) or retrain with a lower --lr", path.display())));
+        }
     }
     let rnn = recurrent_from_tensors::<F>(&config.recurrent(), &t, "rnn.")?;
     let w = take::<ndarray::Ix2>(&t, "head.weight", &[config.vocab, config.hidden], "the head (V, H)")?;

@@ -74,6 +74,143 @@ impl Vocab {
     pub fn decode(&self, tokens: &[usize]) -> String {
         tokens.iter().map(|&t| self.chars[t]).collect()
     }
+
+    /// The sorted set of the characters of UTF-8 `text` (ASCII counted in a table, so a large
+    /// file is scanned at memory speed).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `text` is not valid UTF-8.
+    pub fn from_utf8(text: &[u8]) -> Result<Self> {
+        let s = std::str::from_utf8(text).map_err(|e| {
+            Error::Config(format!("the text is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))
+        })?;
+        let mut ascii = [false; 128];
+        let mut other = BTreeSet::new();
+        for c in s.chars() {
+            match ascii.get_mut(c as usize) {
+                Some(seen) => *seen = true,
+                None => {
+                    other.insert(c);
+                }
+            }
+        }
+        let mut chars: Vec<char> = (0u8..128).filter(|&b| ascii[b as usize]).map(char::from).collect();
+        chars.extend(other);
+        Ok(Self::from_chars(chars))
+    }
+}
+
+/// A text as tokens in the narrowest integer that holds the vocabulary: one byte per character
+/// when `V ≤ 256`, two when `V ≤ 65,536`, else four (a `Vec<usize>` would take eight).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Tokens {
+    /// `V ≤ 256`.
+    U8(Vec<u8>),
+    /// `V ≤ 65,536`.
+    U16(Vec<u16>),
+    /// Any vocabulary.
+    U32(Vec<u32>),
+}
+
+impl Tokens {
+    /// Encodes UTF-8 `text` with `vocab`, consuming the bytes: with one-byte tokens the text's
+    /// own buffer is reused (token `j` is written over byte `j`, and a character's bytes start at
+    /// or after its token's index), so at no moment are there two copies of a large file.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `text` is not UTF-8 or has characters outside `vocab` (all listed).
+    pub fn encode(vocab: &Vocab, mut text: Vec<u8>) -> Result<Self> {
+        let s = std::str::from_utf8(&text).map_err(|e| {
+            Error::Config(format!("the text is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))
+        })?;
+        // Characters outside the vocabulary, listed by `encode`'s error (checked on a table for
+        // ASCII, so the common case makes no second pass over a hash map).
+        let mut ascii = [u32::MAX; 128];
+        for (i, &c) in vocab.chars.iter().enumerate() {
+            if (c as usize) < 128 {
+                ascii[c as usize] = i as u32;
+            }
+        }
+        let known = |c: char| ascii.get(c as usize).map_or_else(|| vocab.index.contains_key(&c), |&t| t != u32::MAX);
+        if !s.chars().all(known) {
+            return Err(vocab.encode(s).expect_err("an unknown character"));
+        }
+        let tok = |c: char| ascii.get(c as usize).map_or_else(|| vocab.index[&c] as u32, |&t| t);
+        match vocab.len() {
+            0..=256 => {
+                let (mut i, mut j) = (0, 0);
+                while i < text.len() {
+                    let b = text[i];
+                    let (c, len) = if b < 0x80 {
+                        (b as char, 1)
+                    } else {
+                        let len = utf8_len(b);
+                        let c = std::str::from_utf8(&text[i..i + len]).expect("checked").chars().next();
+                        (c.expect("one character"), len)
+                    };
+                    text[j] = tok(c) as u8;
+                    i += len;
+                    j += 1;
+                }
+                text.truncate(j);
+                text.shrink_to_fit();
+                Ok(Tokens::U8(text))
+            }
+            257..=65_536 => Ok(Tokens::U16(s.chars().map(|c| tok(c) as u16).collect())),
+            _ => Ok(Tokens::U32(s.chars().map(tok).collect())),
+        }
+    }
+
+    /// From tokens already as indices (tests, benches).
+    pub fn from_indices(tokens: &[usize], vocab_len: usize) -> Self {
+        match vocab_len {
+            0..=256 => Tokens::U8(tokens.iter().map(|&t| t as u8).collect()),
+            257..=65_536 => Tokens::U16(tokens.iter().map(|&t| t as u16).collect()),
+            _ => Tokens::U32(tokens.iter().map(|&t| t as u32).collect()),
+        }
+    }
+
+    /// The number of tokens.
+    pub fn len(&self) -> usize {
+        match self {
+            Tokens::U8(v) => v.len(),
+            Tokens::U16(v) => v.len(),
+            Tokens::U32(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes per token.
+    pub fn width(&self) -> usize {
+        match self {
+            Tokens::U8(_) => 1,
+            Tokens::U16(_) => 2,
+            Tokens::U32(_) => 4,
+        }
+    }
+
+    /// Token `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> usize {
+        match self {
+            Tokens::U8(v) => v[i] as usize,
+            Tokens::U16(v) => v[i] as usize,
+            Tokens::U32(v) => v[i] as usize,
+        }
+    }
+}
+
+/// The length of the UTF-8 sequence a lead byte starts.
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xF0.. => 4,
+        0xE0.. => 3,
+        _ => 2,
+    }
 }
 
 /// `B` streams of `T`-step windows over a token slice: stream `b` starts at `starts[b]`; window
@@ -114,15 +251,20 @@ impl Windows {
 
     /// Fills window `w` (0-based within `first..first+count`): `inputs (T, B)` and `targets`
     /// (`T·B`, time-major like the model's output rows).
-    pub fn fill(&self, tokens: &[usize], w: usize, inputs: &mut Array2<usize>, targets: &mut [usize]) {
+    pub fn fill(&self, tokens: &Tokens, w: usize, inputs: &mut Array2<usize>, targets: &mut [usize]) {
         let (t, b) = (self.steps, self.batch);
         let base = (self.first + w) * t;
         for s in 0..t {
             for (j, &st) in self.starts.iter().enumerate() {
-                inputs[[s, j]] = tokens[st + base + s];
-                targets[s * b + j] = tokens[st + base + s + 1];
+                inputs[[s, j]] = tokens.get(st + base + s);
+                targets[s * b + j] = tokens.get(st + base + s + 1);
             }
         }
+    }
+
+    /// The first `n` windows only (all when `n` is 0 or not smaller): a bounded validation.
+    pub fn first_n(&self, n: usize) -> Windows {
+        Windows { count: if n == 0 { self.count } else { self.count.min(n) }, ..self.clone() }
     }
 }
 
@@ -197,7 +339,7 @@ mod tests {
     // Window 1, stream 1 reads tokens 13, 14, 15 with targets 14, 15, 16 (by hand).
     #[test]
     fn windows_read_parallel_streams() {
-        let tokens: Vec<usize> = (0..21).collect();
+        let tokens = Tokens::from_indices(&(0..21).collect::<Vec<_>>(), 21);
         let w = Windows::contiguous(0, 21, 2, 3).unwrap();
         assert_eq!((w.count, w.starts.clone()), (3, vec![0, 10]));
         let mut x = Array2::zeros((3, 2));
@@ -205,6 +347,29 @@ mod tests {
         w.fill(&tokens, 1, &mut x, &mut y);
         assert_eq!(x.column(1).to_vec(), vec![13, 14, 15]);
         assert_eq!(y, vec![4, 14, 5, 15, 6, 16]);
+    }
+
+    // One-byte tokens are written over the text's own bytes; multi-byte characters (é is two
+    // bytes, 😀 four) each become one token; the sorted vocabulary puts ASCII first (by hand:
+    // "\n", "a", "b", "é", "😀" are tokens 0..4).
+    #[test]
+    fn compact_tokens_encode_in_place_and_widen_for_large_vocabularies() {
+        let text = "ab\né😀a";
+        let v = Vocab::from_utf8(text.as_bytes()).unwrap();
+        assert_eq!(v.chars(), &['\n', 'a', 'b', 'é', '😀']);
+        let t = Tokens::encode(&v, text.as_bytes().to_vec()).unwrap();
+        assert_eq!(t, Tokens::U8(vec![1, 2, 0, 3, 4, 1]));
+        assert_eq!(v.encode(text).unwrap(), (0..t.len()).map(|i| t.get(i)).collect::<Vec<_>>());
+        let e = Tokens::encode(&v, "abc€".as_bytes().to_vec()).unwrap_err().to_string();
+        assert!(e.starts_with("2 character(s) are not in the model's vocabulary: 'c', '€'"), "{e}");
+        let e = Tokens::encode(&v, vec![b'a', 0xE9]).unwrap_err().to_string();
+        assert_eq!(e, "the text is not valid UTF-8 (bad byte at offset 1)");
+        // 300 distinct characters need two bytes; the tokens agree with `encode`.
+        let wide: String = (0..300u32).map(|i| char::from_u32(0x100 + i).unwrap()).collect();
+        let v = Vocab::from_utf8(wide.as_bytes()).unwrap();
+        let t = Tokens::encode(&v, wide.as_bytes().to_vec()).unwrap();
+        assert_eq!((t.width(), t.len(), t.get(299)), (2, 300, 299));
+        assert_eq!(Vocab::from_text(&wide), v);
     }
 
     #[test]

@@ -45,6 +45,36 @@ impl ModelConfig {
     pub fn recurrent(&self) -> RecurrentConfig {
         RecurrentConfig::new(self.cell, self.vocab, self.hidden).with_layers(self.layers).with_dropout(self.dropout)
     }
+
+    /// The number of parameters, in `f64` so that absurd sizes do not overflow: per layer
+    /// `G·H·(I + H) + 2·G·H` (`I = V` for the first layer, `H` above), and the head's `V·H + V`.
+    pub fn params(&self) -> f64 {
+        let (g, h, v) = (self.cell.gates() as f64, self.hidden as f64, self.vocab as f64);
+        let layer = |i: f64| g * h * (i + h) + 2.0 * g * h;
+        layer(v) + (self.layers.saturating_sub(1)) as f64 * layer(h) + v * h + v
+    }
+
+    /// About how many bytes training this model in `f32` takes, on windows of `steps × batch`
+    /// over `threads` batch shards with `moment_slots` optimizer moments per weight (Adam 2,
+    /// Adagrad and RMSProp 1, SGD 0):
+    /// - weights and gradients on every shard's copy, `2·P·threads`, and the moments, `slots·P`;
+    /// - writing a checkpoint with its training state: the tensors gathered, their bytes and
+    ///   two serialisations, `4·(1 + slots)·P`;
+    /// - what the forward pass keeps for backward, per layer, step and stream: the gate
+    ///   pre-activations and activations, the input projection, `h`, `c` and their gradients,
+    ///   `(3·G + 6)·H`; and the logits with their gradient, `2·V` per step and stream.
+    ///
+    /// Times 4 bytes. `recurrent train` refuses a run whose estimate exceeds the memory the
+    /// machine has available; `docs/reliability.md` compares it with measured peaks.
+    pub fn training_bytes(&self, steps: usize, batch: usize, threads: usize, moment_slots: usize) -> f64 {
+        let p = self.params();
+        let (g, h, v) = (self.cell.gates() as f64, self.hidden as f64, self.vocab as f64);
+        let rows = steps as f64 * batch as f64;
+        let slots = moment_slots as f64;
+        let weights = 2.0 * p * threads.max(1) as f64 + slots * p + 4.0 * (1.0 + slots) * p;
+        let activations = rows * (self.layers as f64 * (3.0 * g + 6.0) * h + 2.0 * v);
+        4.0 * (weights + activations)
+    }
 }
 
 /// A recurrent stack and a head over a vocabulary; parameters named `rnn.*` and `head.*`.
@@ -257,6 +287,19 @@ mod tests {
             m.visit_values(&mut |p, g| note(p, g));
         }
         out
+    }
+
+    // The parameter count against the tensors a model really has (2-layer LSTM and GRU).
+    #[test]
+    fn params_counts_every_tensor() {
+        for cell in [CellKind::Lstm, CellKind::Gru, CellKind::Rnn] {
+            let mc = ModelConfig { cell, vocab: 7, hidden: 5, layers: 2, dropout: 0.0 };
+            let mut m = CharModel::<f32>::new(mc.clone(), Init::PyTorch, &mut NumpyRng::new(1)).unwrap();
+            assert_eq!(mc.params(), m.num_params() as f64, "{cell}");
+        }
+        // By hand: an LSTM 1×100 on 65 characters has 4·100·(65 + 100) + 800 + 65·100 + 65.
+        let mc = ModelConfig { cell: CellKind::Lstm, vocab: 65, hidden: 100, layers: 1, dropout: 0.0 };
+        assert_eq!(mc.params(), 66_000.0 + 800.0 + 6_565.0);
     }
 
     // A target outside the vocabulary, or a count that does not match the inputs, is an error

@@ -39,15 +39,16 @@ pub fn pick(p: &[f64], temperature: f64, top_k: Option<usize>, rng: &mut NumpyRn
     }
 }
 
-/// Feeds `prime` (or a newline, or the first character, when empty) and generates
-/// `opts.length` characters, handing each to `emit` as it comes.
+/// Feeds `prime` (or a newline, or the first character, when empty) and generates up to
+/// `opts.length` characters, handing each to `emit` as it comes; generation stops early when
+/// `emit` returns `false` (its reader has gone, e.g. `recurrent sample | head`).
 pub fn sample<F: Float>(
     model: &mut CharModel<F>,
     vocab: &Vocab,
     prime: &str,
     opts: SampleOptions,
     rng: &mut NumpyRng,
-    mut emit: impl FnMut(char),
+    mut emit: impl FnMut(char) -> bool,
 ) -> Result<()> {
     if !(opts.temperature >= 0.0 && opts.temperature.is_finite()) {
         return Err(Error::Config(format!(
@@ -70,7 +71,9 @@ pub fn sample<F: Float>(
     for _ in 0..opts.length {
         let p: Vec<f64> = probs.expect("primed").row(0).iter().map(|v| v.f64()).collect();
         let next = pick(&p, opts.temperature, opts.top_k, rng);
-        emit(vocab.decode_one(next));
+        if !emit(vocab.decode_one(next)) {
+            break;
+        }
         let (p, s) = model.step_probs(&[next], state.as_ref(), t)?;
         probs = Some(p);
         state = Some(s);

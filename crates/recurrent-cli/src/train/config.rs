@@ -9,7 +9,8 @@ use std::path::PathBuf;
 /// Flags of `recurrent train`. Every flag left out takes the preset's value (or the default).
 #[derive(Args, Debug, Clone, Default)]
 pub struct TrainArgs {
-    /// The text to learn (UTF-8). Default: the bundled tiny-shakespeare, data/tinyshakespeare.txt.
+    /// The text to learn (UTF-8). Default: the bundled tiny-shakespeare (data/tinyshakespeare.txt,
+    /// compiled into the binary).
     pub text: Option<PathBuf>,
     /// Start from a preset.
     #[arg(long, value_enum)]
@@ -63,9 +64,20 @@ pub struct TrainArgs {
     /// stream.
     #[arg(long, value_enum)]
     pub split: Option<Split>,
-    /// Evaluate on validation and write checkpoints every N steps.
+    /// Evaluate on validation every N steps (and write a checkpoint when it improves).
     #[arg(long)]
     pub eval_every: Option<usize>,
+    /// Validate on the first N windows of the validation text only (0 = all of it); nanoGPT's
+    /// eval_iters.
+    #[arg(long)]
+    pub eval_windows: Option<usize>,
+    /// Write a checkpoint (last.safetensors and the training state) every N steps. Default:
+    /// --eval-every.
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    /// Also keep every checkpoint, as checkpoints/step<N>-epoch<E>-val<LOSS>.safetensors.
+    #[arg(long)]
+    pub keep_all: bool,
     /// Print a sample every N steps (0 = never).
     #[arg(long)]
     pub sample_every: Option<usize>,
@@ -80,8 +92,12 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the run saved in this folder, exactly.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "init_from")]
     pub resume: Option<PathBuf>,
+    /// Start a new run from this checkpoint's weights (a fresh optimizer, step 0), e.g. to go
+    /// on training on another text; the model's size and vocabulary come from the checkpoint.
+    #[arg(long)]
+    pub init_from: Option<PathBuf>,
     /// Threads: the batch is split over them (default: every core; saved with the run).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -124,6 +140,18 @@ pub struct TrainConfig {
     /// Threads (batch shards). Results are exactly reproducible for a given count.
     #[serde(default = "one")]
     pub threads: usize,
+    /// Validation windows used (0 = all; runs saved before this field validated on all).
+    #[serde(default)]
+    pub eval_windows: usize,
+    /// Checkpoint interval in steps (`None`: every `eval_every`).
+    #[serde(default)]
+    pub checkpoint_every: Option<usize>,
+    /// Keep every checkpoint under `checkpoints/`.
+    #[serde(default)]
+    pub keep_all: bool,
+    /// The checkpoint whose weights the run started from (`--init-from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
 }
 
 fn one() -> usize {
@@ -167,6 +195,10 @@ impl TrainConfig {
             frozen: vec![],
             smooth_decay: 0.98,
             threads: cores(),
+            eval_windows: 200,
+            checkpoint_every: None,
+            keep_all: false,
+            init_from: None,
         };
         match name {
             Preset::Default => base,
@@ -225,7 +257,13 @@ impl TrainConfig {
             ($($f:ident),*) => { $( if let Some(v) = a.$f.clone() { self.$f = v; } )* };
         }
         set!(cell, hidden, layers, dropout, seq_len, batch, optimizer, lr, lr_decay, lr_decay_after, clip, clip_norm);
-        set!(val_frac, split, eval_every, sample_every, log_every, seed, threads);
+        set!(val_frac, split, eval_every, sample_every, log_every, seed, threads, eval_windows);
+        if a.checkpoint_every.is_some() {
+            self.checkpoint_every = a.checkpoint_every;
+        }
+        if a.keep_all {
+            self.keep_all = true;
+        }
         if let Some(t) = &a.text {
             self.text = t.clone();
         }
@@ -247,6 +285,8 @@ impl TrainConfig {
             ("--batch", self.batch),
             ("--eval-every", self.eval_every),
             ("--log-every", self.log_every),
+            ("--checkpoint-every", self.checkpoint_every.unwrap_or(1)),
+            ("--threads", self.threads),
         ];
         for (flag, v) in positive {
             if v == 0 {
@@ -265,8 +305,10 @@ impl TrainConfig {
         if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
             bail!("--lr-decay {} is outside (0, 1]: use e.g. 0.97, or 1 for none", self.lr_decay);
         }
-        if self.clip < 0.0 || self.clip_norm < 0.0 {
-            bail!("--clip and --clip-norm must be 0 (off) or positive");
+        for (flag, v) in [("--clip", self.clip), ("--clip-norm", self.clip_norm)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                bail!("{flag} {v} is not a clipping threshold: give 0 (off) or a positive number such as 5");
+            }
         }
         if self.steps == Some(0) || self.epochs == Some(0) {
             bail!("--steps/--epochs is 0: give at least 1");
@@ -274,8 +316,14 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// The fields that fix the model and data layout: a resume must not change them.
-    pub fn architecture(&self) -> (Cell, usize, usize, usize, usize, Split) {
-        (self.cell, self.hidden, self.layers, self.seq_len, self.batch, self.split)
+    /// The fields that fix the model and data layout: a resume must not change them (the
+    /// validation fraction moves the split, and with it what the saved data position means).
+    pub fn architecture(&self) -> (Cell, usize, usize, usize, usize, Split, u64) {
+        (self.cell, self.hidden, self.layers, self.seq_len, self.batch, self.split, self.val_frac.to_bits())
+    }
+
+    /// Steps between checkpoints.
+    pub fn checkpoint_interval(&self) -> usize {
+        self.checkpoint_every.unwrap_or(self.eval_every)
     }
 }

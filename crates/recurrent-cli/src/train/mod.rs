@@ -4,18 +4,20 @@
 pub mod config;
 mod plot;
 
-use crate::args::{Loss, Preset};
-use crate::text::{default_corpus, read_text};
+pub mod folder;
+
+use crate::args::{Cell, Loss, Preset};
+use crate::text::{absolute, default_corpus, describe, load_tokens};
 use anyhow::{bail, Context, Result};
 use config::{TrainArgs, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use recurrent::checkpoint::{load_model, save_model, Meta};
-use recurrent::data::{Split, Vocab, Windows};
+use recurrent::data::{Split, Tokens, Vocab};
 use recurrent::model::{CharModel, Init, ModelConfig};
 use recurrent::optim::{Clip, Optimizer};
 use recurrent::sample::{sample, SampleOptions};
-use recurrent::train::state::{self, Progress};
+use recurrent::train::state::{self, DataId, Progress};
 use recurrent::train::Trainer;
 use recurrent::{CellKind, NumpyRng, Parameters, Reduction, State};
 use std::io::{IsTerminal, Write};
@@ -39,9 +41,10 @@ pub struct Metric {
 /// Everything a running training owns.
 struct Run {
     cfg: TrainConfig,
-    out: PathBuf,
+    /// The run folder, locked while this run writes into it.
+    folder: folder::Claimed,
     vocab: Vocab,
-    tokens: Vec<usize>,
+    tokens: Tokens,
     split: Split,
     /// The model, its optimizer, clipping and the loss's reduction: one training step.
     tr: Trainer<f32>,
@@ -49,13 +52,40 @@ struct Run {
     total: usize,
     metrics: Vec<Metric>,
     bar: Option<ProgressBar>,
+    /// The step this session started from (an interruption before any step saves nothing).
+    start_step: usize,
 }
 
 pub fn train(args: TrainArgs) -> Result<ExitCode> {
     let mut run = Run::prepare(&args)?;
+    signals::install();
     // A helper thread for the work inside a step (see `recurrent::par`) with two threads or more.
     let code = recurrent::parallel::with_threads(run.cfg.threads, || run.train_loop())?;
     Ok(code)
+}
+
+/// Ctrl-C and SIGTERM: the first asks the training loop to save and stop after the step in
+/// progress; a second ends the process at once.
+mod signals {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Installs the handler (once per process; a second call is a no-op).
+    pub fn install() {
+        let _ = ctrlc::set_handler(|| {
+            if SIGNALS.fetch_add(1, Ordering::SeqCst) >= 1 {
+                eprintln!("\nsecond interrupt: exiting at once (the last checkpoint is whole)");
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupted: saving a checkpoint after this step (interrupt again to exit at once)");
+        });
+    }
+
+    /// Whether an interrupt has come.
+    pub fn requested() -> bool {
+        SIGNALS.load(Ordering::SeqCst) > 0
+    }
 }
 
 /// `pytorch`, `normal:σ` or `uniform:a`.
@@ -85,73 +115,130 @@ fn timestamp() -> String {
     format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// Where a run comes from.
+enum Start {
+    /// A new model.
+    New,
+    /// The run saved in this folder, continued exactly.
+    Resume(PathBuf),
+    /// A new run from this checkpoint's weights.
+    InitFrom(PathBuf),
+}
+
+/// The memory this machine has available now (`MemAvailable`), when it can be read.
+fn available_memory() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0)
+}
+
+/// Refuses a run whose estimated memory exceeds what the machine has available.
+fn check_memory(cfg: &TrainConfig, mc: &ModelConfig, slots: usize, text_bytes: usize) -> Result<()> {
+    let need = mc.training_bytes(cfg.seq_len, cfg.batch, cfg.threads, slots) + text_bytes as f64;
+    let Some(have) = available_memory() else {
+        return Ok(());
+    };
+    if need > have {
+        bail!(
+            "a {} {}×{} on windows of {}×{} with {} thread(s) needs about {:.1} GB (weights, gradients, optimizer moments and activations), more than the {:.1} GB this machine has available: use a smaller --hidden, --batch or --seq-len",
+            mc.cell, cfg.layers, cfg.hidden, cfg.batch, cfg.seq_len, cfg.threads, need / 1e9, have / 1e9
+        );
+    }
+    Ok(())
+}
+
 impl Run {
     fn prepare(args: &TrainArgs) -> Result<Run> {
         // Threads are used coarsely (batch shards); the GEMMs inside each run on one.
         std::env::set_var("MATMUL_NUM_THREADS", "1");
-        let (cfg, out, resume) = match &args.resume {
-            Some(dir) => resolve_resume(dir, args)?,
-            None => {
+        let start = match (&args.resume, &args.init_from) {
+            (Some(dir), _) => Start::Resume(dir.clone()),
+            (None, Some(ck)) => Start::InitFrom(ck.clone()),
+            (None, None) => Start::New,
+        };
+        let (mut cfg, out) = match &start {
+            Start::Resume(dir) => resolve_resume(dir, args)?,
+            Start::New | Start::InitFrom(_) => {
                 let mut cfg = TrainConfig::preset(args.preset.unwrap_or(Preset::Default), default_corpus());
                 cfg.apply(args);
-                let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(timestamp()));
-                (cfg, out, None)
+                (cfg, args.out.clone())
+            }
+        };
+        let cores = config::cores();
+        match args.threads {
+            Some(n) if n > cores => {
+                bail!("--threads {n} is more than this machine's {cores} core(s): use at most {cores}")
+            }
+            Some(n) if n > cfg.batch => bail!(
+                "--threads {n} is more than --batch {}: each thread runs at least one stream; use at most {}",
+                cfg.batch,
+                cfg.batch
+            ),
+            Some(_) => {}
+            None if !matches!(start, Start::Resume(_)) => cfg.threads = cfg.threads.min(cfg.batch).max(1),
+            None => {}
+        }
+        // The model a run starts from, when it comes from a file.
+        let mut opt = Optimizer::new(cfg.optimizer.rule(cfg.rmsprop_alpha), cfg.lr).zeroing_grads(true);
+        let kind = CellKind::from(cfg.cell);
+        let loaded = match &start {
+            Start::New => None,
+            Start::Resume(dir) => Some(load_resumable(dir, &mut opt, kind)?),
+            Start::InitFrom(ck) => {
+                let (m, v, _) = load_model::<f32>(ck)?;
+                init_from_sizes(ck, &m.config, args, &mut cfg)?;
+                Some((m, v, None))
             }
         };
         cfg.validate()?;
-        let text = read_text(&cfg.text)?;
-        let kind = CellKind::from(cfg.cell);
-        let (mut model, vocab, resumed_from) = match &resume {
-            Some(ckpt) => {
-                let (m, v, meta) = load_model::<f32>(ckpt)?;
-                if m.config.cell != kind || m.config.hidden != cfg.hidden || m.config.layers != cfg.layers {
-                    bail!(
-                        "{} holds a {} {}×{}, but the run asks for a {} {}×{}: resume with the run's own settings",
-                        ckpt.display(),
-                        m.config.cell,
-                        m.config.layers,
-                        m.config.hidden,
-                        kind,
-                        cfg.layers,
-                        cfg.hidden
-                    );
-                }
-                (m, v, meta.get("step").and_then(|s| s.parse::<usize>().ok()))
+        let why = match &start {
+            Start::New => "",
+            Start::Resume(_) => "; resume on the run's own text",
+            Start::InitFrom(_) => "; --init-from needs a text of the checkpoint's characters, or train a new model",
+        };
+        let text = load_tokens(&cfg.text, loaded.as_ref().map(|l| &l.1), why).map_err(|e| match &start {
+            Start::Resume(dir) if args.text.is_none() => {
+                e.context(format!("the text saved in {}/config.json", dir.display()))
             }
-            None => {
-                let vocab = Vocab::from_text(&text);
-                let mc = ModelConfig {
-                    cell: kind,
-                    vocab: vocab.len(),
-                    hidden: cfg.hidden,
-                    layers: cfg.layers,
-                    dropout: cfg.dropout,
-                };
-                let mut rng = NumpyRng::new(cfg.seed);
-                (CharModel::new(mc, parse_init(&cfg.init)?, &mut rng)?, vocab, None)
-            }
+            _ => e,
+        })?;
+        if !matches!(start, Start::Resume(_)) {
+            cfg.text = absolute(&cfg.text);
+        }
+        let (vocab, tokens) = (text.vocab, text.tokens);
+        let mc = ModelConfig {
+            cell: kind,
+            vocab: vocab.len(),
+            hidden: cfg.hidden,
+            layers: cfg.layers,
+            dropout: cfg.dropout,
+        };
+        check_memory(&cfg, &mc, opt.moments.len(), tokens.len() * tokens.width())?;
+        let (mut model, saved) = match loaded {
+            Some((m, _, p)) => (m, p),
+            None => (CharModel::new(mc, parse_init(&cfg.init)?, &mut NumpyRng::new(cfg.seed))?, None),
         };
         model.rnn.config.dropout = cfg.dropout;
-        let tokens = vocab
-            .encode(&text)
-            .context("the text does not fit the checkpoint's vocabulary; resume on the same text")?;
         let split = Split::new(cfg.split.into(), tokens.len(), cfg.batch, cfg.seq_len, cfg.val_frac)?;
         let total = match (cfg.steps, cfg.epochs) {
             (Some(s), _) => s,
             (None, Some(e)) => e * split.train.count,
             (None, None) => bail!("give --steps or --epochs"),
         };
-        let mut opt = Optimizer::new(cfg.optimizer.rule(cfg.rmsprop_alpha), cfg.lr).zeroing_grads(true);
-        let p = match &resume {
-            Some(ckpt) => {
-                let sp = ckpt.with_file_name("last.state.safetensors");
-                let p = state::load(&sp, &mut opt, &mut model, kind)?;
+        let p = match saved {
+            Some(mut p) => {
+                check_same_data(&p, &text.id, &split, &cfg, args)?;
+                if total < p.step {
+                    bail!(
+                        "--steps {total} is below the run's step {}: give a larger --steps (or --epochs) to continue it",
+                        p.step
+                    );
+                }
                 if let Some(lr) = args.lr {
                     opt.lr = lr; // an explicit --lr overrides the saved (possibly decayed) rate
                 }
-                if resumed_from.is_some_and(|s| s != p.step) {
-                    bail!("{} (step {}) and {} (step {}) disagree: the run was interrupted while saving; resume from an earlier copy", ckpt.display(), resumed_from.unwrap_or(0), sp.display(), p.step);
-                }
+                p.data = Some(text.id);
                 p
             }
             None => Progress {
@@ -164,25 +251,34 @@ impl Run {
                 smooth: (vocab.len() as f64).ln() * if cfg.loss == Loss::Sum { cfg.seq_len as f64 } else { 1.0 },
                 best_val: None,
                 elapsed: 0.0,
+                first_loss: None,
+                data: Some(text.id),
             },
         };
-        std::fs::create_dir_all(&out).with_context(|| format!("cannot create the output folder {}", out.display()))?;
-        std::fs::write(out.join("config.json"), serde_json::to_string_pretty(&cfg)?)
-            .with_context(|| format!("cannot write into {}", out.display()))?;
-        let metrics = load_metrics(&out.join("metrics.jsonl"), p.step);
+        let folder = claim_folder(&start, out)?;
+        recurrent::checkpoint::write_atomic(
+            &folder.path.join("config.json"),
+            serde_json::to_string_pretty(&cfg)?.as_bytes(),
+        )?;
+        let metrics = load_metrics(&folder.path.join("metrics.jsonl"), p.step)?;
         let reduction = Reduction::from(cfg.loss);
         let clip = Clip { norm: cfg.clip_norm, value: cfg.clip };
         let mut tr = Trainer::new(model, opt, clip, reduction, cfg.threads);
         tr.frozen = cfg.frozen.clone();
         tr.report_grad_norm = true;
-        Ok(Run { cfg, out, vocab, tokens, split, tr, p, total, metrics, bar: None })
+        let start_step = p.step;
+        Ok(Run { cfg, folder, vocab, tokens, split, tr, p, total, metrics, bar: None, start_step })
     }
 
     fn say(&self, line: &str) {
         match &self.bar {
-            Some(b) => b.suspend(|| println!("{line}")),
-            None => println!("{line}"),
+            Some(b) => b.suspend(|| crate::outln(line)),
+            None => crate::outln(line),
         }
+    }
+
+    fn out(&self) -> &Path {
+        &self.folder.path
     }
 
     fn train_loop(&mut self) -> Result<ExitCode> {
@@ -190,8 +286,8 @@ impl Run {
         let nparams = self.tr.model.num_params();
         self.say(&format!(
             "training a {} {}×{} ({nparams} parameters) on {} ({} characters, vocabulary {}): {} windows of {b}×{t} per epoch, {} steps → {}",
-            self.cfg.cell, self.cfg.layers, self.cfg.hidden, self.cfg.text.display(), self.tokens.len(), self.vocab.len(),
-            self.split.train.count, self.total, self.out.display()
+            self.cfg.cell, self.cfg.layers, self.cfg.hidden, describe(&self.cfg.text), self.tokens.len(), self.vocab.len(),
+            self.split.train.count, self.total, self.out().display()
         ));
         if self.p.step >= self.total {
             self.say(&format!(
@@ -211,6 +307,10 @@ impl Run {
         let mut targets = vec![0usize; t * b];
         let (mut tick, mut tick_step) = (Instant::now(), self.p.step);
         while self.p.step < self.total {
+            if signals::requested() {
+                self.p.elapsed += tick.elapsed().as_secs_f64();
+                return self.interrupted();
+            }
             if self.p.window == self.split.train.count {
                 self.p.epoch += 1;
                 self.p.window = 0;
@@ -225,7 +325,13 @@ impl Run {
             let out = self.tr.step(inputs.view(), &targets, carry, rng)?;
             let loss = out.loss;
             if !out.updated {
-                return self.stop_on_nan(loss);
+                return self.stop(&format!("the loss (or the weights) became {loss}"));
+            }
+            // char-rnn's guard: a loss three times the first is an explosion, not learning.
+            let first = *self.p.first_loss.get_or_insert(loss);
+            if loss > 3.0 * first {
+                return self
+                    .stop(&format!("the loss exploded to {loss:.4} (more than 3× the first step's {first:.4})"));
             }
             let last_norm = out.grad_norm.expect("the trainer reports the norm");
             self.p.carry = Some(out.state);
@@ -236,20 +342,27 @@ impl Run {
             let d = if self.p.step == 1 && self.cfg.loss != Loss::Sum { 0.0 } else { self.cfg.smooth_decay };
             self.p.smooth = d * self.p.smooth + (1.0 - d) * loss;
             let step = self.p.step;
-            let (log, eval, last) =
-                (step.is_multiple_of(self.cfg.log_every), step.is_multiple_of(self.cfg.eval_every), step == self.total);
-            if log || eval || last {
+            let last = step == self.total;
+            let log = step.is_multiple_of(self.cfg.log_every);
+            let eval = step.is_multiple_of(self.cfg.eval_every) || last;
+            let ckpt = step.is_multiple_of(self.cfg.checkpoint_interval()) || last;
+            if log || eval || ckpt {
                 let dt = tick.elapsed().as_secs_f64();
                 self.p.elapsed += dt;
                 let cps = ((step - tick_step) * t * b) as f64 / dt.max(1e-9);
                 (tick, tick_step) = (Instant::now(), step);
-                let val = if eval || last { self.validate()? } else { None };
-                self.record(cps, last_norm, val);
-                if eval || last {
+                let val = if eval { self.validate()? } else { None };
+                if log || eval {
+                    self.record(cps, last_norm, val)?;
+                }
+                if eval || ckpt {
                     if !self.weights_finite() || val.is_some_and(|v| !v.is_finite()) {
-                        return self.stop_on_nan(f64::NAN);
+                        return self.stop("the weights (or the validation loss) became NaN or infinite");
                     }
-                    self.checkpoint(val)?;
+                    let improved = self.improves(val);
+                    if ckpt || improved {
+                        self.checkpoint(val, improved)?;
+                    }
                 }
             }
             if self.cfg.sample_every > 0 && step.is_multiple_of(self.cfg.sample_every) && !last {
@@ -264,11 +377,35 @@ impl Run {
             bar.finish_and_clear();
         }
         let best = self.p.best_val.map(|v| format!(", best validation loss {v:.4} nats/char")).unwrap_or_default();
-        println!("done: {} steps in {:.1} s{best}; checkpoints in {}", self.p.step, self.p.elapsed, self.out.display());
-        println!("--- sample (temperature 0.8) ---");
+        crate::outln(&format!(
+            "done: {} steps in {:.1} s{best}; checkpoints in {}",
+            self.p.step,
+            self.p.elapsed,
+            self.out().display()
+        ));
+        crate::outln("--- sample (temperature 0.8) ---");
         let s = self.sample_text(500, 0.8)?;
-        println!("{s}");
+        crate::outln(&s);
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// Ctrl-C or SIGTERM: a checkpoint of the step reached, a line saying how to continue, and
+    /// exit status 130.
+    fn interrupted(&mut self) -> Result<ExitCode> {
+        if let Some(bar) = self.bar.take() {
+            bar.abandon();
+        }
+        let out = self.out().display().to_string();
+        if self.p.step > self.start_step {
+            self.checkpoint(None, false)?;
+            eprintln!(
+                "interrupted at step {}: checkpoint saved in {out}; continue with: recurrent train --resume {out}",
+                self.p.step
+            );
+        } else {
+            eprintln!("interrupted before the first step of this session: nothing new to save in {out}");
+        }
+        Ok(ExitCode::from(130))
     }
 
     fn weights_finite(&mut self) -> bool {
@@ -277,29 +414,49 @@ impl Run {
         ok
     }
 
-    fn stop_on_nan(&mut self, loss: f64) -> Result<ExitCode> {
+    /// Stops a run that diverged, keeping the last good checkpoint; exit status 3.
+    fn stop(&mut self, what: &str) -> Result<ExitCode> {
         if let Some(bar) = self.bar.take() {
             bar.abandon();
         }
-        let last = self.out.join("last.safetensors");
+        let last = self.out().join("last.safetensors");
         let kept = if last.exists() {
             format!("the last good checkpoint is {}", last.display())
         } else {
             "no checkpoint was written yet".into()
         };
-        eprintln!("error: the loss (or the weights) became {loss} at step {}: training stopped; {kept}; lower --lr or set --clip-norm", self.p.step + 1);
+        eprintln!("error: {what} at step {}: training stopped; {kept}; lower --lr or set --clip-norm", self.p.step + 1);
         Ok(ExitCode::from(3))
     }
 
-    /// Validation loss in nats per character, from a zero state, state carried.
+    /// Validation loss in nats per character, from a zero state, state carried, over the first
+    /// `eval_windows` windows, on the training threads; `None` without validation text or when
+    /// an interrupt stops it.
     fn validate(&mut self) -> Result<Option<f64>> {
-        let Some(w) = self.split.val.clone() else {
+        let Some(w) = self.split.val.as_ref().map(|w| w.first_n(self.cfg.eval_windows)) else {
             return Ok(None);
         };
-        Ok(Some(eval_windows(&mut self.tr.model, &self.tokens, &w)?))
+        let mut inputs = Array2::zeros((w.steps, w.batch));
+        let mut targets = vec![0; w.steps * w.batch];
+        let mut state: Option<State<f32>> = None;
+        let mut total = 0.0;
+        let t0 = Instant::now();
+        for i in 0..w.count {
+            if signals::requested() {
+                return Ok(None);
+            }
+            if let Some(bar) = self.bar.as_ref().filter(|_| t0.elapsed().as_secs_f64() > 1.0) {
+                bar.set_message(format!("validating {}/{}", i, w.count));
+            }
+            w.fill(&self.tokens, i, &mut inputs, &mut targets);
+            let (l, s) = self.tr.eval_loss(inputs.view(), &targets, state.as_ref())?;
+            total += l;
+            state = Some(s);
+        }
+        Ok(Some(total / (w.count * w.steps * w.batch) as f64))
     }
 
-    fn record(&mut self, cps: f64, norm: f64, val: Option<f64>) {
+    fn record(&mut self, cps: f64, norm: f64, val: Option<f64>) -> Result<()> {
         let per_char = if self.cfg.loss == Loss::Sum { self.cfg.seq_len as f64 * self.cfg.batch as f64 } else { 1.0 };
         let epoch = self.p.epoch as f64 + self.p.window as f64 / self.split.train.count as f64;
         let m = Metric {
@@ -320,43 +477,65 @@ impl Run {
             Some(b) => b.set_message(msg),
             None => eprintln!("step {}/{} {msg}", self.p.step, self.total),
         }
-        let line = serde_json::to_string(&m).expect("serialisable");
-        let path = self.out.join("metrics.jsonl");
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
-            let _ = writeln!(f, "{line}");
-        }
+        // One write of one whole line, appended: a kill leaves at worst a torn last line, which
+        // the next resume drops (it keeps only lines up to its step, parsed whole).
+        let line = serde_json::to_string(&m).expect("serialisable") + "\n";
+        let path = self.out().join("metrics.jsonl");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .with_context(|| format!("cannot append to {}", path.display()))?;
         self.metrics.push(m);
         let train: Vec<(f64, f64)> = self.metrics.iter().map(|m| (m.step as f64, m.train_loss / per_char)).collect();
         let vals: Vec<(f64, f64)> =
             self.metrics.iter().filter_map(|m| m.val_loss.map(|v| (m.step as f64, v))).collect();
         if val.is_some() || self.p.step == self.total {
-            if let Err(e) = plot::write(&self.out, &train, &vals) {
+            if let Err(e) = plot::write(self.out(), &train, &vals) {
                 self.say(&format!("warning: {e}"));
             }
         }
+        Ok(())
     }
 
-    fn checkpoint(&mut self, val: Option<f64>) -> Result<()> {
+    /// Whether `val` is a new best (a run without validation text keeps its last as its best).
+    fn improves(&self, val: Option<f64>) -> bool {
+        match (val, self.p.best_val) {
+            (Some(v), Some(b)) => v < b,
+            (Some(_), None) => true,
+            (None, _) => self.split.val.is_none(),
+        }
+    }
+
+    /// Writes the training state (weights included: the one file a resume needs, the previous
+    /// one kept as `prev.state.safetensors`), then `last.safetensors`, then — when `improved` —
+    /// `best.safetensors`, then with --keep-all a copy named by step, epoch and loss.
+    fn checkpoint(&mut self, val: Option<f64>, improved: bool) -> Result<()> {
+        if improved {
+            self.p.best_val = val.or(self.p.best_val);
+        }
         let mut meta = Meta::new();
         meta.insert("step".into(), self.p.step.to_string());
         meta.insert("train_config".into(), serde_json::to_string(&self.cfg)?);
         if let Some(v) = val {
             meta.insert("val_loss".into(), v.to_string());
         }
-        let improved = match (val, self.p.best_val) {
-            (Some(v), Some(b)) => v < b,
-            (Some(_), None) => true,
-            (None, _) => true,
-        };
-        if improved {
-            self.p.best_val = val.or(self.p.best_val);
-        }
-        // The state first: a checkpoint is only resumable once both agree on the step.
+        let out = self.folder.path.clone();
         let tr = &mut self.tr;
-        state::save(&self.out.join("last.state.safetensors"), &self.p, &tr.opt, &mut tr.model)?;
-        save_model(&self.out.join("last.safetensors"), &mut tr.model, &self.vocab, &meta)?;
+        let (sp, prev) = (out.join("last.state.safetensors"), out.join("prev.state.safetensors"));
+        state::save(&sp, Some(&prev), &self.p, &tr.opt, &mut tr.model, &self.vocab, &meta)?;
+        save_model(&out.join("last.safetensors"), &mut tr.model, &self.vocab, &meta)?;
         if improved {
-            save_model(&self.out.join("best.safetensors"), &mut tr.model, &self.vocab, &meta)?;
+            save_model(&out.join("best.safetensors"), &mut tr.model, &self.vocab, &meta)?;
+        }
+        if self.cfg.keep_all {
+            let epoch = self.p.epoch as f64 + self.p.window as f64 / self.split.train.count as f64;
+            let v = val.map(|v| format!("-val{v:.4}")).unwrap_or_default();
+            let dir = out.join("checkpoints");
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let name = format!("step{:07}-epoch{epoch:.2}{v}.safetensors", self.p.step);
+            save_model(&dir.join(name), &mut tr.model, &self.vocab, &meta)?;
         }
         Ok(())
     }
@@ -365,43 +544,148 @@ impl Run {
         let mut s = String::new();
         let mut m = self.tr.model.clone();
         let opts = SampleOptions { length: n, temperature, top_k: None };
-        sample(&mut m, &self.vocab, "", opts, &mut self.p.rng_sample, |c| s.push(c))?;
+        sample(&mut m, &self.vocab, "", opts, &mut self.p.rng_sample, |c| {
+            s.push(c);
+            true
+        })?;
         Ok(s)
     }
 }
 
-/// Loss in nats per character over windows `w`, from a zero state, state carried.
-pub fn eval_windows(model: &mut CharModel<f32>, tokens: &[usize], w: &Windows) -> Result<f64> {
-    let mut inputs = Array2::zeros((w.steps, w.batch));
-    let mut targets = vec![0; w.steps * w.batch];
-    let mut state: Option<State<f32>> = None;
-    let mut total = 0.0;
-    for i in 0..w.count {
-        w.fill(tokens, i, &mut inputs, &mut targets);
-        let (l, s) = model.eval_loss(inputs.view(), &targets, state.as_ref())?;
-        total += l;
-        state = Some(s);
+/// The model, vocabulary and progress of the run saved in `dir`, from its training state
+/// (weights included); when that file is missing or damaged, from the one before it
+/// (`prev.state.safetensors`), with a note. A state of format 1 (no weights) resumes with the
+/// `last.safetensors` of the same step.
+fn load_resumable(
+    dir: &Path,
+    opt: &mut Optimizer<f32>,
+    kind: CellKind,
+) -> Result<(CharModel<f32>, Vocab, Option<Progress>)> {
+    let (sp, prev, last) =
+        (dir.join("last.state.safetensors"), dir.join("prev.state.safetensors"), dir.join("last.safetensors"));
+    let attempt = |path: &Path, opt: &mut Optimizer<f32>| -> Result<(CharModel<f32>, Vocab, Option<Progress>)> {
+        if state::holds_weights(path)? {
+            let (mut m, v, _) = load_model::<f32>(path)?;
+            let p = state::load(path, opt, &mut m, kind)?;
+            return Ok((m, v, Some(p)));
+        }
+        let (mut m, v, meta) = load_model::<f32>(&last)?;
+        let p = state::load(path, opt, &mut m, kind)?;
+        let saved = meta.get("step").and_then(|s| s.parse::<usize>().ok());
+        if saved.is_some_and(|s| s != p.step) {
+            bail!("{} (step {}) and {} (step {}) disagree: the run was interrupted while saving; resume from an earlier copy", last.display(), saved.unwrap_or(0), path.display(), p.step);
+        }
+        Ok((m, v, Some(p)))
+    };
+    match attempt(&sp, opt) {
+        Ok(r) => Ok(r),
+        Err(e) if prev.exists() => {
+            let r = attempt(&prev, opt).map_err(|e2| e2.context(format!("{e}; and the checkpoint before it")))?;
+            let step = r.2.as_ref().map_or(0, |p| p.step);
+            eprintln!("note: {e}; resuming from the checkpoint before it, {} (step {step})", prev.display());
+            Ok(r)
+        }
+        Err(e) => Err(e),
     }
-    Ok(total / (w.count * w.steps * w.batch) as f64)
 }
 
-fn load_metrics(path: &Path, upto: usize) -> Vec<Metric> {
+/// With --init-from, the model's sizes come from the checkpoint; flags asking for others are
+/// refused.
+fn init_from_sizes(ck: &Path, mc: &ModelConfig, args: &TrainArgs, cfg: &mut TrainConfig) -> Result<()> {
+    let cell = Cell::from(mc.cell);
+    let asks_other = args.cell.is_some_and(|c| c != cell)
+        || args.hidden.is_some_and(|h| h != mc.hidden)
+        || args.layers.is_some_and(|l| l != mc.layers);
+    if asks_other {
+        bail!(
+            "--init-from {} holds a {} {}×{}: leave out --cell/--hidden/--layers, or give the checkpoint's",
+            ck.display(),
+            mc.cell,
+            mc.layers,
+            mc.hidden
+        );
+    }
+    (cfg.cell, cfg.hidden, cfg.layers) = (cell, mc.hidden, mc.layers);
+    cfg.init_from = Some(absolute(ck));
+    Ok(())
+}
+
+/// A resumed run's saved data position must refer to this text and split.
+fn check_same_data(p: &Progress, id: &DataId, split: &Split, cfg: &TrainConfig, args: &TrainArgs) -> Result<()> {
+    let dir = args.resume.as_deref().unwrap_or(Path::new("RUN")).display().to_string();
+    let init = format!("start a new run from its weights with --init-from {dir}/last.safetensors");
+    match &p.data {
+        Some(d) if d != id => bail!(
+            "{} is not the text this run was trained on ({} characters, sha256 {}…; this one: {} characters, sha256 {}…): resume on that text, or {init}",
+            describe(&cfg.text),
+            d.chars,
+            &d.sha256[..12.min(d.sha256.len())],
+            id.chars,
+            &id.sha256[..12]
+        ),
+        None if p.window > split.train.count => bail!(
+            "the run's saved position (window {} of an epoch) is past the {} windows of {}: resume on the text the run was trained on, or {init}",
+            p.window,
+            split.train.count,
+            describe(&cfg.text)
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The run folder, claimed: a new run's (given and empty, or a new `runs/<timestamp>`), or the
+/// resumed run's own, or another one for its continuation (given and empty; the metrics and
+/// `best.safetensors` are copied into it).
+fn claim_folder(start: &Start, out: Option<PathBuf>) -> Result<folder::Claimed> {
+    match start {
+        Start::New | Start::InitFrom(_) => {
+            let dir = match out {
+                Some(o) => o,
+                None => folder::create_unique(Path::new("runs"), &timestamp())?,
+            };
+            let claimed = folder::claim(&dir)?;
+            folder::refuse_existing_run(&dir)?;
+            Ok(claimed)
+        }
+        Start::Resume(dir) => {
+            let out = out.unwrap_or_else(|| dir.clone());
+            if folder::same_folder(dir, &out) {
+                return folder::claim(dir);
+            }
+            let claimed = folder::claim(&out)?;
+            folder::refuse_existing_run(&out)?;
+            for f in ["metrics.jsonl", "best.safetensors"] {
+                if dir.join(f).exists() {
+                    let bytes =
+                        std::fs::read(dir.join(f)).with_context(|| format!("cannot read {}", dir.join(f).display()))?;
+                    recurrent::checkpoint::write_atomic(&out.join(f), &bytes)?;
+                }
+            }
+            Ok(claimed)
+        }
+    }
+}
+
+/// The metrics of a resumed run up to its step; lines past it (from an interrupted session)
+/// or torn by a kill are dropped from the file too, which is rewritten atomically.
+fn load_metrics(path: &Path, upto: usize) -> Result<Vec<Metric>> {
     let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let rows: Vec<Metric> =
         text.lines().filter_map(|l| serde_json::from_str::<Metric>(l).ok()).filter(|m| m.step <= upto).collect();
-    // Lines past the resumed step came from an interrupted session: drop them from the file too.
     let kept: String = rows.iter().map(|m| serde_json::to_string(m).expect("serialisable") + "\n").collect();
-    let _ = std::fs::write(path, kept);
-    rows
+    if kept != text {
+        recurrent::checkpoint::write_atomic(path, kept.as_bytes())?;
+    }
+    Ok(rows)
 }
 
 /// The saved configuration of the run in `dir`, with the flags given now applied; flags that
-/// would change the model or the data layout are refused.
-fn resolve_resume(dir: &Path, args: &TrainArgs) -> Result<(TrainConfig, PathBuf, Option<PathBuf>)> {
-    let ckpt = dir.join("last.safetensors");
-    if !ckpt.exists() {
+/// would change the model or the data layout are refused. Returns it and the output folder.
+fn resolve_resume(dir: &Path, args: &TrainArgs) -> Result<(TrainConfig, Option<PathBuf>)> {
+    let has_state = ["last.state.safetensors", "prev.state.safetensors"].iter().any(|f| dir.join(f).exists());
+    if !has_state && !dir.join("last.safetensors").exists() {
         bail!("{} holds no checkpoint (last.safetensors): give the --out folder of an earlier run", dir.display());
     }
     let saved = std::fs::read_to_string(dir.join("config.json"))
@@ -412,19 +696,19 @@ fn resolve_resume(dir: &Path, args: &TrainArgs) -> Result<(TrainConfig, PathBuf,
     if args.preset.is_some() {
         bail!("--preset cannot change a resumed run: leave it out");
     }
+    let threads_before = cfg.threads;
     cfg.apply(args);
     if cfg.architecture() != before {
-        bail!("--resume {}: the run is a {} {}×{} with seq-len {} and batch {} ({} split); flags asking for another architecture or data layout cannot resume it: leave them out or start a new run", dir.display(), before.0, before.2, before.1, before.3, before.4, before.5);
+        bail!("--resume {}: the run is a {} {}×{} with seq-len {}, batch {}, {} split and val-frac {}; flags asking for another architecture or data layout cannot resume it: leave them out or start a new run", dir.display(), before.0, before.2, before.1, before.3, before.4, before.5, f64::from_bits(before.6));
     }
     if args.optimizer.is_some() && cfg.optimizer != serde_json::from_str::<TrainConfig>(&saved)?.optimizer {
         bail!("--optimizer cannot change a resumed run: leave it out");
     }
-    let out = args.out.clone().unwrap_or_else(|| dir.to_path_buf());
-    if out != dir {
-        std::fs::create_dir_all(&out)?;
-        if dir.join("metrics.jsonl").exists() {
-            std::fs::copy(dir.join("metrics.jsonl"), out.join("metrics.jsonl"))?;
-        }
+    if cfg.threads != threads_before {
+        eprintln!(
+            "note: this run was trained on {threads_before} thread(s); on {} its continuation is not bit for bit an uninterrupted run's (the shards' gradients are added in another order): leave --threads out to keep it exact",
+            cfg.threads
+        );
     }
-    Ok((cfg, out, Some(ckpt)))
+    Ok((cfg, Some(args.out.clone().unwrap_or_else(|| dir.to_path_buf()))))
 }

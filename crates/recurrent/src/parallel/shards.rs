@@ -82,8 +82,42 @@ impl<F: Float> Shards<F> {
             copy_params(main, rep);
         }
         let part = |s: usize| ShardInput::cut(inputs, targets, state, bounds[s], seeds.as_ref().map(|v| v[s]));
-        let (first, rest) = self.run(main, n, part, reduction);
+        let (first, rest) = self.run(main, n, part, reduction, true);
         self.merge(main, &bounds, reduction, first, rest)
+    }
+
+    /// [`CharModel::eval_loss`] (the summed loss, nothing kept for backward) on `inputs (T, B)`,
+    /// sharded over the batch like [`Shards::forward_backward`]: the streams are independent,
+    /// so each shard's loss is that of its columns, and they are added in shard order.
+    ///
+    /// # Errors
+    /// The errors of [`CharModel::forward_loss`].
+    pub fn eval_loss(
+        &mut self,
+        main: &mut CharModel<F>,
+        inputs: ArrayView2<'_, usize>,
+        targets: &[usize],
+        state: Option<&State<F>>,
+    ) -> Result<(f64, State<F>)> {
+        let b = inputs.ncols();
+        let n = self.len().min(b).max(1);
+        if n == 1 {
+            return main.eval_loss(inputs, targets, state);
+        }
+        let bounds: Vec<(usize, usize)> = (0..n).map(|s| (s * b / n, (s + 1) * b / n)).collect();
+        for rep in self.replicas.iter_mut().take(n - 1) {
+            copy_params(main, rep);
+        }
+        let part = |s: usize| ShardInput::cut(inputs, targets, state, bounds[s], None);
+        let (first, rest) = self.run(main, n, part, Reduction::Sum, false);
+        let mut out = State::zeros(&main.rnn.config, b);
+        let mut loss = 0.0;
+        for (s, res) in std::iter::once(first).chain(rest).enumerate() {
+            let (l, st) = res?;
+            loss += l;
+            put_columns(&mut out, bounds[s], st);
+        }
+        Ok((loss, out))
     }
 
     /// Whether the batch runs whole, its large products cut in two ([`Parallelism::Products`]
@@ -100,11 +134,14 @@ impl<F: Float> Shards<F> {
         n: usize,
         part: impl Fn(usize) -> ShardInput<F> + Sync,
         reduction: Reduction,
+        backward: bool,
     ) -> (ShardResult<F>, Vec<ShardResult<F>>) {
         if n == 2 && crate::parallel::available() {
             let (rep, p1) = (&mut self.replicas[0], part(1));
-            let (first, second) =
-                crate::parallel::join(|| part(0).run(main, reduction), move || p1.run(rep, reduction));
+            let (first, second) = crate::parallel::join(
+                || part(0).run(main, reduction, backward),
+                move || p1.run(rep, reduction, backward),
+            );
             return (first, vec![second]);
         }
         std::thread::scope(|sc| {
@@ -115,10 +152,10 @@ impl<F: Float> Shards<F> {
                 .enumerate()
                 .map(|(s, rep)| {
                     let p = part(s + 1);
-                    sc.spawn(move || p.run(rep, reduction))
+                    sc.spawn(move || p.run(rep, reduction, backward))
                 })
                 .collect();
-            let first = part(0).run(main, reduction);
+            let first = part(0).run(main, reduction, backward);
             (first, handles.into_iter().map(|h| h.join().expect("a shard panicked")).collect())
         })
     }
@@ -144,13 +181,7 @@ impl<F: Float> Shards<F> {
         };
         let mut loss = 0.0;
         let mut out = State::zeros(&main.rnn.config, b);
-        let mut put = |s: usize, st: State<F>| {
-            let (b0, b1) = bounds[s];
-            out.h.slice_mut(ndarray::s![.., b0..b1, ..]).assign(&st.h);
-            if let (Some(c), Some(sc)) = (out.c.as_mut(), st.c) {
-                c.slice_mut(ndarray::s![.., b0..b1, ..]).assign(&sc);
-            }
-        };
+        let mut put = |s: usize, st: State<F>| put_columns(&mut out, bounds[s], st);
         let (l0, s0) = first?;
         loss += l0 * weight(0);
         scale_grads(main, F::c(weight(0)));
@@ -162,6 +193,14 @@ impl<F: Float> Shards<F> {
             put(s + 1, st);
         }
         Ok((loss, out))
+    }
+}
+
+/// Writes a shard's final state into columns `b0..b1` of the batch's.
+fn put_columns<F: Float>(out: &mut State<F>, (b0, b1): (usize, usize), st: State<F>) {
+    out.h.slice_mut(ndarray::s![.., b0..b1, ..]).assign(&st.h);
+    if let (Some(c), Some(sc)) = (out.c.as_mut(), st.c) {
+        c.slice_mut(ndarray::s![.., b0..b1, ..]).assign(&sc);
     }
 }
 
@@ -192,8 +231,11 @@ impl<F: Float> ShardInput<F> {
         ShardInput { x, y, state, seed }
     }
 
-    /// Forward and backward on `m`, its gradients zeroed first.
-    fn run(self, m: &mut CharModel<F>, reduction: Reduction) -> ShardResult<F> {
+    /// Forward and (when `backward`) backward on `m`, its gradients zeroed first.
+    fn run(self, m: &mut CharModel<F>, reduction: Reduction, backward: bool) -> ShardResult<F> {
+        if !backward {
+            return m.eval_loss(self.x.view(), &self.y, self.state.as_ref());
+        }
         let mut rng = self.seed.map(NumpyRng::new);
         m.zero_grad();
         let r = m.forward_loss(self.x.view(), &self.y, self.state.as_ref(), reduction, rng.as_mut())?;

@@ -112,6 +112,21 @@ impl<F: Float> Trainer<F> {
         Ok(StepOutcome { loss, state, grad_norm, updated: true })
     }
 
+    /// The summed loss of `inputs (T, B)` against `targets` from `state`, without an update
+    /// (validation), on the same threads as [`Trainer::step`]: each thread scores its share of
+    /// the streams, the sums are added in a fixed order.
+    ///
+    /// # Errors
+    /// When the inputs do not fit the model (see [`CharModel::forward_loss`]).
+    pub fn eval_loss(
+        &mut self,
+        inputs: ArrayView2<'_, usize>,
+        targets: &[usize],
+        state: Option<&State<F>>,
+    ) -> Result<(f64, State<F>)> {
+        self.shards.eval_loss(&mut self.model, inputs, targets, state)
+    }
+
     /// How two threads share a step (see [`Parallelism`]; batch shards by default).
     pub fn set_parallelism(&mut self, p: Parallelism) {
         self.shards.parallelism = p;

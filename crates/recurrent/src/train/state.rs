@@ -1,10 +1,18 @@
 //! The training state saved beside a checkpoint (`last.state.safetensors`), so that a resumed
-//! run continues bit for bit: optimizer moments and step count, learning rate, the carried
-//! hidden state, the data position, both random generators, the smoothed loss and the clock.
+//! run continues bit for bit: the weights, optimizer moments and step count, learning rate, the
+//! carried hidden state, the data position (and which text it refers to), both random
+//! generators, the smoothed loss and the clock.
+//!
+//! The file is one atomic unit: it holds the weights itself (under the checkpoint's names, with
+//! its `config` and `vocab` metadata, so [`crate::checkpoint::load_model`] reads it), and a run
+//! resumes from it alone. Files of format 1 (before the weights moved in) hold no weights; they
+//! resume with the `last.safetensors` of the same step.
 
-use crate::checkpoint::{read_tensors, restore_into, serialize, write_atomic, Meta};
+use crate::checkpoint::{config_json, read_tensors, restore_into, serialize, write_atomic_keeping, Meta};
+use crate::data::Vocab;
 use crate::error::{Error, Result};
 use crate::layer::Parameters;
+use crate::model::CharModel;
 use crate::optim::Optimizer;
 use crate::rng::{NumpyRng, RngState};
 use crate::{CellKind, State};
@@ -32,7 +40,33 @@ pub struct Progress {
     pub best_val: Option<f64>,
     /// Seconds of training so far, over every session of the run.
     pub elapsed: f64,
+    /// The first step's training loss (a loss past three times it is an explosion, as in
+    /// char-rnn); `None` before the first step.
+    pub first_loss: Option<f64>,
+    /// The text the data position refers to; `None` in files of format 1.
+    pub data: Option<DataId>,
 }
+
+/// Which text a saved data position refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataId {
+    /// The SHA-256 of the text's bytes, in hex.
+    pub sha256: String,
+    /// Its length in characters.
+    pub chars: usize,
+}
+
+impl DataId {
+    /// The identity of UTF-8 text `bytes` of `chars` characters.
+    pub fn of(bytes: &[u8], chars: usize) -> Self {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(bytes);
+        DataId { sha256: d.iter().map(|b| format!("{b:02x}")).collect(), chars }
+    }
+}
+
+/// The format written by [`save`].
+pub const STATE_FORMAT: &str = "recurrent-train-state/2";
 
 fn rng_json(r: &NumpyRng) -> Value {
     let s = r.state();
@@ -44,18 +78,29 @@ fn rng_from(v: &Value) -> Option<NumpyRng> {
     NumpyRng::from_state(&RngState { key, pos: v["pos"].as_u64()? as usize, gauss: v["gauss"].as_f64() })
 }
 
-/// Writes the state of a run (its progress and its optimizer, for `model`'s tensors) atomically.
+/// Writes the state of a run atomically: `model`'s weights with their `vocab` and the `extra`
+/// metadata (as a checkpoint holds them), its optimizer and its progress. The file `path` held
+/// until now becomes `previous` when given (see [`crate::checkpoint::write_atomic_keeping`]).
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be written.
-pub fn save<M: Parameters<f32>>(path: &Path, p: &Progress, opt: &Optimizer<f32>, model: &mut M) -> Result<()> {
+pub fn save(
+    path: &Path,
+    previous: Option<&Path>,
+    p: &Progress,
+    opt: &Optimizer<f32>,
+    model: &mut CharModel<f32>,
+    vocab: &Vocab,
+    extra: &Meta,
+) -> Result<()> {
     let mut names = Vec::new();
     let mut shapes = Vec::new();
-    model.visit(&mut |n, s, _, _| {
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+    model.visit(&mut |n, s, w, _| {
         names.push(n.to_string());
         shapes.push(s.to_vec());
+        tensors.push((n.to_string(), s.to_vec(), w.to_vec()));
     });
-    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
     for (slot, bufs) in opt.moments.iter().enumerate() {
         for ((n, s), b) in names.iter().zip(&shapes).zip(bufs) {
             tensors.push((format!("opt.{slot}.{n}"), s.clone(), b.clone()));
@@ -72,11 +117,16 @@ pub fn save<M: Parameters<f32>>(path: &Path, p: &Progress, opt: &Optimizer<f32>,
         "elapsed_s": p.elapsed, "lr": opt.lr, "optimizer_steps": opt.steps, "optimizer": opt.rule.name(),
         "moment_slots": opt.moments.len(),
         "rng_dropout": rng_json(&p.rng_dropout), "rng_sample": rng_json(&p.rng_sample),
+        "first_loss": p.first_loss,
+        "data": p.data.as_ref().map(|d| json!({"sha256": d.sha256, "chars": d.chars})),
     });
-    let mut meta = Meta::new();
-    meta.insert("format".into(), "recurrent-train-state/1".into());
+    let mut meta = extra.clone();
+    meta.insert("format".into(), STATE_FORMAT.into());
+    meta.insert("config".into(), config_json(&model.config));
+    let chars: Vec<String> = vocab.chars().iter().map(|c| c.to_string()).collect();
+    meta.insert("vocab".into(), serde_json::to_string(&chars).expect("strings"));
     meta.insert("state".into(), st.to_string());
-    write_atomic(path, &serialize(&tensors, &meta)?)
+    write_atomic_keeping(path, previous, &serialize(&tensors, &meta)?)
 }
 
 /// Reads the state back into `opt` (whose rule must be the saved one) and returns the progress.
@@ -143,5 +193,19 @@ pub fn load<M: Parameters<f32>>(
         smooth: st["smooth"].as_f64().ok_or_else(bad)?,
         best_val: st["best_val"].as_f64(),
         elapsed: st["elapsed_s"].as_f64().unwrap_or(0.0),
+        first_loss: st["first_loss"].as_f64(),
+        data: st["data"]["sha256"]
+            .as_str()
+            .zip(st["data"]["chars"].as_u64())
+            .map(|(h, n)| DataId { sha256: h.to_string(), chars: n as usize }),
     })
+}
+
+/// Whether the state file at `path` holds the weights (format 2 and later).
+///
+/// # Errors
+/// [`Error::Io`] when it cannot be read (missing, truncated, damaged).
+pub fn holds_weights(path: &Path) -> Result<bool> {
+    let (_, meta) = read_tensors(path)?;
+    Ok(meta.get("format").is_some_and(|f| f != "recurrent-train-state/1"))
 }

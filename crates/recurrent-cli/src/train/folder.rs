@@ -1,0 +1,114 @@
+//! The run folder: a new one is never an existing run's, a run's files are never replaced by
+//! another run's, and while a run writes into a folder it holds a lock on it, so a second
+//! process cannot write there at the same time.
+
+use anyhow::{bail, Context, Result};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// The files that make a folder a run's.
+pub const RUN_FILES: [&str; 5] =
+    ["config.json", "last.safetensors", "last.state.safetensors", "best.safetensors", "metrics.jsonl"];
+
+/// A run folder claimed for writing; the lock is released when this is dropped (or the
+/// process dies, whatever the way).
+#[derive(Debug)]
+pub struct Claimed {
+    /// The folder.
+    pub path: PathBuf,
+    _lock: File,
+}
+
+/// The run files `dir` already holds.
+pub fn run_files(dir: &Path) -> Vec<&'static str> {
+    RUN_FILES.into_iter().filter(|f| dir.join(f).exists()).collect()
+}
+
+/// Refuses to start a new run in a folder that holds one.
+pub fn refuse_existing_run(dir: &Path) -> Result<()> {
+    let found = run_files(dir);
+    if !found.is_empty() {
+        bail!(
+            "{} already holds a run ({}): continue it with --resume {}, or give another --out; nothing was changed",
+            dir.display(),
+            found.join(", "),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` name the same folder, however written (`b` may not exist yet).
+pub fn same_folder(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// A new folder `runs/<timestamp>` (created here, so two runs started in the same second get
+/// `runs/<timestamp>` and `runs/<timestamp>-2`).
+pub fn create_unique(parent: &Path, stamp: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(parent).with_context(|| format!("cannot create the folder {}", parent.display()))?;
+    for n in 1.. {
+        let p = if n == 1 { parent.join(stamp) } else { parent.join(format!("{stamp}-{n}")) };
+        match std::fs::create_dir(&p) {
+            Ok(()) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => bail!("cannot create the run folder {}: {e}", p.display()),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// Creates `dir` if needed and takes its lock (`dir/.lock`); refuses when another process
+/// holds it. Temporary files that a killed writer left are removed.
+pub fn claim(dir: &Path) -> Result<Claimed> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the output folder {}", dir.display()))?;
+    let lock_path = dir.join(".lock");
+    let lock = File::create(&lock_path).with_context(|| format!("cannot write into {}", dir.display()))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another `recurrent train` is writing into {}: wait for it to finish, or give another --out",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => bail!("cannot lock {}: {e}", lock_path.display()),
+    }
+    let removed = recurrent::checkpoint::remove_stale_temporaries(dir);
+    if removed > 0 {
+        eprintln!("removed {removed} temporary file(s) an interrupted run left in {}", dir.display());
+    }
+    Ok(Claimed { path: dir.to_path_buf(), _lock: lock })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_claim_is_refused_until_the_first_is_dropped() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(".last.safetensors.tmp-99999"), b"half").unwrap();
+        let first = claim(d.path()).unwrap();
+        assert!(!d.path().join(".last.safetensors.tmp-99999").exists(), "stale temporary removed");
+        let e = claim(d.path()).unwrap_err().to_string();
+        assert!(e.starts_with("another `recurrent train` is writing into"), "{e}");
+        drop(first);
+        assert!(claim(d.path()).is_ok());
+    }
+
+    #[test]
+    fn unique_folders_and_existing_runs() {
+        let d = tempfile::tempdir().unwrap();
+        let a = create_unique(d.path(), "20261201-120000").unwrap();
+        let b = create_unique(d.path(), "20261201-120000").unwrap();
+        assert_eq!(b.file_name().unwrap(), "20261201-120000-2");
+        assert!(refuse_existing_run(&a).is_ok());
+        std::fs::write(a.join("metrics.jsonl"), "").unwrap();
+        let e = refuse_existing_run(&a).unwrap_err().to_string();
+        assert!(e.contains("already holds a run (metrics.jsonl): continue it with --resume"), "{e}");
+        assert!(same_folder(&a, &d.path().join("./20261201-120000")));
+        assert!(!same_folder(&a, &b));
+    }
+}

@@ -6,9 +6,11 @@ use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-/// The files that make a folder a run's.
-pub const RUN_FILES: [&str; 5] =
-    ["config.json", "last.safetensors", "last.state.safetensors", "best.safetensors", "metrics.jsonl"];
+/// The files that make a folder a run's: its checkpoints. A folder with only a `config.json`
+/// and metrics holds a run stopped before its first checkpoint, which cannot be resumed; a new
+/// run may start over in it.
+pub const RUN_FILES: [&str; 4] =
+    ["last.state.safetensors", "prev.state.safetensors", "last.safetensors", "best.safetensors"];
 
 /// A run folder claimed for writing; the lock is released when this is dropped (or the
 /// process dies, whatever the way).
@@ -106,8 +108,11 @@ mod tests {
         assert_eq!(b.file_name().unwrap(), "20261201-120000-2");
         assert!(refuse_existing_run(&a).is_ok());
         std::fs::write(a.join("metrics.jsonl"), "").unwrap();
+        std::fs::write(a.join("config.json"), "").unwrap();
+        assert!(refuse_existing_run(&a).is_ok(), "no checkpoint yet: nothing to lose");
+        std::fs::write(a.join("best.safetensors"), "").unwrap();
         let e = refuse_existing_run(&a).unwrap_err().to_string();
-        assert!(e.contains("already holds a run (metrics.jsonl): continue it with --resume"), "{e}");
+        assert!(e.contains("already holds a run (best.safetensors): continue it with --resume"), "{e}");
         assert!(same_folder(&a, &d.path().join("./20261201-120000")));
         assert!(!same_folder(&a, &b));
     }

@@ -684,8 +684,10 @@ fn load_metrics(path: &Path, upto: usize) -> Result<Vec<Metric>> {
 /// The saved configuration of the run in `dir`, with the flags given now applied; flags that
 /// would change the model or the data layout are refused. Returns it and the output folder.
 fn resolve_resume(dir: &Path, args: &TrainArgs) -> Result<(TrainConfig, Option<PathBuf>)> {
-    let has_state = ["last.state.safetensors", "prev.state.safetensors"].iter().any(|f| dir.join(f).exists());
-    if !has_state && !dir.join("last.safetensors").exists() {
+    if folder::run_files(dir).is_empty() {
+        if dir.join("config.json").exists() {
+            bail!("{} holds no checkpoint (last.safetensors): the run stopped before its first; start it again with --out {}", dir.display(), dir.display());
+        }
         bail!("{} holds no checkpoint (last.safetensors): give the --out folder of an earlier run", dir.display());
     }
     let saved = std::fs::read_to_string(dir.join("config.json"))

@@ -56,6 +56,12 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     if a.threads == 0 {
         bail!("--threads is 0: give at least 1");
     }
+    if !(a.seconds > 0.0 && a.seconds.is_finite()) {
+        bail!("--seconds {} is not a duration: give a positive number of seconds, e.g. 5", a.seconds);
+    }
+    if a.steps == Some(0) {
+        bail!("--steps is 0: give at least 1, or leave it out to time --seconds");
+    }
     // Threads are used coarsely (batch shards, see `Shards`); the GEMMs inside run on one.
     std::env::set_var("MATMUL_NUM_THREADS", "1");
     let names: Vec<&str> = match a.config.as_str() {

@@ -39,6 +39,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprintln!(
+                "error: give a command: gradcheck, grads, train, sample, eval or bench; run with --help for usage"
+            );
+            return ExitCode::from(2);
+        }
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
             eprintln!("{}", one_line(&e.to_string()));

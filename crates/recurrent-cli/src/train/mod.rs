@@ -141,7 +141,7 @@ fn check_memory(cfg: &TrainConfig, mc: &ModelConfig, slots: usize, text_bytes: u
     };
     if need > have {
         bail!(
-            "a {} {}×{} on windows of {}×{} with {} thread(s) needs about {:.1} GB (weights, gradients, optimizer moments and activations), more than the {:.1} GB this machine has available: use a smaller --hidden, --batch or --seq-len",
+            "a {} {}×{} on windows of batch {} × seq-len {} with {} thread(s) needs about {:.1} GB (weights, gradients, optimizer moments and activations), more than the {:.1} GB this machine has available: use a smaller --hidden, --batch or --seq-len",
             mc.cell, cfg.layers, cfg.hidden, cfg.batch, cfg.seq_len, cfg.threads, need / 1e9, have / 1e9
         );
     }

@@ -6,7 +6,7 @@ use clap::Args;
 use recurrent::checkpoint::load_model;
 use recurrent::sample::{sample as draw, SampleOptions};
 use recurrent::NumpyRng;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 /// Flags of `recurrent sample`.
@@ -98,7 +98,19 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     // character after the first is predicted exactly once.
     let n = tokens.len() - 1;
     let (mut total, mut state, mut at) = (0.0, None, 0);
+    // Progress on a terminal for texts that take more than a moment.
+    let bar = (std::io::stderr().is_terminal() && n > 1 << 20).then(|| {
+        let b = indicatif::ProgressBar::new(n as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("scoring {bar:30} {pos}/{len} characters ETA {eta}")
+                .expect("valid template"),
+        );
+        b
+    });
     while at < n {
+        if let Some(b) = &bar {
+            b.set_position(at as u64);
+        }
         let len = 256.min(n - at);
         let x = ndarray::Array2::from_shape_fn((len, 1), |(i, _)| tokens.get(at + i));
         let y: Vec<usize> = (at + 1..at + 1 + len).map(|i| tokens.get(i)).collect();
@@ -106,6 +118,9 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         total += loss;
         state = Some(s);
         at += len;
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
     let nats = total / n as f64;
     crate::outln(&format!("{n} characters: {nats:.4} nats/char, {:.4} bits/char", nats / std::f64::consts::LN_2));

@@ -10,10 +10,11 @@ course tests in crates/recurrent/tests/course.rs compare against:
       sum(a_next * da_next) [+ sum(c_next * dc_next)]   for the cell functions,
       sum(a * da)                                        for the sequence functions.
 
-The lstm_backward cell of the course draws da with shape (5, 10, 4) for a sequence of 7 steps;
-its loop then runs over 4 steps only and starts the walk back at step 3 with caches[3]. The
-meaningful reading is "the upstream gradient is zero for steps 4..6", so da is zero-padded to
-(5, 10, 7) here; see the comment in the Rust test.
+The lstm_backward cell of the course draws no Wy, by (zeros), runs lstm_forward over 7 steps,
+then draws da with shape (5, 10, 4); its loop takes T_x from da, so it walks back over steps
+3..0 with caches[3]..caches[0]: the gradient of sum_{t<4} a<t> da<t>, dx of shape (3, 10, 4).
+The true values equal the course's later printed ones; its earlier printed ones are reproduced
+here by a backward that never carries da_prev/dc_prev to the earlier step.
 
     pip install numpy torch && python3 scripts/course_reference.py
 """
@@ -151,38 +152,75 @@ for k, v in g.items():
     out["lstm_cell_backward." + k] = v.numpy()
 print("lstm_cell_backward dxt[1][2] =", txt.grad[1][2].item(), " da_prev[2][3] =", tap.grad[2][3].item(), " dc_prev[2][3] =", tcp.grad[2][3].item())
 
-# ---- lstm_backward (da drawn (5, 10, 4) as the course does, zero-padded to 7 steps) --------
+# ---- lstm_backward: the course's cell draws no Wy, by (it sets them to zeros), runs
+# lstm_forward, then draws da (5, 10, 4); T_x comes from da, so its backward walks steps 3..0
+# with caches[3]..caches[0]: the gradient of sum_{t<4} a<t> * da[:, :, t]. dx is (3, 10, 4).
+LSTM_GATES = [("Wf", (5, 8)), ("bf", (5, 1)), ("Wi", (5, 8)), ("bi", (5, 1)), ("Wo", (5, 8)), ("bo", (5, 1)), ("Wc", (5, 8)), ("bc", (5, 1))]
 np.random.seed(1)
 x = np.random.randn(3, 10, 7)
 a0 = np.random.randn(5, 10)
-p = draw_rnn_params(LSTM_ORDER)
-da4 = np.random.randn(5, 10, 4)
-da = np.zeros((5, 10, 7))
-da[:, :, :4] = da4
+p = draw_rnn_params(LSTM_GATES)
+p["Wy"], p["by"] = np.zeros((2, 5)), np.zeros((2, 1))
+da = np.random.randn(5, 10, 4)
 tp = {k: T(v) for k, v in p.items()}
 tx, ta0 = T(x), T(a0)
 at, ct, loss = ta0, torch.zeros(5, 10, dtype=torch.float64), 0
-for t in range(7):
+for t in range(4):
     at, ct = lstm_step(tx[:, :, t], at, ct, tp, torch)
     loss = loss + (at * torch.tensor(da[:, :, t])).sum()
 loss.backward()
-g = {"dx": tx.grad, "da0": ta0.grad}
+g = {"dx": tx.grad[:, :, :4], "da0": ta0.grad}
 g.update({"d" + k: tp[k].grad for k in ["Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo"]})
 for k, v in g.items():
     out["lstm_backward." + k] = v.numpy()
-print("lstm_backward dx[1][2] =", tx.grad[1][2].numpy(), " da0[2][3] =", ta0.grad[2][3].item())
+print("lstm_backward (true)           dx[1][2] =", g["dx"][1][2].numpy(), " da0[2][3] =", g["da0"][2][3].item(),
+      " dWf[3][1] =", g["dWf"][3][1].item(), " dbf[4] =", g["dbf"][4].numpy())
+COURSE_TRUE = {"dx[1][2]": [0.00218254, 0.28205375, -0.48292508, -0.43281115], "da0[2][3]": 0.312770310257}
+print("  the course's later printed values:", COURSE_TRUE)
 
-# Cases as a learner saves them for `recurrent grads --layout course` (rnn_backward's and
-# lstm_backward's setups above, with da padded to the sequence length).
+# The earlier version of the notebook printed other numbers. They are what a backward gives that
+# never carries da_prev and dc_prev to the earlier step: each step's cell differentiated alone,
+# a<t-1> and c<t-1> held constant (detached), with only da[:, :, t] reaching a<t>.
+tp = {k: T(v) for k, v in p.items()}
+tx, ta0 = T(x), T(a0)
+at, ct = ta0, torch.zeros(5, 10, dtype=torch.float64)
+loss = 0
+for t in range(4):
+    a_prev = at if t == 0 else at.detach()
+    at, ct = lstm_step(tx[:, :, t], a_prev, ct.detach(), tp, torch)
+    loss = loss + (at * torch.tensor(da[:, :, t])).sum()
+loss.backward()
+g = {"dx": tx.grad[:, :, :4], "da0": ta0.grad}
+g.update({"d" + k: tp[k].grad for k in ["Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo"]})
+for k, v in g.items():
+    out["lstm_backward_no_recurrence." + k] = v.numpy()
+print("lstm_backward (no recurrence)  dx[1][2] =", g["dx"][1][2].numpy(), " da0[2][3] =", g["da0"][2][3].item(),
+      " dWf[3][1] =", g["dWf"][3][1].item(), " dbf[4] =", g["dbf"][4].numpy())
+COURSE_OLD = {"dx[1][2]": [-0.00173313, 0.08287442, -0.30545663, -0.43281115], "da0[2][3]": -0.095911501954,
+              "dWf[3][1]": -0.0698198561274, "dbf[4]": [-0.0565788]}
+print("  the course's earlier printed values:", COURSE_OLD)
+old = [g["dx"][1][2].numpy(), [g["da0"][2][3].item()], [g["dWf"][3][1].item()], g["dbf"][4].numpy()]
+printed = [COURSE_OLD["dx[1][2]"], [COURSE_OLD["da0[2][3]"]], [COURSE_OLD["dWf[3][1]"]], COURSE_OLD["dbf[4]"]]
+agree = all(np.allclose(a, b, rtol=0, atol=1e-8) for a, b in zip(old, printed))
+print("  the no-recurrence backward reproduces the earlier printed values:", agree)
+assert agree
+
+# Cases as a learner saves them for `recurrent grads --layout course`: rnn_backward's and
+# lstm_backward's setups above exactly as the course draws them (da of 4 steps for x of 7), and
+# lstm_cell_backward's under the cell function's names (xt, a_prev, c_prev, da_next, dc_next).
 np.random.seed(1)
 x = np.random.randn(3, 10, 4); a0 = np.random.randn(5, 10)
 p = draw_rnn_params([("Wax", (5, 3)), ("Waa", (5, 5)), ("Wya", (2, 5)), ("ba", (5, 1)), ("by", (2, 1))])
 np.savez(os.path.join(OUT, "course_case_rnn.npz"), x=x, a0=a0, da=np.random.randn(5, 10, 4), Wax=p["Wax"], Waa=p["Waa"], ba=p["ba"].ravel())
 np.random.seed(1)
 x = np.random.randn(3, 10, 7); a0 = np.random.randn(5, 10)
+p = draw_rnn_params(LSTM_GATES)
+np.savez(os.path.join(OUT, "course_case_lstm.npz"), x=x, a0=a0, da=np.random.randn(5, 10, 4), **p)
+np.random.seed(1)
+xt = np.random.randn(3, 10); a_prev = np.random.randn(5, 10); c_prev = np.random.randn(5, 10)
 p = draw_rnn_params(LSTM_ORDER)
-da = np.zeros((5, 10, 7)); da[:, :, :4] = np.random.randn(5, 10, 4)
-np.savez(os.path.join(OUT, "course_case_lstm.npz"), x=x, a0=a0, da=da, **{k: v for k, v in p.items() if k not in ("Wy", "by")})
+da_next = np.random.randn(5, 10); dc_next = np.random.randn(5, 10)
+np.savez(os.path.join(OUT, "course_case_lstm_cell.npz"), xt=xt, a_prev=a_prev, c_prev=c_prev, da_next=da_next, dc_next=dc_next, **p)
 
 np.savez(os.path.join(OUT, "course_reference.npz"), **{k: np.asarray(v, dtype=np.float64) for k, v in out.items()})
 print("wrote", len(out), "arrays; numpy", np.__version__, "torch", torch.__version__)

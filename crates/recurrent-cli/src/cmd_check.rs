@@ -84,7 +84,8 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
 /// Flags of `recurrent grads`.
 #[derive(Args, Debug)]
 pub struct GradsArgs {
-    /// The case: an .npz with PyTorch-named weights, x (T, B, I), optional h0/c0, dy, dh_n, dc_n.
+    /// The case: an .npz with PyTorch-named weights, x (T, B, I), optional h0/c0, dy, dh_n, dc_n
+    /// (torch layout); or the course's names (course layout).
     case: PathBuf,
     /// The cell.
     #[arg(long, value_enum)]
@@ -93,20 +94,45 @@ pub struct GradsArgs {
     #[arg(long)]
     out: PathBuf,
     /// torch: PyTorch names and (T, B, I); course: the numpy course's names and (n_x, m, T_x),
-    /// with a0 and da, writing dx, da0, dWax, dWaa, dba (or the LSTM set).
+    /// with a0 and da (optional c0, dc), writing dx, da0, dWax, dWaa, dba (or the LSTM set); or
+    /// one step under the cell functions' names (xt, a_prev, c_prev, da_next, dc_next).
     #[arg(long, default_value = "torch")]
     layout: String,
+    /// x is (B, T, I) and dy (B, T, D·H), as nn.RNN/LSTM/GRU(batch_first=True) take them
+    /// (torch layout).
+    #[arg(long)]
+    batch_first: bool,
 }
 
 pub fn grads(a: GradsArgs) -> Result<()> {
     let kind = CellKind::from(a.cell);
     let case = read_npz(&a.case)?;
-    let out = match a.layout.as_str() {
-        "torch" | "pytorch" => grads_for_case(kind, &case),
-        "course" => recurrent::course::grads_for_case(kind, &case),
+    let course = match a.layout.as_str() {
+        "torch" | "pytorch" => false,
+        "course" => true,
         l => bail!("unknown --layout '{l}': use torch or course"),
+    };
+    if course && a.batch_first {
+        bail!("--batch-first is for the torch layout: the course's x is always (n_x, m, T_x)");
+    }
+    let out = if course {
+        recurrent::course::grads_for_case(kind, &case)
+    } else {
+        grads_for_case(kind, &case, a.batch_first)
     }
     .with_context(|| format!("case {}", a.case.display()))?;
+    // The course's lstm_backward takes T from da: say so when da is shorter than x.
+    if let (true, Some(x), Some(da)) = (course, case.get("x"), case.get("da")) {
+        let (tx, td) = (x.shape().last().copied(), da.shape().last().copied());
+        if let (Some(tx), Some(td)) = (tx, td) {
+            if td < tx && x.ndim() == 3 {
+                eprintln!(
+                    "note: da has {td} steps and x {tx}: gradients are for the first {td} steps, as the course's backward takes T_x from da; dx is {}",
+                    recurrent::error::fmt_shape(out["dx"].shape())
+                );
+            }
+        }
+    }
     write_npz(&a.out, &out)?;
     crate::outln(&format!(
         "wrote {} arrays to {}: {}",

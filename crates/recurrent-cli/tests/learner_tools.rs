@@ -93,21 +93,26 @@ fn grads_reports_a_missing_file() {
     assert!(stderr(&o).contains("cannot read /nonexistent/case.npz"), "{}", stderr(&o));
 }
 
-/// `grads --layout course` on cases saved by numpy (scripts/course_reference.py): the course's
-/// gradient names, and torch's float64 values (course_reference.npz).
+/// `grads --layout course` on cases saved by numpy exactly as the course draws them
+/// (scripts/course_reference.py): the course's gradient names and shapes, and torch's float64
+/// values (course_reference.npz). lstm_backward's da has 4 steps for a 7-step x, as in the
+/// course: the gradients are for the first 4 steps, with a note; lstm_cell_backward's case, with
+/// a non-zero c_prev and dc_next, under the cell function's names.
 #[test]
 fn grads_course_layout_round_trips_numpy_cases() {
     let reference = read_npz(&fixture("course_reference.npz")).unwrap();
-    for (cell, prefix, names) in [
-        ("rnn", "rnn_backward.", &["dx", "da0", "dWax", "dWaa", "dba"][..]),
-        ("lstm", "lstm_backward.", &["dx", "da0", "dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo"][..]),
+    let lstm = ["dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo"];
+    for (case, cell, prefix, names) in [
+        ("rnn", "rnn", "rnn_backward.", vec!["dx", "da0", "dWax", "dWaa", "dba"]),
+        ("lstm", "lstm", "lstm_backward.", [&["dx", "da0"][..], &lstm].concat()),
+        ("lstm_cell", "lstm", "lstm_cell_backward.", [&["dxt", "da_prev", "dc_prev"][..], &lstm].concat()),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("ours.npz");
-        let case = fixture(&format!("course_case_{cell}.npz"));
+        let case_path = fixture(&format!("course_case_{case}.npz"));
         let o = recurrent(&[
             "grads",
-            case.to_str().unwrap(),
+            case_path.to_str().unwrap(),
             "--cell",
             cell,
             "--layout",
@@ -116,15 +121,47 @@ fn grads_course_layout_round_trips_numpy_cases() {
             out.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
+        if case == "lstm" {
+            assert_eq!(
+                stderr(&o).trim(),
+                "note: da has 4 steps and x 7: gradients are for the first 4 steps, as the course's backward takes T_x from da; dx is (3, 10, 4)"
+            );
+        } else {
+            assert_eq!(stderr(&o), "");
+        }
         let ours = read_npz(&out).unwrap();
-        for n in names {
+        for n in &names {
             let want = &reference[&format!("{prefix}{n}")];
-            let got = ours[*n].as_standard_layout().into_owned().into_shape_with_order(want.shape()).unwrap();
-            let want = want.as_standard_layout();
+            let got = &ours[*n];
+            // Biases: the course's (n, 1) against torch's (n, 1) or (n,).
+            assert_eq!(got.len(), want.len(), "{case} {n}");
+            if !n.starts_with("db") {
+                assert_eq!(got.shape(), want.shape(), "{case} {n}: the course's shape");
+            }
             let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let d = got.iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-            assert!(d <= 1e-10 * scale, "{cell} {n}: differs from torch by {d:.3e}");
+            assert!(d <= 1e-10 * scale, "{case} {n}: differs from torch by {d:.3e}");
         }
+    }
+}
+
+/// `grads --batch-first` takes PyTorch's batch-first fixture and gives its gradients; without
+/// the flag the message says how B was read and names the flag.
+#[test]
+fn grads_batch_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ours.npz");
+    let case = fixture("torch_lstm_bf.npz");
+    let args = ["grads", case.to_str().unwrap(), "--cell", "lstm", "--out", out.to_str().unwrap()];
+    let o = recurrent(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("add --batch-first"), "{}", stderr(&o));
+    let o = recurrent(&[&args[..], &["--batch-first"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (ours, theirs) = (read_npz(&out).unwrap(), read_npz(&case).unwrap());
+    for name in ["y", "dx", "dh0", "dc0", "dweight_hh_l1_reverse"] {
+        let d = (&ours[name] - &theirs[name]).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(d < 1e-12, "{name}: {d:.3e}");
     }
 }
 

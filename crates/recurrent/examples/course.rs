@@ -5,7 +5,7 @@
 //! against torch in float64 and finite differences); where the course's own printed values are
 //! known to be wrong, a note says so.
 
-use ndarray::{s, Array3, ArrayView1};
+use ndarray::{s, Array2, ArrayView1};
 use recurrent::course::replay::{self, randn2, randn3};
 use recurrent::course::*;
 
@@ -94,17 +94,12 @@ fn main() -> Result<(), recurrent::Error> {
     println!("gradients[\"dc_prev\"][2][3] = {:.10}", g["dc_prev"][[2, 3]]);
 
     println!("\n== lstm_backward ==");
-    let mut r = replay::lstm_seq();
+    // The course's cell: no Wy, by drawn (zeros); lstm_forward over 7 steps; da (5, 10, 4); the
+    // backward takes T_x = 4 from da and walks back from caches[3].
+    let mut r = replay::lstm_backward_seq();
     let x = r.x.unwrap();
     let (_, _, _, caches) = lstm_forward(x.view(), r.inputs["a0"].view(), &r.parameters)?;
-    let da4 = randn3(&mut r.rng, 5, 10, 4);
-    println!("note: the course draws da as (5, 10, 4) for a 7-step sequence; padded with zeros to (5, 10, 7).");
-    println!("note: a backward that never adds the gradient flowing back from step t+1 gives dx[1][2] =");
-    println!(
-        "      [0.01824746 -0.16769361 -0.34378042 0.53886581]: right only at the last step. These walk back for real."
-    );
-    let mut da: Array3<f64> = Array3::zeros((5, 10, 7));
-    da.slice_mut(s![.., .., ..4]).assign(&da4);
+    let da = randn3(&mut r.rng, 5, 10, 4);
     let g = lstm_backward(da.view(), &caches)?;
     println!(
         "gradients[\"dx\"][1][2] = {}\ngradients[\"dx\"].shape = {:?}",
@@ -112,6 +107,26 @@ fn main() -> Result<(), recurrent::Error> {
         g["dx"].shape()
     );
     print_lstm_grads(&g, "dx", "da0");
+    // The course's earlier versions printed other values: those of a backward that never carries
+    // da_prev and dc_prev to the earlier step (scripts/course_reference.py shows the match).
+    let zeros = Array2::<f64>::zeros((5, 10));
+    let (mut dx, mut da0, mut dwf, mut dbf) = (Array2::<f64>::zeros((3, 4)), 0.0, 0.0, 0.0);
+    for t in (0..4).rev() {
+        let gt = lstm_cell_backward(da.slice(s![.., .., t]), zeros.view(), &caches.caches[t])?;
+        dx.column_mut(t).assign(&gt["dxt"].slice(s![.., 2]));
+        dwf += gt["dWf"][[3, 1]];
+        dbf += gt["dbf"][[4, 0]];
+        if t == 0 {
+            da0 = gt["da_prev"][[2, 3]];
+        }
+    }
+    println!("the course's earlier printed values are the mistake of not carrying da_prev and dc_prev back:");
+    println!(
+        "  that backward gives dx[1][2] = {}, da0[2][3] = {da0:.12}, dWf[3][1] = {dwf:.13}, dbf[4] = [{dbf:.7}]",
+        row(dx.row(1))
+    );
+    println!("  as printed there:   dx[1][2] = [-0.00173313 0.08287442 -0.30545663 -0.43281115], da0[2][3] = -0.095911501954, dWf[3][1] = -0.0698198561274, dbf[4] = [-0.0565788]");
+    println!("  it agrees with the true gradient only at the last step (t = 3).");
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use crate::error::{fmt_shape, Error, Result};
 use crate::layer::stack::{Input, Recurrent, RecurrentConfig, State};
 use crate::layer::Parameters;
 use crate::Float;
-use ndarray::{Array1, Array2, Array3, ArrayD, Ix1, Ix2, Ix3};
+use ndarray::{Array1, Array2, Array3, ArrayD, Ix1, Ix2};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -134,9 +134,29 @@ pub fn parameters_to_tensors<F: Float>(m: &mut impl Parameters<F>, prefix: &str,
 /// Reads the optional state tensors `h` and `c` (names given) for batch `b`.
 pub fn read_state(cfg: &RecurrentConfig, t: &Tensors, h: &str, c: &str, b: usize) -> Result<Option<State<f64>>> {
     let want = [cfg.num_layers * cfg.directions(), b, cfg.hidden_size];
-    let why = "(L·D, B, H) =";
-    let hv = t.get(h).map(|_| take::<Ix3>(t, h, &want, why)).transpose()?;
-    let cv = t.get(c).map(|_| take::<Ix3>(t, c, &want, why)).transpose()?;
+    let layout = if cfg.batch_first { "x as (B, T, I)" } else { "x as (T, B, I)" };
+    let hint = if cfg.batch_first {
+        "if x is (T, B, I), leave out --batch-first"
+    } else {
+        "if x is (B, T, I), add --batch-first"
+    };
+    let check = |name: &str| -> Result<Option<Array3<f64>>> {
+        let Some(a) = t.get(name) else {
+            return Ok(None);
+        };
+        if a.shape() != want {
+            let why = format!(
+                "a stack of {} layer(s) × {} direction(s) with hidden size {} and B = {b} (from {layout}) expects (L·D, B, H) = {}; {hint}",
+                cfg.num_layers,
+                cfg.directions(),
+                cfg.hidden_size,
+                fmt_shape(&want)
+            );
+            return Err(Error::shape(name, a.shape(), why));
+        }
+        Ok(Some(a.clone().into_dimensionality().expect("3-d")))
+    };
+    let (hv, cv) = (check(h)?, check(c)?);
     if cv.is_some() && !cfg.kind.has_cell_state() {
         return Err(Error::Config(format!("{c} is given but a {} has no cell state: remove it", cfg.kind)));
     }
@@ -154,21 +174,38 @@ pub fn read_state(cfg: &RecurrentConfig, t: &Tensors, h: &str, c: &str, b: usize
 }
 
 /// `recurrent grads`: the outputs and the gradients of `Σ y⊙dy + Σ h_n⊙dh_n + Σ c_n⊙dc_n` for a
-/// case of PyTorch-named weights, `x (T, B, I)`, optional `h0`/`c0 (L·D, B, H)`, `dy (T, B, D·H)`
-/// and optional `dh_n`/`dc_n`. Returns `y`, `h_n`, (`c_n`), and `dNAME` for every weight, `dx`,
-/// `dh0` (and `dc0` for LSTM), all in `f64`.
-pub fn grads_for_case(kind: CellKind, case: &Tensors) -> Result<Tensors> {
-    let cfg = infer_config(kind, case, "")?;
+/// case of PyTorch-named weights, `x (T, B, I)` (or `(B, T, I)` with `batch_first`, as
+/// `nn.LSTM(batch_first=True)` takes it), optional `h0`/`c0 (L·D, B, H)`, optional `dy` (the
+/// output's shape; zeros when absent) and optional `dh_n`/`dc_n`. Returns `y`, `h_n`, (`c_n`),
+/// and `dNAME` for every weight, `dx`, `dh0` (and `dc0` for LSTM), all in `f64`.
+pub fn grads_for_case(kind: CellKind, case: &Tensors, batch_first: bool) -> Result<Tensors> {
+    let cfg = infer_config(kind, case, "")?.with_batch_first(batch_first);
     let mut r = recurrent_from_tensors::<f64>(&cfg, case, "")?;
-    let x = case.get("x").ok_or_else(|| Error::Missing(format!("x: expected shape (T, B, {})", cfg.input_size)))?;
+    let layout = if batch_first { "(B, T, I)" } else { "(T, B, I)" };
+    let x = case
+        .get("x")
+        .ok_or_else(|| Error::Missing(format!("x: expected shape {layout} with I = {}", cfg.input_size)))?;
     if x.ndim() != 3 || x.shape()[2] != cfg.input_size {
-        let why = format!("the weights expect (T, B, I) with input size {}", cfg.input_size);
+        let why = format!("the weights expect {layout} with input size {}", cfg.input_size);
         return Err(Error::shape("x", x.shape(), why));
     }
     let x: Array3<f64> = x.clone().into_dimensionality().expect("3-d");
-    let (t, b) = (x.shape()[0], x.shape()[1]);
+    let (t, b) = if batch_first { (x.shape()[1], x.shape()[0]) } else { (x.shape()[0], x.shape()[1]) };
     let s0 = read_state(&cfg, case, "h0", "c0", b)?;
-    let dy = take::<Ix3>(case, "dy", &[t, b, r.output_size()], "the output (T, B, D·H) =")?;
+    let want_y = if batch_first { [b, t, r.output_size()] } else { [t, b, r.output_size()] };
+    let dy = match case.get("dy") {
+        Some(a) if a.shape() != want_y => {
+            let (lay, hint) = if batch_first {
+                ("(B, T, D·H)", "if x is (T, B, I), leave out --batch-first")
+            } else {
+                ("(T, B, D·H)", "if x is (B, T, I), add --batch-first")
+            };
+            let why = format!("the output y is {lay} = {}: give dy the output's shape; {hint}", fmt_shape(&want_y));
+            return Err(Error::shape("dy", a.shape(), why));
+        }
+        Some(a) => a.clone().into_dimensionality().expect("3-d"),
+        None => Array3::zeros(want_y),
+    };
     let ds = read_state(&cfg, case, "dh_n", "dc_n", b)?;
     let (y, hn) = r.forward(Input::Dense(x.view()), s0.as_ref(), None)?;
     let (dx, dh0) = r.backward(dy.view(), ds.as_ref())?;

@@ -157,27 +157,28 @@ fn lstm_cell_backward_matches_torch() {
     matches_torch(&g, &reference(), "lstm_cell_backward.");
 }
 
-/// The course draws `da` with shape (5, 10, 4) for a 7-step sequence, so its loop walks back
-/// over 4 steps only, starting at caches[3]. Read as "no upstream gradient after step 3", the
-/// right answer is the backward pass with `da` zero-padded to 7 steps, which is what we assert
-/// (torch float64 on the same arrays). A backward that never adds the gradient flowing back from
-/// step t+1 agrees with it only at the last step: see the next test.
+/// The course's lstm_backward cell exactly: no `Wy`, `by` drawn (zeros), `lstm_forward` over 7
+/// steps, then `da (5, 10, 4)`; the backward takes `T_x = 4` from `da` and walks back from
+/// caches[3]. Torch float64 on the same arrays (the gradient of Σ_{t<4} a⟨t⟩⊙da⟨t⟩) agrees with
+/// every gradient, and the values the course's later versions print are reproduced.
 #[test]
-fn lstm_backward_matches_torch_with_the_setup_mended() {
-    let mut r = replay::lstm_seq();
+fn lstm_backward_replays_the_course_cell() {
+    let mut r = replay::lstm_backward_seq();
     let (_, _, _, caches) = lstm_forward(r.x.as_ref().unwrap().view(), r.inputs["a0"].view(), &r.parameters).unwrap();
-    let da4 = randn3(&mut r.rng, 5, 10, 4);
-    // As drawn, da does not fit the sequence: refused in words.
-    let e = lstm_backward(da4.view(), &caches).unwrap_err().to_string();
-    assert!(e.starts_with("da is (5, 10, 4) but the forward pass had a of shape (5, 10, 7)"), "{e}");
-    let mut da = Array3::zeros((5, 10, 7));
-    da.slice_mut(s![.., .., ..4]).assign(&da4);
+    let da = randn3(&mut r.rng, 5, 10, 4);
     let g = lstm_backward(da.view(), &caches).unwrap();
     matches_torch(&g, &reference(), "lstm_backward.");
-    close(&g["dx"].slice(s![1, 2, ..4]).to_vec(), &[0.02065391, -0.26197282, -0.0782652, 0.53886581], 1e-8, "dx[1][2]");
+    assert_eq!(g["dx"].shape(), &[3, 10, 4]);
+    // Printed by the course: dx[1][2] = [0.00218254 0.28205375 -0.48292508 -0.43281115],
+    // da0[2][3] = 0.312770310257.
+    close(&g["dx"].slice(s![1, 2, ..]).to_vec(), &[0.00218254, 0.28205375, -0.48292508, -0.43281115], 1e-8, "dx[1][2]");
+    close(&[g["da0"][[2, 3]]], &[0.312770310257], 1e-12, "da0[2][3]");
+    // More steps of da than the forward pass had is refused in words.
+    let e = lstm_backward(Array3::zeros((5, 10, 8)).view(), &caches).unwrap_err().to_string();
+    assert!(e.starts_with("da is (5, 10, 8) but the forward pass had a of shape (5, 10, 7)"), "{e}");
 }
 
-/// `x is (4, 10, 7) but Wax expects n_x = 3` (SPEC §1's example of a shape error in words).
+/// `x is (4, 10, 7) but Wax expects n_x = 3`/// `x is (4, 10, 7) but Wax expects n_x = 3` (SPEC §1's example of a shape error in words).
 #[test]
 fn shape_errors_are_in_words() {
     let mut r = NumpyRng::new(1);
@@ -189,34 +190,82 @@ fn shape_errors_are_in_words() {
     assert_eq!(e, "a_prev is (4, 10) but (n_a, m) = (5, 10) is expected");
 }
 
-/// The classic bug, shown on the course's lstm_backward setup: walking back with
-/// `lstm_cell_backward(da[:, :, t], dc_prevt, caches[t])` — without `+ da_prevt` — gives
-/// dx[1][2] = [0.01824746, -0.16769361, -0.34378042, 0.53886581] (same numbers from a numpy
-/// replay), which agrees with the truth [0.02065391, -0.26197282, -0.0782652, 0.53886581] only at
-/// the last step.
+/// The classic bug, on the course's lstm_backward cell: walking back with
+/// `lstm_cell_backward(da[:, :, t], 0, caches[t])` — never adding `da_prev` and `dc_prev` from step
+/// t+1. scripts/course_reference.py computes that mistake independently (torch autograd with the
+/// previous state detached: `lstm_backward_no_recurrence.*` in the fixture) and checks that it
+/// reproduces the numbers the course's earlier versions printed: dx[1][2] = [-0.00173313
+/// 0.08287442 -0.30545663 -0.43281115], da0[2][3] = -0.095911501954, dWf[3][1] =
+/// -0.0698198561274, dbf[4] = [-0.0565788]. The same loop over this library's cell backward
+/// gives the fixture's arrays, and agrees with the truth only at the last step.
 #[test]
-fn dropping_da_prev_agrees_only_at_the_last_step() {
-    let mut r = replay::lstm_seq();
+fn the_course_earlier_printed_values_are_the_no_recurrence_mistake() {
+    let mut r = replay::lstm_backward_seq();
     let (_, _, _, caches) = lstm_forward(r.x.as_ref().unwrap().view(), r.inputs["a0"].view(), &r.parameters).unwrap();
     let da = randn3(&mut r.rng, 5, 10, 4);
+    let zeros = Array2::<f64>::zeros((5, 10));
+    let mut wrong = Grads::new();
     let mut dx = Array3::zeros((3, 10, 4));
-    let mut dc = Array2::zeros((5, 10));
     for t in (0..4).rev() {
-        let g = lstm_cell_backward(da.slice(s![.., .., t]), dc.view(), &caches.caches[t]).unwrap();
+        let g = lstm_cell_backward(da.slice(s![.., .., t]), zeros.view(), &caches.caches[t]).unwrap();
         dx.slice_mut(s![.., .., t]).assign(&g["dxt"]);
-        dc = g["dc_prev"].clone().into_dimensionality().unwrap();
+        for (k, v) in g.iter().filter(|(k, _)| k.starts_with("dW") || k.starts_with("db")) {
+            *wrong.entry(k.clone()).or_insert_with(|| ArrayD::zeros(v.shape())) += v;
+        }
+        if t == 0 {
+            wrong.insert("da0".into(), g["da_prev"].clone());
+        }
     }
+    wrong.insert("dx".into(), dx.clone().into_dyn());
+    matches_torch(&wrong, &reference(), "lstm_backward_no_recurrence.");
+    close(&dx.slice(s![1, 2, ..]).to_vec(), &[-0.00173313, 0.08287442, -0.30545663, -0.43281115], 1e-8, "dx[1][2]");
     close(
-        &dx.slice(s![1, 2, ..]).to_vec(),
-        &[0.01824746, -0.16769361, -0.34378042, 0.53886581],
+        &[wrong["da0"][[2, 3]], wrong["dWf"][[3, 1]], wrong["dbf"][[4, 0]]],
+        &[-0.095911501954, -0.0698198561274, -0.0565788],
         1e-8,
-        "buggy dx[1][2]",
+        "da0[2][3], dWf[3][1], dbf[4]",
     );
     let truth = reference()["lstm_backward.dx"].clone();
     for t in 0..4 {
         let d = (&dx.slice(s![.., .., t]) - &truth.slice(s![.., .., t])).iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert_eq!(d < 1e-10, t == 3, "step {t}: difference {d:.3e}");
     }
+}
+
+/// `lstm_backward_from` with a non-zero initial cell state `c0` and an upstream `dc` on the last
+/// cell state, by centred finite differences of `Σ a⊙da + Σ c⟨T−1⟩⊙dc`: `dc0`, `da0`, `dx` and a
+/// weight.
+#[test]
+fn lstm_backward_from_c0_and_dc_passes_finite_differences() {
+    let mut r = replay::lstm_backward_seq();
+    let (x, a0, p) = (r.x.clone().unwrap(), r.inputs["a0"].clone(), r.parameters.clone());
+    let c0 = randn2(&mut r.rng, 5, 10);
+    let da = randn3(&mut r.rng, 5, 10, 7);
+    let dc = randn2(&mut r.rng, 5, 10);
+    let loss = |x: &Array3<f64>, a0: &Array2<f64>, c0: &Array2<f64>, p: &Params| -> f64 {
+        let (a, _, c, _) = lstm_forward_from(x.view(), a0.view(), Some(c0.view()), p).unwrap();
+        seq_loss(&a, &da) + (&c.slice(s![.., .., 6]) * &dc).sum()
+    };
+    let (_, _, _, caches) = lstm_forward_from(x.view(), a0.view(), Some(c0.view()), &p).unwrap();
+    let g = lstm_backward_from(da.view(), Some(dc.view()), &caches).unwrap();
+    let e = fd_check(&mut c0.clone().into_dyn(), &g["dc0"], &mut |v| {
+        loss(&x, &a0, &v.clone().into_dimensionality().unwrap(), &p)
+    });
+    assert!(e < 1e-6, "dc0: {e:.3e}");
+    let e = fd_check(&mut a0.clone().into_dyn(), &g["da0"], &mut |v| {
+        loss(&x, &v.clone().into_dimensionality().unwrap(), &c0, &p)
+    });
+    assert!(e < 1e-6, "da0: {e:.3e}");
+    let e = fd_check(&mut x.clone().into_dyn(), &g["dx"], &mut |v| {
+        loss(&v.clone().into_dimensionality().unwrap(), &a0, &c0, &p)
+    });
+    assert!(e < 1e-6, "dx: {e:.3e}");
+    let e = fd_check(&mut p["Wf"].clone().into_dyn(), &g["dWf"], &mut |v| {
+        let mut q = p.clone();
+        q.insert("Wf".into(), v.clone().into_dimensionality().unwrap());
+        loss(&x, &a0, &c0, &q)
+    });
+    assert!(e < 1e-6, "dWf: {e:.3e}");
 }
 
 // ---- finite differences of the course's own functions --------------------------------------

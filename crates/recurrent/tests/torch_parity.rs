@@ -80,13 +80,50 @@ fn gru_matches_pytorch() {
 #[test]
 fn grads_for_case_matches_pytorch() {
     for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
-        let f = fixture(&format!("torch_{kind}_tm.npz"));
-        let out = recurrent::interop::grads_for_case(kind, &f).unwrap();
-        for (name, mine) in &out {
-            let e = rel_err(mine, &f[name]);
-            assert!(e < TOL, "{kind}: {name} differs by {e:.3e}");
+        for bf in [false, true] {
+            let f = fixture(&format!("torch_{kind}_{}.npz", if bf { "bf" } else { "tm" }));
+            let out = recurrent::interop::grads_for_case(kind, &f, bf).unwrap();
+            for (name, mine) in &out {
+                let e = rel_err(mine, &f[name]);
+                assert!(e < TOL, "{kind} batch_first={bf}: {name} differs by {e:.3e}");
+            }
+            assert!(out.contains_key("dweight_hh_l1_reverse") && out.contains_key("dx") && out.contains_key("dh0"));
         }
-        assert!(out.contains_key("dweight_hh_l1_reverse") && out.contains_key("dx") && out.contains_key("dh0"));
+    }
+}
+
+/// A batch-first case read as time-major is refused, and the message says how B was read and
+/// to add `--batch-first`.
+#[test]
+fn batch_first_case_read_time_major_says_so() {
+    let f = fixture("torch_rnn_bf.npz");
+    let e = recurrent::interop::grads_for_case(CellKind::Rnn, &f, false).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "h0 is (4, 3, 5) but a stack of 2 layer(s) × 2 direction(s) with hidden size 5 and B = 6 (from x as (T, B, I)) expects (L·D, B, H) = (4, 6, 5); if x is (B, T, I), add --batch-first"
+    );
+}
+
+/// `dy` may be left out (zeros): the gradient of `Σ h_n⊙dh_n + Σ c_n⊙dc_n` alone. The loss is
+/// linear in (dy, dh_n, dc_n), so that plus the gradients with only `dy` must give the full case's
+/// gradients, which equal PyTorch's.
+#[test]
+fn dy_is_optional_and_the_parts_add_up() {
+    for kind in [CellKind::Lstm, CellKind::Gru] {
+        let f = fixture(&format!("torch_{kind}_tm.npz"));
+        let mut no_dy = f.clone();
+        no_dy.remove("dy");
+        let mut only_dy = f.clone();
+        only_dy.remove("dh_n");
+        only_dy.remove("dc_n");
+        let a = recurrent::interop::grads_for_case(kind, &no_dy, false).unwrap();
+        let b = recurrent::interop::grads_for_case(kind, &only_dy, false).unwrap();
+        for name in a.keys().filter(|n| n.starts_with('d')) {
+            let sum = &a[name] + &b[name];
+            let e = rel_err(&sum, &f[name]);
+            assert!(e < TOL, "{kind}: {name} parts add to {e:.3e} off PyTorch's");
+            assert!(a[name].iter().any(|v| *v != 0.0) || name == "dx", "{kind}: {name} from dh_n alone is zero");
+        }
     }
 }
 
@@ -95,12 +132,15 @@ fn grads_for_case_matches_pytorch() {
 fn wrong_shape_is_named() {
     let mut f = fixture("torch_lstm_tm.npz");
     f.insert("weight_hh_l1".into(), ndarray::ArrayD::zeros(vec![20, 4]));
-    let e = recurrent::interop::grads_for_case(CellKind::Lstm, &f).unwrap_err().to_string();
+    let e = recurrent::interop::grads_for_case(CellKind::Lstm, &f, false).unwrap_err().to_string();
     assert_eq!(e, "weight_hh_l1 is (20, 4) but a lstm with input 10, hidden 5 expects (20, 5)");
     let mut f = fixture("torch_gru_tm.npz");
-    f.remove("dy");
-    let e = recurrent::interop::grads_for_case(CellKind::Gru, &f).unwrap_err().to_string();
-    assert_eq!(e, "missing tensor dy: expected shape (6, 3, 10)");
+    f.insert("dy".into(), ndarray::ArrayD::zeros(vec![6, 3, 5]));
+    let e = recurrent::interop::grads_for_case(CellKind::Gru, &f, false).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "dy is (6, 3, 5) but the output y is (T, B, D·H) = (6, 3, 10): give dy the output's shape; if x is (B, T, I), add --batch-first"
+    );
 }
 
 /// The f32 path (in-place GEMM kernel, vectorised tanh/sigmoid) on the same fixtures: PyTorch's

@@ -120,20 +120,29 @@ pub fn lstm_cell_forward(
     Ok((a_next, c_next, yt, cache))
 }
 
+/// What [`lstm_forward`] returns: `a`, `y`, `c` and the caches.
+pub type LstmForward = (Array3<f64>, Array3<f64>, Array3<f64>, LstmCaches);
+
 /// All steps from `a0` and a zero cell state. `x (n_x, m, T_x)` → `a (n_a, m, T_x)`,
 /// `y (n_y, m, T_x)`, `c (n_a, m, T_x)`, caches.
-#[allow(clippy::type_complexity)]
-pub fn lstm_forward(
+pub fn lstm_forward(x: ArrayView3<'_, f64>, a0: ArrayView2<'_, f64>, parameters: &Params) -> Result<LstmForward> {
+    lstm_forward_from(x, a0, None, parameters)
+}
+
+/// [`lstm_forward`] from a given cell state `c0 (n_a, m)` (the course starts from zeros).
+pub fn lstm_forward_from(
     x: ArrayView3<'_, f64>,
     a0: ArrayView2<'_, f64>,
+    c0: Option<ArrayView2<'_, f64>>,
     parameters: &Params,
-) -> Result<(Array3<f64>, Array3<f64>, Array3<f64>, LstmCaches)> {
+) -> Result<LstmForward> {
     let (n_x, m, t_x) = x.dim();
     let (n_a, n_y) = sizes(parameters, n_x, "x", x.shape())?;
     let (mut a, mut y, mut c) =
         (Array3::zeros((n_a, m, t_x)), Array3::zeros((n_y, m, t_x)), Array3::zeros((n_a, m, t_x)));
     let mut caches = Vec::with_capacity(t_x);
-    let (mut a_next, mut c_next) = (a0.to_owned(), Array2::zeros((n_a, m)));
+    let c_start = c0.map_or_else(|| Array2::zeros((n_a, m)), |c| c.to_owned());
+    let (mut a_next, mut c_next) = (a0.to_owned(), c_start);
     for t in 0..t_x {
         let (an, cn, yt, cache) = lstm_cell_forward(x.slice(s![.., .., t]), a_next.view(), c_next.view(), parameters)?;
         a.slice_mut(s![.., .., t]).assign(&an);
@@ -190,26 +199,44 @@ pub fn lstm_cell_backward(
     Ok(standard(g))
 }
 
-/// Back through time. `da (n_a, m, T_x)`, the upstream gradient of every `a⟨t⟩` → `dx (n_x, m,
-/// T_x)`, `da0 (n_a, m)`, and the eight weight and bias gradients summed over the steps. At each
-/// step the gradient reaching `a⟨t⟩` is `da[:, :, t]` plus `da_prev` from step `t+1`, and the
-/// cell-state gradient `dc_prev` flows back as well.
+/// Back through time, as the course's `lstm_backward`: `da (n_a, m, T)`, the upstream gradient
+/// of `a⟨t⟩` for the first `T ≤ T_x` steps (the course takes `T` from `da`) → `dx (n_x, m, T)`,
+/// `da0 (n_a, m)`, and the eight weight and bias gradients summed over the steps: the gradients
+/// of `Σ_{t<T} a⟨t⟩ ⊙ da[:, :, t]` (later steps cannot change earlier ones). At each step the
+/// gradient reaching `a⟨t⟩` is `da[:, :, t]` plus `da_prev` from step `t+1`, and the cell-state
+/// gradient `dc_prev` flows back as well.
 pub fn lstm_backward(da: ArrayView3<'_, f64>, caches: &LstmCaches) -> Result<Grads> {
+    let mut g = lstm_backward_from(da, None, caches)?;
+    g.remove("dc0");
+    Ok(g)
+}
+
+/// [`lstm_backward`] with an upstream gradient `dc (n_a, m)` of the last cell state
+/// `c⟨T−1⟩` too (the course's `dc_next` of a one-step sequence); also returns `dc0`, the gradient
+/// of the initial cell state.
+pub fn lstm_backward_from(
+    da: ArrayView3<'_, f64>,
+    dc: Option<ArrayView2<'_, f64>>,
+    caches: &LstmCaches,
+) -> Result<Grads> {
     let (n_x, m, t_x) = caches.x.dim();
     let n_a = caches.caches.first().map_or(0, |c| c.a_next.nrows());
-    if da.dim() != (n_a, m, t_x) {
+    let t = da.dim().2;
+    if (da.dim().0, da.dim().1) != (n_a, m) || t > t_x || t == 0 {
         return Err(Error::shape(
             "da",
             da.shape(),
-            format!(
-                "the forward pass had a of shape ({n_a}, {m}, {t_x}); give one gradient per step (zeros where none)"
-            ),
+            format!("the forward pass had a of shape ({n_a}, {m}, {t_x}); give ({n_a}, {m}, T) for the first T ≤ {t_x} steps"),
         ));
     }
-    let mut dx = Array3::zeros((n_x, m, t_x));
+    if let Some(dc) = dc.filter(|d| d.dim() != (n_a, m)) {
+        return Err(Error::shape("dc", dc.shape(), format!("c is ({n_a}, {m}) at every step")));
+    }
+    let mut dx = Array3::zeros((n_x, m, t));
     let mut sums: Grads = Grads::new();
-    let (mut da_prevt, mut dc_prevt) = (Array2::zeros((n_a, m)), Array2::zeros((n_a, m)));
-    for t in (0..t_x).rev() {
+    let mut da_prevt = Array2::zeros((n_a, m));
+    let mut dc_prevt = dc.map_or_else(|| Array2::zeros((n_a, m)), |d| d.to_owned());
+    for t in (0..t).rev() {
         let g = lstm_cell_backward((&da.slice(s![.., .., t]) + &da_prevt).view(), dc_prevt.view(), &caches.caches[t])?;
         dx.slice_mut(s![.., .., t]).assign(&g["dxt"]);
         for (w, b) in GATES {
@@ -223,5 +250,6 @@ pub fn lstm_backward(da: ArrayView3<'_, f64>, caches: &LstmCaches) -> Result<Gra
     }
     sums.insert("dx".into(), dx.into_dyn());
     sums.insert("da0".into(), da_prevt.into_dyn());
+    sums.insert("dc0".into(), dc_prevt.into_dyn());
     Ok(standard(sums))
 }

@@ -15,7 +15,10 @@ pub mod replay;
 pub mod rnn;
 pub mod simple_rnn;
 
-pub use lstm::{lstm_backward, lstm_cell_backward, lstm_cell_forward, lstm_forward, LstmCache, LstmCaches};
+pub use lstm::{
+    lstm_backward, lstm_backward_from, lstm_cell_backward, lstm_cell_forward, lstm_forward, lstm_forward_from,
+    LstmCache, LstmCaches, LstmForward,
+};
 pub use rnn::{rnn_backward, rnn_cell_backward, rnn_cell_forward, rnn_forward, RnnCache, RnnCaches};
 
 use crate::error::{fmt_shape, Error, Result};
@@ -77,16 +80,52 @@ pub(crate) fn sum_cols(a: ArrayView2<'_, f64>) -> Array2<f64> {
     a.sum_axis(Axis(1)).insert_axis(Axis(1))
 }
 
-/// `recurrent grads --layout course`: a learner's case in the course's names and layout —
-/// `Wax, Waa, ba` (RNN) or `Wf, bf, Wi, bi, Wc, bc, Wo, bo` (LSTM), `x (n_x, m, T_x)`, `a0 (n_a,
-/// m)`, upstream `da (n_a, m, T_x)` — gives `a` and the course's gradients: `dx, da0, dWax, dWaa,
-/// dba`, or `dx, da0, dWf, dbf, dWi, dbi, dWc, dbc, dWo, dbo`. Biases may be `(n,)` or `(n, 1)`;
-/// the output weights (`Wya, by` / `Wy, by`) are optional, since backward does not use them.
+/// `recurrent grads --layout course`: a learner's case in the course's names and layout gives the
+/// course's gradients. Parameters: `Wax, Waa, ba` (RNN) or `Wf, bf, Wi, bi, Wc, bc, Wo, bo`
+/// (LSTM); biases may be `(n,)` or `(n, 1)`, and the output weights (`Wya, by` / `Wy, by`) are
+/// optional, since backward does not use them. Then either
+/// - a sequence: `x (n_x, m, T_x)`, `a0 (n_a, m)`, upstream `da (n_a, m, T)` for the first
+///   `T ≤ T_x` steps (as the course's `lstm_backward` takes `T` from `da`), and for the LSTM
+///   optional `c0` and `dc` (the gradient of the last cell state), giving `a`, `dx (n_x, m, T)`,
+///   `da0` (and `dc0` when `c0` or `dc` is given) and the weight gradients; or
+/// - one step, under the cell functions' names: `xt (n_x, m)`, `a_prev`, (`c_prev`), `da_next`,
+///   (`dc_next`), giving `a_next`, `dxt`, `da_prev`, (`dc_prev`) and the weight gradients.
 pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> Result<crate::interop::Tensors> {
     use crate::CellKind;
-    let get3 = |n: &str, why: &str| -> Result<ndarray::Array3<f64>> {
-        let a = case.get(n).ok_or_else(|| Error::Missing(format!("{n}: expected {why}")))?;
-        a.clone().into_dimensionality().map_err(|_| Error::shape(n, a.shape(), format!("it must be 3-d {why}")))
+    use ndarray::{Array3, Axis};
+    let one_step = ["xt", "a_prev", "da_next"].iter().any(|k| case.contains_key(*k));
+    let [xn, a0n, c0n, dan, dcn] =
+        if one_step { ["xt", "a_prev", "c_prev", "da_next", "dc_next"] } else { ["x", "a0", "c0", "da", "dc"] };
+    // x and da: 3-d for a sequence, 2-d for one step (a sequence of one).
+    let seq = |n: &str, rows: &str| -> Result<Array3<f64>> {
+        let a = case.get(n).ok_or_else(|| {
+            Error::Missing(if one_step {
+                format!("{n}: expected ({rows}, m)")
+            } else {
+                format!("{n}: expected ({rows}, m, T_x)")
+            })
+        })?;
+        let want = if one_step { 2 } else { 3 };
+        if a.ndim() != want {
+            let what = if one_step {
+                format!("it must be 2-d ({rows}, m)")
+            } else {
+                format!("it must be 3-d ({rows}, m, T_x)")
+            };
+            return Err(Error::shape(n, a.shape(), what));
+        }
+        let a = if one_step { a.clone().insert_axis(Axis(2)) } else { a.clone() };
+        Ok(a.into_dimensionality().expect("3-d"))
+    };
+    let state = |n: &str| -> Result<Option<Array2<f64>>> {
+        match case.get(n) {
+            None => Ok(None),
+            Some(a) => a
+                .clone()
+                .into_dimensionality()
+                .map(Some)
+                .map_err(|_| Error::shape(n, a.shape(), "it must be 2-d (n_a, m)")),
+        }
     };
     let mut p = Params::new();
     for (k, v) in case {
@@ -97,23 +136,33 @@ pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> 
         };
         p.insert(k.clone(), v2);
     }
-    let x = get3("x", "(n_x, m, T_x)")?;
-    let a0 = p.get("a0").cloned().ok_or_else(|| Error::Missing("a0: expected (n_a, m)".into()))?;
-    let da = get3("da", "(n_a, m, T_x)")?;
+    let x = seq(xn, "n_x")?;
+    let a0 = state(a0n)?.ok_or_else(|| Error::Missing(format!("{a0n}: expected (n_a, m)")))?;
+    let da = seq(dan, "n_a")?;
+    let (c0, dc) = (state(c0n)?, state(dcn)?);
     let n_a = a0.nrows();
     let (wy, by) = if kind == CellKind::Lstm { ("Wy", "by") } else { ("Wya", "by") };
     if !p.contains_key(wy) {
         p.insert(wy.into(), Array2::zeros((1, n_a)));
         p.insert(by.into(), Array2::zeros((1, 1)));
     }
-    let (a, g) = match kind {
+    let (a, mut g) = match kind {
         CellKind::Rnn => {
+            if let Some(n) = [c0n, dcn].into_iter().find(|n| case.contains_key(*n)) {
+                return Err(Error::Config(format!(
+                    "{n} is given but an rnn has no cell state: remove it, or use --cell lstm"
+                )));
+            }
             let (a, _, caches) = rnn_forward(x.view(), a0.view(), &p)?;
             (a, rnn_backward(da.view(), &caches)?)
         }
         CellKind::Lstm => {
-            let (a, _, _, caches) = lstm_forward(x.view(), a0.view(), &p)?;
-            (a, lstm_backward(da.view(), &caches)?)
+            let (a, _, _, caches) = lstm::lstm_forward_from(x.view(), a0.view(), c0.as_ref().map(|c| c.view()), &p)?;
+            let mut g = lstm::lstm_backward_from(da.view(), dc.as_ref().map(|d| d.view()), &caches)?;
+            if c0.is_none() && dc.is_none() && !one_step {
+                g.remove("dc0");
+            }
+            (a, g)
         }
         CellKind::Gru => {
             return Err(Error::Config(
@@ -121,7 +170,19 @@ pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> 
             ))
         }
     };
+    if one_step {
+        let squeeze = |a: ndarray::ArrayD<f64>| a.index_axis_move(Axis(2), 0);
+        for (from, to) in [("dx", "dxt"), ("da0", "da_prev"), ("dc0", "dc_prev")] {
+            if let Some(v) = g.remove(from) {
+                g.insert(to.into(), if from == "dx" { squeeze(v) } else { v });
+            }
+        }
+    }
     let mut out: crate::interop::Tensors = g.into_iter().collect();
-    out.insert("a".into(), a.into_dyn());
+    if one_step {
+        out.insert("a_next".into(), a.index_axis_move(Axis(2), 0).into_dyn());
+    } else {
+        out.insert("a".into(), a.into_dyn());
+    }
     Ok(out)
 }

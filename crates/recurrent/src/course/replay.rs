@@ -47,6 +47,11 @@ pub const LSTM: &[(&str, usize, usize)] = &[
     ("by", 2, 1),
 ];
 
+/// The gate parameters only, in the LSTM cells' order: the course's `lstm_backward` test cell
+/// draws these and sets `Wy`, `by` to zeros.
+pub const LSTM_GATES: &[(&str, usize, usize)] =
+    &[("Wf", 5, 8), ("bf", 5, 1), ("Wi", 5, 8), ("bi", 5, 1), ("Wo", 5, 8), ("bo", 5, 1), ("Wc", 5, 8), ("bc", 5, 1)];
+
 /// Parameters drawn in `order`, each `np.random.randn(rows, cols)`.
 pub fn draw(rng: &mut NumpyRng, order: &[(&str, usize, usize)]) -> Params {
     order.iter().map(|&(n, a, b)| (n.to_string(), randn2(rng, a, b))).collect()
@@ -81,7 +86,17 @@ pub fn lstm_cell() -> Replay {
     replay(None, &[("xt", 3, 10), ("a_prev", 5, 10), ("c_prev", 5, 10)], LSTM)
 }
 
-/// The cell testing `lstm_forward` and `lstm_backward`.
+/// The cell testing `lstm_forward`.
 pub fn lstm_seq() -> Replay {
     replay(Some((3, 10, 7)), &[("a0", 5, 10)], LSTM)
+}
+
+/// The cell testing `lstm_backward`: `x (3, 10, 7)`, `a0`, the eight gate arrays, and `Wy (2, 5)`,
+/// `by (2, 1)` set to zeros, not drawn; the generator is then where the course draws
+/// `da (5, 10, 4)` (after `lstm_forward`, which draws nothing).
+pub fn lstm_backward_seq() -> Replay {
+    let mut r = replay(Some((3, 10, 7)), &[("a0", 5, 10)], LSTM_GATES);
+    r.parameters.insert("Wy".into(), Array2::zeros((2, 5)));
+    r.parameters.insert("by".into(), Array2::zeros((2, 1)));
+    r
 }

@@ -113,13 +113,20 @@ pub fn rnn_cell_backward(da_next: ArrayView2<'_, f64>, cache: &RnnCache) -> Resu
     Ok(standard(g))
 }
 
-/// Back through time. `da (n_a, m, T_x)`, the upstream gradient of every `a⟨t⟩` →
-/// `dx (n_x, m, T_x)`, `da0 (n_a, m)`, `dWax`, `dWaa`, `dba` summed over the steps.
+/// Back through time. `da (n_a, m, T)`, the upstream gradient of `a⟨t⟩` for the first
+/// `T ≤ T_x` steps (the course takes `T` from `da`) → `dx (n_x, m, T)`, `da0 (n_a, m)`, `dWax`,
+/// `dWaa`, `dba` summed over the steps.
 pub fn rnn_backward(da: ArrayView3<'_, f64>, caches: &RnnCaches) -> Result<Grads> {
     let (n_x, m, t_x) = caches.x.dim();
     let n_a = caches.caches.first().map_or(0, |c| c.a_next.nrows());
-    if da.dim() != (n_a, m, t_x) {
-        return Err(Error::shape("da", da.shape(), format!("the forward pass had a of shape ({n_a}, {m}, {t_x})")));
+    let t_x_given = t_x;
+    let t_x = da.dim().2;
+    if (da.dim().0, da.dim().1) != (n_a, m) || t_x > t_x_given || t_x == 0 {
+        return Err(Error::shape(
+            "da",
+            da.shape(),
+            format!("the forward pass had a of shape ({n_a}, {m}, {t_x_given}); give ({n_a}, {m}, T) for the first T ≤ {t_x_given} steps"),
+        ));
     }
     let mut dx = Array3::zeros((n_x, m, t_x));
     let (mut dwax, mut dwaa, mut dba) = (Array2::zeros((n_a, n_x)), Array2::zeros((n_a, n_a)), Array2::zeros((n_a, 1)));

@@ -205,6 +205,23 @@ agree = all(np.allclose(a, b, rtol=0, atol=1e-8) for a, b in zip(old, printed))
 print("  the no-recurrence backward reproduces the earlier printed values:", agree)
 assert agree
 
+# The two half-mistakes `recurrent grads --layout course` also reports for compare_grads.py:
+# no_da_prev (a<t-1> detached, c<t-1> carried) and no_dc_prev (c<t-1> detached, a<t-1> carried).
+for name, cut_a, cut_c in [("no_da_prev", True, False), ("no_dc_prev", False, True)]:
+    tp = {k: T(v) for k, v in p.items()}
+    tx, ta0 = T(x), T(a0)
+    at, ct, loss = ta0, torch.zeros(5, 10, dtype=torch.float64), 0
+    for t in range(4):
+        a_in = at.detach() if (cut_a and t > 0) else at
+        c_in = ct.detach() if cut_c else ct
+        at, ct = lstm_step(tx[:, :, t], a_in, c_in, tp, torch)
+        loss = loss + (at * torch.tensor(da[:, :, t])).sum()
+    loss.backward()
+    g = {"dx": tx.grad[:, :, :4], "da0": ta0.grad}
+    g.update({"d" + k: tp[k].grad for k in ["Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo"]})
+    for k, v in g.items():
+        out["lstm_backward_%s.%s" % (name, k)] = v.numpy()
+
 # Cases as a learner saves them for `recurrent grads --layout course`: rnn_backward's and
 # lstm_backward's setups above exactly as the course draws them (da of 4 steps for x of 7), and
 # lstm_cell_backward's under the cell function's names (xt, a_prev, c_prev, da_next, dc_next).

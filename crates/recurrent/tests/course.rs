@@ -196,27 +196,21 @@ fn shape_errors_are_in_words() {
 /// previous state detached: `lstm_backward_no_recurrence.*` in the fixture) and checks that it
 /// reproduces the numbers the course's earlier versions printed: dx[1][2] = [-0.00173313
 /// 0.08287442 -0.30545663 -0.43281115], da0[2][3] = -0.095911501954, dWf[3][1] =
-/// -0.0698198561274, dbf[4] = [-0.0565788]. The same loop over this library's cell backward
-/// gives the fixture's arrays, and agrees with the truth only at the last step.
+/// -0.0698198561274, dbf[4] = [-0.0565788]. `course::mistakes` (the same walk over this
+/// library's cell backward, which `grads --layout course` reports for `compare_grads.py`) gives
+/// the fixture's arrays for it and for the two half-mistakes (only `da_prev`, only `dc_prev`
+/// dropped), and agrees with the truth only at the last step.
 #[test]
 fn the_course_earlier_printed_values_are_the_no_recurrence_mistake() {
     let mut r = replay::lstm_backward_seq();
     let (_, _, _, caches) = lstm_forward(r.x.as_ref().unwrap().view(), r.inputs["a0"].view(), &r.parameters).unwrap();
     let da = randn3(&mut r.rng, 5, 10, 4);
-    let zeros = Array2::<f64>::zeros((5, 10));
-    let mut wrong = Grads::new();
-    let mut dx = Array3::zeros((3, 10, 4));
-    for t in (0..4).rev() {
-        let g = lstm_cell_backward(da.slice(s![.., .., t]), zeros.view(), &caches.caches[t]).unwrap();
-        dx.slice_mut(s![.., .., t]).assign(&g["dxt"]);
-        for (k, v) in g.iter().filter(|(k, _)| k.starts_with("dW") || k.starts_with("db")) {
-            *wrong.entry(k.clone()).or_insert_with(|| ArrayD::zeros(v.shape())) += v;
-        }
-        if t == 0 {
-            wrong.insert("da0".into(), g["da_prev"].clone());
-        }
+    let all = mistakes::lstm(da.view(), &caches).unwrap();
+    for (name, g) in &all {
+        matches_torch(g, &reference(), &format!("lstm_backward_{name}."));
     }
-    wrong.insert("dx".into(), dx.clone().into_dyn());
+    let wrong = all.into_iter().find(|(n, _)| *n == "no_recurrence").unwrap().1;
+    let dx: Array3<f64> = wrong["dx"].clone().into_dimensionality().unwrap();
     matches_torch(&wrong, &reference(), "lstm_backward_no_recurrence.");
     close(&dx.slice(s![1, 2, ..]).to_vec(), &[-0.00173313, 0.08287442, -0.30545663, -0.43281115], 1e-8, "dx[1][2]");
     close(

@@ -11,6 +11,7 @@
 //! back from step `t+1` (and, for the LSTM, the cell-state gradient too).
 
 pub mod lstm;
+pub mod mistakes;
 pub mod replay;
 pub mod rnn;
 pub mod simple_rnn;
@@ -90,6 +91,10 @@ pub(crate) fn sum_cols(a: ArrayView2<'_, f64>) -> Array2<f64> {
 ///   `da0` (and `dc0` when `c0` or `dc` is given) and the weight gradients; or
 /// - one step, under the cell functions' names: `xt (n_x, m)`, `a_prev`, (`c_prev`), `da_next`,
 ///   (`dc_next`), giving `a_next`, `dxt`, `da_prev`, (`dc_prev`) and the weight gradients.
+///
+/// For a sequence starting from a zero cell state, the gradients of the classic mistakes
+/// ([`mistakes`]) come too, as `_NAME.dx`, `_NAME.da0`, … (names starting with `_` are for
+/// `scripts/compare_grads.py`'s diagnosis, not to compare).
 pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> Result<crate::interop::Tensors> {
     use crate::CellKind;
     use ndarray::{Array3, Axis};
@@ -146,7 +151,8 @@ pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> 
         p.insert(wy.into(), Array2::zeros((1, n_a)));
         p.insert(by.into(), Array2::zeros((1, 1)));
     }
-    let (a, mut g) = match kind {
+    let plain = !one_step && c0.is_none() && dc.is_none();
+    let (a, mut g, wrong) = match kind {
         CellKind::Rnn => {
             if let Some(n) = [c0n, dcn].into_iter().find(|n| case.contains_key(*n)) {
                 return Err(Error::Config(format!(
@@ -154,15 +160,17 @@ pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> 
                 )));
             }
             let (a, _, caches) = rnn_forward(x.view(), a0.view(), &p)?;
-            (a, rnn_backward(da.view(), &caches)?)
+            let wrong = if one_step { Vec::new() } else { mistakes::rnn(da.view(), &caches)? };
+            (a, rnn_backward(da.view(), &caches)?, wrong)
         }
         CellKind::Lstm => {
             let (a, _, _, caches) = lstm::lstm_forward_from(x.view(), a0.view(), c0.as_ref().map(|c| c.view()), &p)?;
             let mut g = lstm::lstm_backward_from(da.view(), dc.as_ref().map(|d| d.view()), &caches)?;
-            if c0.is_none() && dc.is_none() && !one_step {
+            if plain {
                 g.remove("dc0");
             }
-            (a, g)
+            let wrong = if plain { mistakes::lstm(da.view(), &caches)? } else { Vec::new() };
+            (a, g, wrong)
         }
         CellKind::Gru => {
             return Err(Error::Config(
@@ -179,6 +187,9 @@ pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> 
         }
     }
     let mut out: crate::interop::Tensors = g.into_iter().collect();
+    for (name, grads) in wrong {
+        out.extend(grads.into_iter().map(|(k, v)| (format!("_{name}.{k}"), v)));
+    }
     if one_step {
         out.insert("a_next".into(), a.index_axis_move(Axis(2), 0).into_dyn());
     } else {

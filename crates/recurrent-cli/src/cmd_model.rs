@@ -86,6 +86,9 @@ pub struct EvalArgs {
     checkpoint: PathBuf,
     /// The text to score (UTF-8, only characters of the model's vocabulary).
     text: PathBuf,
+    /// One JSON object (full precision) instead of a line.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
@@ -123,6 +126,16 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         b.finish_and_clear();
     }
     let nats = total / n as f64;
-    crate::outln(&format!("{n} characters: {nats:.4} nats/char, {:.4} bits/char", nats / std::f64::consts::LN_2));
+    let bits = nats / std::f64::consts::LN_2;
+    if a.json {
+        let j = serde_json::json!({"checkpoint": a.checkpoint.display().to_string(), "text": a.text.display().to_string(),
+            "characters": n, "nats_per_char": nats, "bits_per_char": bits, "perplexity": nats.exp()});
+        crate::outln(&j.to_string());
+    } else {
+        crate::outln(&format!(
+            "{n} characters: {nats:.6} nats/char, {bits:.6} bits/char, perplexity {:.4}",
+            nats.exp()
+        ));
+    }
     Ok(())
 }

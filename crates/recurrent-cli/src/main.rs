@@ -5,6 +5,7 @@
 mod args;
 mod cmd_bench;
 mod cmd_check;
+mod cmd_interop;
 mod cmd_model;
 mod text;
 mod train;
@@ -34,6 +35,10 @@ enum Command {
     Eval(cmd_model::EvalArgs),
     /// Training speed of the standard configurations on this machine.
     Bench(cmd_bench::BenchArgs),
+    /// Convert a PyTorch state_dict (nn.RNN/LSTM/GRU, optional nn.Embedding, nn.Linear) into a checkpoint.
+    Import(cmd_interop::ImportArgs),
+    /// What a checkpoint holds: configuration, vocabulary, tensors, step, validation loss.
+    Inspect(cmd_interop::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,7 +46,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             eprintln!(
-                "error: give a command: gradcheck, grads, train, sample, eval or bench; run with --help for usage"
+                "error: give a command: train, sample, eval, inspect, import, gradcheck, grads or bench; run with --help for usage"
             );
             return ExitCode::from(2);
         }
@@ -63,6 +68,8 @@ fn main() -> ExitCode {
         Command::Sample(a) => cmd_model::sample(a).map(|()| ExitCode::SUCCESS),
         Command::Eval(a) => cmd_model::eval(a).map(|()| ExitCode::SUCCESS),
         Command::Bench(a) => cmd_bench::bench(a).map(|()| ExitCode::SUCCESS),
+        Command::Import(a) => cmd_interop::import(a).map(|()| ExitCode::SUCCESS),
+        Command::Inspect(a) => cmd_interop::inspect(a).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

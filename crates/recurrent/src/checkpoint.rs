@@ -110,6 +110,9 @@ pub fn serialize<F: Float>(tensors: &[(String, Vec<usize>, Vec<F>)], meta: &Meta
 /// Reads a safetensors file: every tensor as `f64` (from F32 or F64) and the metadata.
 pub fn read_tensors(path: &Path) -> Result<(Tensors, Meta)> {
     let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
+        return Err(Error::Io(format!("{} is a torch.save file (a pickle), not safetensors: save the weights with safetensors.torch.save_file(model.state_dict(), \"model.safetensors\"), then convert them with `recurrent import`", path.display())));
+    }
     let bad = |e: &dyn std::fmt::Display| {
         Error::Io(format!("{} is not a valid checkpoint ({e}): it is truncated or corrupt; use another checkpoint (e.g. best.safetensors) or retrain", path.display()))
     };
@@ -127,7 +130,7 @@ pub fn read_tensors(path: &Path) -> Result<(Tensors, Meta)> {
         let vals: Vec<f64> = match view.dtype() {
             Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4")) as f64).collect(),
             Dtype::F64 => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8"))).collect(),
-            d => return Err(bad(&format!("tensor {name} has dtype {d:?}; expected F32 or F64"))),
+            d => return Err(Error::Io(format!("{} holds {name} as {d:?}: recurrent reads F32 and F64 tensors; save them as float32, e.g. save_file({{k: v.float() for k, v in model.state_dict().items()}}, path)", path.display()))),
         };
         out.insert(name, ndarray::ArrayD::from_shape_vec(view.shape().to_vec(), vals).map_err(|e| bad(&e))?);
     }
@@ -153,29 +156,37 @@ pub fn save_model<F: Float>(path: &Path, model: &mut CharModel<F>, vocab: &Vocab
 }
 
 /// Loads a model saved by [`save_model`] (or a PyTorch `state_dict` saved with the same names
-/// and metadata), checking every tensor's shape against the configuration.
+/// and metadata), checking every tensor's shape against the configuration. Every refusal names
+/// the file, the cause and the fix.
 pub fn load_model<F: Float>(path: &Path) -> Result<(CharModel<F>, Vocab, Meta)> {
     let (t, meta) = read_tensors(path)?;
     let what = |m: &str| Error::Io(format!("{} is not a recurrent model checkpoint: {m}", path.display()));
-    let cfg: serde_json::Value = serde_json::from_str(meta.get("config").ok_or_else(|| what("no 'config' metadata"))?)
-        .map_err(|e| what(&e.to_string()))?;
-    let chars: Vec<String> = serde_json::from_str(meta.get("vocab").ok_or_else(|| what("no 'vocab' metadata"))?)
-        .map_err(|e| what(&e.to_string()))?;
-    let chars: Vec<char> = chars.iter().filter_map(|s| s.chars().next()).collect();
+    let plain = "it has no 'config' metadata; a PyTorch state_dict is converted with `recurrent import`";
+    let cfg: serde_json::Value =
+        serde_json::from_str(meta.get("config").ok_or_else(|| what(plain))?).map_err(|e| what(&e.to_string()))?;
+    let items: Vec<String> = serde_json::from_str(meta.get("vocab").ok_or_else(|| what("no 'vocab' metadata"))?)
+        .map_err(|e| what(&format!("its 'vocab' metadata is not a list of strings ({e})")))?;
+    let vocab = Vocab::from_strings(&items).map_err(|e| what(&e.to_string()))?;
     let cell = CellKind::parse(cfg["cell"].as_str().unwrap_or("?")).map_err(|e| what(&e.to_string()))?;
+    if t.keys().any(|k| k.starts_with("rnn.") && k.ends_with("_reverse")) {
+        return Err(what("its rnn.* tensors are bidirectional (…_reverse): a character model predicts the next character from the past, so it has one direction"));
+    }
+    if !t.contains_key("rnn.bias_ih_l0") && t.contains_key("rnn.weight_ih_l0") {
+        return Err(what("it has no rnn.bias_ih_l0 (a module saved with bias=False?): convert it with `recurrent import`, which fills zero biases"));
+    }
     let rc = infer_config(cell, &t, "rnn.").map_err(|e| what(&e.to_string()))?;
     let config = ModelConfig {
         cell,
-        vocab: chars.len(),
+        vocab: vocab.len(),
         hidden: rc.hidden_size,
         layers: rc.num_layers,
         dropout: cfg["dropout"].as_f64().unwrap_or(0.0),
     };
-    if rc.input_size != chars.len() || rc.bidirectional {
+    if rc.input_size != vocab.len() {
         return Err(what(&format!(
-            "rnn.weight_ih_l0 has input size {} but the vocabulary has {} characters",
+            "rnn.weight_ih_l0 has input size {} but the vocabulary has {} characters (an embedding in front? convert with `recurrent import`, which folds it in)",
             rc.input_size,
-            chars.len()
+            vocab.len()
         )));
     }
     for (name, a) in &t {
@@ -184,11 +195,13 @@ pub fn load_model<F: Float>(path: &Path) -> Result<(CharModel<F>, Vocab, Meta)> 
             return Err(Error::Io(format!("{} holds NaN or infinite weights (in {name}): the model diverged before it was saved; use another checkpoint (e.g. best.safetensors) or retrain with a lower --lr", path.display())));
         }
     }
-    let rnn = recurrent_from_tensors::<F>(&config.recurrent(), &t, "rnn.")?;
-    let w = take::<ndarray::Ix2>(&t, "head.weight", &[config.vocab, config.hidden], "the head (V, H)")?;
-    let b = take::<ndarray::Ix1>(&t, "head.bias", &[config.vocab], "the head (V,)")?;
+    let in_file = |e: Error| what(&e.to_string());
+    let rnn = recurrent_from_tensors::<F>(&config.recurrent(), &t, "rnn.").map_err(in_file)?;
+    let w =
+        take::<ndarray::Ix2>(&t, "head.weight", &[config.vocab, config.hidden], "the head (V, H)").map_err(in_file)?;
+    let b = take::<ndarray::Ix1>(&t, "head.bias", &[config.vocab], "the head (V,)").map_err(in_file)?;
     let head = Linear::from_weights(w.mapv(F::c), b.mapv(F::c));
-    Ok((CharModel::from_parts(config, rnn, head), Vocab::from_chars(chars), meta))
+    Ok((CharModel::from_parts(config, rnn, head), vocab, meta))
 }
 
 /// Copies `src[name]` into `dst` (a flat tensor of `shape`), with a named error on mismatch.

@@ -25,6 +25,33 @@ impl Vocab {
         Vocab { chars, index }
     }
 
+    /// From one-character strings in token order (a checkpoint's `vocab`, a PyTorch script's
+    /// `chars`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an entry that is not exactly one character (a word-level `"<unk>"`)
+    /// or a character listed twice.
+    pub fn from_strings(items: &[String]) -> Result<Self> {
+        let mut chars = Vec::with_capacity(items.len());
+        let mut seen: HashMap<char, usize> = HashMap::new();
+        for (i, s) in items.iter().enumerate() {
+            let mut it = s.chars();
+            let (Some(c), None) = (it.next(), it.next()) else {
+                return Err(Error::Config(format!(
+                    "vocabulary entry {i} is {s:?} ({} characters): a character model's vocabulary lists single characters",
+                    s.chars().count()
+                )));
+            };
+            if let Some(j) = seen.insert(c, i) {
+                return Err(Error::Config(format!(
+                    "vocabulary entry {i} repeats {c:?} (entry {j}): each character must appear once"
+                )));
+            }
+            chars.push(c);
+        }
+        Ok(Self::from_chars(chars))
+    }
+
     /// `V`.
     pub fn len(&self) -> usize {
         self.chars.len()

@@ -24,6 +24,7 @@ pub mod data;
 pub mod error;
 pub mod float;
 pub mod gradcheck;
+pub mod import;
 pub mod interop;
 pub(crate) mod kernels;
 pub mod layer;

@@ -168,7 +168,12 @@ pub fn load<M: Parameters<f32>>(
             }
             bufs.push(v);
         });
-        err?;
+        err.map_err(|e| {
+            Error::Config(format!(
+                "{} belongs to another model ({e}): resume a run with its own folder, or start a new run with --init-from",
+                path.display()
+            ))
+        })?;
     }
     let three_d =
         |a: &ndarray::ArrayD<f64>| a.mapv(|v| v as f32).into_dimensionality::<ndarray::Ix3>().map_err(|_| bad());

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod analysis;
 pub mod backend;
 pub mod cell;
 pub mod checkpoint;

@@ -140,6 +140,19 @@ impl<F: Float> SeqLayer<F> {
         self.ws.outputs()
     }
 
+    /// `(T·B, G·H)`: the gate activations of every step of the last forward, time-major rows —
+    /// LSTM `[i | f | g | o]` (σ, σ, tanh, σ), GRU `[r | z | n]` (σ, σ, tanh); for the tanh RNN the
+    /// pre-activation. Valid until a backward consumes them (it overwrites them in place).
+    pub fn gate_activations(&self) -> ArrayView2<'_, F> {
+        self.ws.gates.view()
+    }
+
+    /// `(T·B, H)`: the LSTM's cell state `c_t` at every step of the last forward (empty for
+    /// the other cells).
+    pub fn cell_output(&self) -> ArrayView2<'_, F> {
+        self.ws.cell_outputs()
+    }
+
     /// `(B, H)` each: the state after the last step processed (`h_n`, and `c_n` for LSTM).
     pub fn final_state(&self) -> (ArrayView2<'_, F>, Option<ArrayView2<'_, F>>) {
         let (blk, b) = (self.ws.final_block(), self.ws.b);

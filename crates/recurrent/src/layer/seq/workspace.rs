@@ -103,6 +103,16 @@ impl<F: Float> Workspace<F> {
         self.hbuf.slice(s![start..start + t * b, ..])
     }
 
+    /// `(T·B, H)`: the LSTM's `c_t` for every step, in time order (empty for other cells).
+    pub fn cell_outputs(&self) -> ArrayView2<'_, F> {
+        if self.cbuf.nrows() == 0 {
+            return self.cbuf.view();
+        }
+        let (t, b) = (self.t, self.b);
+        let start = if self.reverse { 0 } else { b };
+        self.cbuf.slice(s![start..start + t * b, ..])
+    }
+
     /// `(T·B, H)`: `h_{t-1}` for every step, in time order (the operand of `dW_hh`).
     pub fn previous_states(&self) -> &[F] {
         let rows = self.t * self.b;

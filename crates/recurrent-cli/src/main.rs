@@ -7,6 +7,7 @@ mod cmd_bench;
 mod cmd_check;
 mod cmd_interop;
 mod cmd_model;
+mod cmd_report;
 mod text;
 mod train;
 
@@ -39,6 +40,8 @@ enum Command {
     Import(cmd_interop::ImportArgs),
     /// What a checkpoint holds: configuration, vocabulary, tensors, step, validation loss.
     Inspect(cmd_interop::InspectArgs),
+    /// One HTML page of what a trained network does: curves, neurons, gates, gradient flow, samples.
+    Report(cmd_report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,7 +49,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             eprintln!(
-                "error: give a command: train, sample, eval, inspect, import, gradcheck, grads or bench; run with --help for usage"
+                "error: give a command: train, sample, eval, report, inspect, import, gradcheck, grads or bench; run with --help for usage"
             );
             return ExitCode::from(2);
         }
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => cmd_bench::bench(a).map(|()| ExitCode::SUCCESS),
         Command::Import(a) => cmd_interop::import(a).map(|()| ExitCode::SUCCESS),
         Command::Inspect(a) => cmd_interop::inspect(a).map(|()| ExitCode::SUCCESS),
+        Command::Report(a) => cmd_report::report(a).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -238,16 +238,17 @@ pub fn gradient_reach<F: Float>(
 ) -> Result<Vec<f64>> {
     let v = model.config.vocab;
     let mut sums = vec![0.0; distances.len()];
+    let kmax = distances.iter().copied().max().unwrap_or(1);
+    if let Some(&end) = ends.iter().find(|&&e| e < kmax || e + 1 >= tokens.len()) {
+        return Err(crate::Error::Config(format!(
+            "window end {end} needs {kmax} steps before it and a next character (passage of {})",
+            tokens.len()
+        )));
+    }
+    // The states s_t after every step up to the last end, from a zero state at the passage start.
+    let last = ends.iter().copied().max().unwrap_or(0);
+    let states = states_along(model, &tokens[..=last.min(tokens.len().saturating_sub(1))])?;
     for &end in ends {
-        let kmax = distances.iter().copied().max().unwrap_or(1);
-        if end < kmax || end + 1 >= tokens.len() {
-            return Err(crate::Error::Config(format!(
-                "window end {end} needs {kmax} steps before it and a next character (passage of {})",
-                tokens.len()
-            )));
-        }
-        // The states s_t for t = end − kmax ..= end, from a zero state at the passage start.
-        let states = states_along(model, &tokens[..=end])?;
         for (i, &k) in distances.iter().enumerate() {
             let seg = &tokens[end - k + 1..=end];
             let x = Array2::from_shape_fn((k, 1), |(j, _)| seg[j]);

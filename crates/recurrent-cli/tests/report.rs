@@ -1,0 +1,220 @@
+//! `recurrent report`: the numbers on the page against direct computations with the library, and
+//! the page in a real browser (headless Chromium from Debian's packages: `apt-get install
+//! chromium`; `.ci/run` installs it). Without Chromium the browser half says it is skipped.
+
+use ndarray::Array2;
+use recurrent::analysis::states_along;
+use recurrent::checkpoint::load_model;
+use recurrent::{Input, State};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn recurrent(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recurrent")).args(args).output().expect("runs")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The JSON the page reads.
+fn page_data(html: &str) -> Value {
+    let start = html.find(r#"<script type="application/json" id="data">"#).expect("data element") + 42;
+    let end = start + html[start..].find("</script>").expect("end of data");
+    serde_json::from_str(&html[start..end].replace("<\\/", "</")).expect("JSON")
+}
+
+/// A small trained run and its report.
+fn make_report(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let corpus =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/tinyshakespeare.txt")).unwrap();
+    let text = dir.join("t.txt");
+    std::fs::write(&text, &corpus[..30_000]).unwrap();
+    let run = dir.join("run");
+    ok(&recurrent(&[
+        "train",
+        s(&text),
+        "--out",
+        s(&run),
+        "--hidden",
+        "16",
+        "--seq-len",
+        "16",
+        "--batch",
+        "4",
+        "--steps",
+        "60",
+        "--eval-every",
+        "20",
+        "--log-every",
+        "10",
+        "--sample-every",
+        "0",
+    ]));
+    let page = dir.join("report.html");
+    let o = recurrent(&["report", s(&run), "--out", s(&page), "--chars", "600"]);
+    ok(&o);
+    (text, run, page)
+}
+
+// The page's numbers are the model's: a tracked unit's activations and every layer's h against
+// a step-by-step forward (another path than the report's chunked trace), the top-5 against the
+// softmax of that forward, and the gradient reach against centred finite differences in f64 on
+// the checkpoint's weights.
+#[test]
+fn the_numbers_on_the_page_are_the_models() {
+    let d = tempfile::tempdir().unwrap();
+    let (_, run, page) = make_report(d.path());
+    let html = std::fs::read_to_string(&page).unwrap();
+    let data = page_data(&html);
+    let (mut model, vocab, _) = load_model::<f32>(&run.join("best.safetensors")).unwrap();
+    let passage: Vec<char> = data["passage"].as_str().unwrap().chars().collect();
+    assert_eq!(passage.len(), 600);
+    let tokens: Vec<usize> = vocab.encode(&passage.iter().collect::<String>()).unwrap();
+    let states = states_along(&mut model, &tokens).unwrap();
+    // A tracked unit.
+    let k = &data["trackers"][0];
+    let (layer, unit) = (k["layer"].as_u64().unwrap() as usize, k["unit"].as_u64().unwrap() as usize);
+    for (t, v) in k["values"].as_array().unwrap().iter().enumerate() {
+        let st = &states[t];
+        let want = if k["state"] == "h" { st.h[[layer, 0, unit]] } else { st.c.as_ref().unwrap()[[layer, 0, unit]] };
+        assert!((v.as_f64().unwrap() - want as f64).abs() < 1e-4 + 1e-4 * (want as f64).abs(), "t {t}: {v} vs {want}");
+    }
+    // Every h, quantised to 1/127.
+    use base64::Engine;
+    let q = base64::engine::general_purpose::STANDARD.decode(data["units"]["h_b64"].as_str().unwrap()).unwrap();
+    let (nl, h) = (model.config.layers, model.config.hidden);
+    assert_eq!(q.len(), 600 * nl * h);
+    for t in (0..600).step_by(37) {
+        for l in 0..nl {
+            for u in 0..h {
+                let got = (q[(t * nl + l) * h + u] as i8) as f32 / 127.0;
+                assert!((got - states[t].h[[l, 0, u]]).abs() <= 0.5 / 127.0 + 1e-6, "h[{t}][{l}][{u}]");
+            }
+        }
+    }
+    // The top-5 after position 10: the five largest probabilities of the model's next step.
+    let (p, _) = model.step_probs(&[tokens[10]], Some(&states[9]), 1.0).unwrap();
+    let mut idx: Vec<usize> = (0..vocab.len()).collect();
+    idx.sort_by(|&a, &b| p[[0, b]].total_cmp(&p[[0, a]]));
+    for (j, e) in data["top5"][10].as_array().unwrap().iter().enumerate() {
+        assert_eq!(e[0].as_str().unwrap(), vocab.decode_one(idx[j]).to_string());
+        assert!((e[1].as_f64().unwrap() - p[[0, idx[j]]] as f64).abs() < 1e-4);
+    }
+    // The gradient reach of the trained model at k = 1 and k = 4: finite differences in f64.
+    let (mut m64, _, _) = load_model::<f64>(&run.join("best.safetensors")).unwrap();
+    let st64 = states_along(&mut m64, &tokens).unwrap();
+    let ends: Vec<usize> =
+        data["reach"]["ends"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    let distances: Vec<usize> =
+        data["reach"]["distances"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    let trained = &data["reach"]["series"][0];
+    assert!(trained["name"].as_str().unwrap().ends_with("trained"));
+    for k in [1usize, 4] {
+        let i = distances.iter().position(|&d| d == k).unwrap();
+        let mut sum = 0.0;
+        for &end in &ends {
+            let loss = |m: &mut recurrent::model::CharModel<f64>, s0: &State<f64>| -> f64 {
+                let x = Array2::from_shape_fn((k, 1), |(j, _)| tokens[end - k + 1 + j]);
+                m.rnn.forward_rows(Input::Tokens(x.view()), Some(s0), None).unwrap();
+                let mut logits = Array2::zeros((k, vocab.len()));
+                m.head.forward(m.rnn.output_rows(), &mut logits);
+                let row = logits.row(k - 1);
+                let mx = row.fold(f64::MIN, |a, &b| a.max(b));
+                mx + row.iter().map(|v| (v - mx).exp()).sum::<f64>().ln() - row[tokens[end + 1]]
+            };
+            let mut sq = 0.0;
+            for e in 0..st64[end - k].h.len() {
+                let mut s0 = st64[end - k].clone();
+                let orig = s0.h.as_slice().unwrap()[e];
+                s0.h.as_slice_mut().unwrap()[e] = orig + 1e-6;
+                let lp = loss(&mut m64, &s0);
+                s0.h.as_slice_mut().unwrap()[e] = orig - 1e-6;
+                let lm = loss(&mut m64, &s0);
+                sq += ((lp - lm) / 2e-6).powi(2);
+            }
+            sum += sq.sqrt();
+        }
+        let want = sum / ends.len() as f64;
+        let got = trained["values"][i].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-3 * want, "k = {k}: page {got}, finite differences {want}");
+    }
+}
+
+/// The Chromium binary: `RECURRENT_CHROMIUM`, else `chromium` or `chromium-browser` on PATH.
+fn chromium() -> Option<String> {
+    if let Ok(c) = std::env::var("RECURRENT_CHROMIUM") {
+        return Some(c);
+    }
+    ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .map(String::from)
+}
+
+const FLAGS: [&str; 9] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=10000",
+];
+
+// In headless Chromium the page loads with no error (its own handler catches any, and Chromium's
+// console log is read), shows every section with its plots, and a screenshot is taken
+// (target/report-screenshot.png).
+#[test]
+fn the_page_renders_in_chromium() {
+    let Some(chrome) = chromium() else {
+        eprintln!("browser test skipped: no chromium on PATH (apt-get install chromium)");
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let (_, _, page) = make_report(d.path());
+    let url = format!("file://{}", page.display());
+    let profile = d.path().join("profile");
+    let o = Command::new(&chrome)
+        .args(FLAGS)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--enable-logging=stderr", "--v=0", "--dump-dom", &url])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dom = String::from_utf8_lossy(&o.stdout);
+    let log = String::from_utf8_lossy(&o.stderr);
+    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+    assert!(dom.contains(r#"data-ready="ok""#), "the page's script did not finish: {}", &dom[..dom.len().min(2000)]);
+    assert!(dom.contains(r#"<div id="errors"></div>"#), "errors on the page");
+    for section in ["training", "neurons", "gates", "gradients", "samples"] {
+        assert!(dom.contains(&format!(r#"<section id="{section}">"#)), "no section {section}");
+    }
+    let count = |needle: &str| dom.matches(needle).count();
+    assert!(count("data-chart=\"loss (nats/char) against step\"") == 1, "no loss chart");
+    assert!(count("data-chart=") >= 4 + 2 + 1, "charts: {}", count("data-chart="));
+    assert_eq!(count("data-t=\""), 600, "one span per passage character");
+    assert!(count("data-gate=\"forget\"") == 2 * 16, "one forget-gate point per unit and layer");
+    assert_eq!(count("data-series=\"lstm 2×16, trained\""), 1);
+    assert_eq!(count("data-series=\"lstm 2×16, at initialisation\""), 1);
+    assert_eq!(count("class=\"sample\""), 3);
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
+    let o = Command::new(&chrome)
+        .args(FLAGS)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--window-size=1280,2600", &format!("--screenshot={}", shot.display()), &url])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "screenshot of {} bytes", png.len());
+    eprintln!("screenshot: {}", shot.display());
+}

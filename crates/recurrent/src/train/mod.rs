@@ -41,6 +41,16 @@ use crate::rng::NumpyRng;
 use crate::{Float, Reduction, State};
 use ndarray::ArrayView2;
 
+/// Sums buffers across the processes of a data-parallel run, leaving the same result in every
+/// process (MPI's `Allreduce` with `MPI_SUM`); the library does not depend on MPI, the command
+/// line implements this over it.
+pub trait AllSum<F> {
+    /// Element-wise sum of `v` over every process, in place.
+    fn sum_f32(&mut self, v: &mut [F]);
+    /// Element-wise sum of `v` over every process, in place.
+    fn sum_f64(&mut self, v: &mut [f64]);
+}
+
 /// A model, its optimizer and how each step treats the gradients.
 #[derive(Debug)]
 pub struct Trainer<F> {
@@ -105,6 +115,57 @@ impl<F: Float> Trainer<F> {
     ) -> Result<StepOutcome<F>> {
         let (loss, state) =
             self.shards.forward_backward(&mut self.model, inputs, targets, state, self.reduction, dropout_rng)?;
+        if !loss.is_finite() {
+            return Ok(StepOutcome { loss, state, grad_norm: None, updated: false });
+        }
+        let grad_norm = self.update();
+        Ok(StepOutcome { loss, state, grad_norm, updated: true })
+    }
+
+    /// One step of data parallelism across processes (MPI ranks, say): this process's share of
+    /// the batch, `inputs (T, b)` of the whole batch's `B` streams, forward and backward (with
+    /// dropout masks from `dropout_seed`); its gradients and loss weighted by `weight` (its
+    /// share of the rows, `b / B`, for a mean loss; 1 for a sum); then `all.sum_f32` over every
+    /// gradient (in [`Parameters::visit_values`] order, flattened) and `all.sum_f64` over
+    /// `[loss, extra…]`; then clipping and the update, the same on every process.
+    ///
+    /// With two processes this is bit for bit [`Trainer::step`] on two threads (batch shards):
+    /// each shard's gradient is rounded once when weighted, and the sum of two values does not
+    /// depend on its order. With more, only the order of the sum can differ.
+    ///
+    /// `extra` travels in the same reduction (a stop flag, say) and comes back summed.
+    ///
+    /// # Errors
+    /// When the inputs do not fit the model (see [`CharModel::forward_loss`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn step_shared(
+        &mut self,
+        inputs: ArrayView2<'_, usize>,
+        targets: &[usize],
+        state: Option<&State<F>>,
+        dropout_seed: Option<u32>,
+        weight: f64,
+        all: &mut dyn AllSum<F>,
+        extra: &mut [f64],
+    ) -> Result<StepOutcome<F>> {
+        let mut rng = dropout_seed.map(NumpyRng::new);
+        let (loss, state) =
+            self.shards.forward_backward(&mut self.model, inputs, targets, state, self.reduction, rng.as_mut())?;
+        let w = F::c(weight);
+        let mut buf = Vec::new();
+        self.model.visit_values(&mut |_, g| buf.extend(g.iter().map(|&x| if weight == 1.0 { x } else { x * w })));
+        all.sum_f32(&mut buf);
+        let mut at = 0;
+        self.model.visit_values(&mut |_, g| {
+            g.copy_from_slice(&buf[at..at + g.len()]);
+            at += g.len();
+        });
+        let mut scalars = Vec::with_capacity(1 + extra.len());
+        scalars.push(loss * weight);
+        scalars.extend_from_slice(extra);
+        all.sum_f64(&mut scalars);
+        extra.copy_from_slice(&scalars[1..]);
+        let loss = scalars[0];
         if !loss.is_finite() {
             return Ok(StepOutcome { loss, state, grad_norm: None, updated: false });
         }

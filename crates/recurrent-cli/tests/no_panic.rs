@@ -110,7 +110,10 @@ fn every_subcommand_answers_bad_input_with_one_line() {
         &["bench", "--seconds", "0"],
         &["bench", "--steps", "0"],
     ];
-    for args in table {
+    // Without the mpi feature, --distributed says how to build with it.
+    #[cfg(not(feature = "mpi"))]
+    let table = &[table, &[&["train", "t.txt", "--distributed", "--out", "d"][..]]].concat();
+    for args in table.iter() {
         let o = run(args);
         let e = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "recurrent {args:?} succeeded");

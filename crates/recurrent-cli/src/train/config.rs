@@ -94,6 +94,10 @@ pub struct TrainArgs {
     /// Continue the run saved in this folder, exactly.
     #[arg(long, conflicts_with = "init_from")]
     pub resume: Option<PathBuf>,
+    /// Data parallelism over the ranks of an MPI job: run under `mpirun -n N` (a binary built
+    /// with `--features mpi`); each rank trains its share of the batch on one thread.
+    #[arg(long)]
+    pub distributed: bool,
     /// Start a new run from this checkpoint's weights (a fresh optimizer, step 0), e.g. to go
     /// on training on another text; the model's size and vocabulary come from the checkpoint.
     #[arg(long)]
@@ -149,6 +153,9 @@ pub struct TrainConfig {
     /// Keep every checkpoint under `checkpoints/`.
     #[serde(default)]
     pub keep_all: bool,
+    /// Processes (MPI ranks) the run is spread over.
+    #[serde(default = "one")]
+    pub ranks: usize,
     /// The checkpoint whose weights the run started from (`--init-from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_from: Option<PathBuf>,
@@ -199,6 +206,7 @@ impl TrainConfig {
             checkpoint_every: None,
             keep_all: false,
             init_from: None,
+            ranks: 1,
         };
         match name {
             Preset::Default => base,

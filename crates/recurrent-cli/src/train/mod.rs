@@ -5,6 +5,7 @@ pub mod config;
 mod plot;
 
 pub mod folder;
+pub mod team;
 
 use crate::args::{Cell, Loss, Preset};
 use crate::text::{absolute, default_corpus, describe, load_tokens};
@@ -41,8 +42,16 @@ pub struct Metric {
 /// Everything a running training owns.
 struct Run {
     cfg: TrainConfig,
-    /// The run folder, locked while this run writes into it.
-    folder: folder::Claimed,
+    /// The run folder.
+    out: PathBuf,
+    /// Its lock, held while this run writes into it (by the lead process only).
+    _lock: Option<folder::Claimed>,
+    /// The processes the run is spread over (one, or MPI ranks).
+    team: team::Team,
+    /// A stop requested on any rank, known to every rank after the last step's reduction.
+    stop_all: bool,
+    /// Seconds of training in this session.
+    session_seconds: f64,
     vocab: Vocab,
     tokens: Tokens,
     split: Split,
@@ -57,7 +66,17 @@ struct Run {
 }
 
 pub fn train(args: TrainArgs) -> Result<ExitCode> {
-    let mut run = Run::prepare(&args)?;
+    let mut team = if args.distributed { team::Team::mpi()? } else { team::Team::solo() };
+    let prepared = Run::prepare(&args, &team);
+    // Every rank must start, or none: a rank alone in a collective would wait for ever.
+    if !team.all_agree(prepared.is_ok()) {
+        return match prepared {
+            Err(e) => Err(e),
+            Ok(_) => bail!("another rank could not start this run (its message says why)"),
+        };
+    }
+    let mut run = prepared?;
+    run.team = team;
     signals::install();
     // A helper thread for the work inside a step (see `recurrent::par`) with two threads or more.
     let code = recurrent::parallel::with_threads(run.cfg.threads, || run.train_loop())?;
@@ -149,7 +168,11 @@ fn check_memory(cfg: &TrainConfig, mc: &ModelConfig, slots: usize, text_bytes: u
 }
 
 impl Run {
-    fn prepare(args: &TrainArgs) -> Result<Run> {
+    fn prepare(args: &TrainArgs, team: &team::Team) -> Result<Run> {
+        let distributed = team.comm.is_some();
+        if distributed && args.out.is_none() && args.resume.is_none() {
+            bail!("--distributed needs --out DIR (every rank must write to, and read from, the same folder)");
+        }
         // Threads are used coarsely (batch shards); the GEMMs inside each run on one.
         std::env::set_var("MATMUL_NUM_THREADS", "1");
         let start = match (&args.resume, &args.init_from) {
@@ -166,7 +189,27 @@ impl Run {
             }
         };
         let cores = config::cores();
-        match args.threads {
+        if distributed {
+            if team.size > cfg.batch {
+                bail!(
+                    "{} ranks but --batch {}: each rank runs at least one stream; use at most {} ranks",
+                    team.size,
+                    cfg.batch,
+                    cfg.batch
+                );
+            }
+            // One thread per rank: run a rank per core.
+            cfg.threads = 1;
+        }
+        let ranks_before = cfg.ranks;
+        cfg.ranks = team.size;
+        if matches!(start, Start::Resume(_)) && ranks_before != team.size && team.leads() {
+            eprintln!(
+                "note: this run was trained on {ranks_before} process(es); on {} its continuation is not bit for bit an uninterrupted run's (the dropout masks are drawn per rank and the gradients added in another order)",
+                team.size
+            );
+        }
+        match args.threads.filter(|_| !distributed) {
             Some(n) if n > cores => {
                 bail!("--threads {n} is more than this machine's {cores} core(s): use at most {cores}")
             }
@@ -255,22 +298,47 @@ impl Run {
                 data: Some(text.id),
             },
         };
-        let folder = claim_folder(&start, out)?;
-        recurrent::checkpoint::write_atomic(
-            &folder.path.join("config.json"),
-            serde_json::to_string_pretty(&cfg)?.as_bytes(),
-        )?;
-        let metrics = load_metrics(&folder.path.join("metrics.jsonl"), p.step)?;
+        let (out, lock, metrics) = if team.leads() {
+            let folder = claim_folder(&start, out)?;
+            let path = folder.path.clone();
+            recurrent::checkpoint::write_atomic(
+                &path.join("config.json"),
+                serde_json::to_string_pretty(&cfg)?.as_bytes(),
+            )?;
+            let metrics = load_metrics(&path.join("metrics.jsonl"), p.step)?;
+            (path, Some(folder), metrics)
+        } else {
+            (out.unwrap_or_default(), None, Vec::new())
+        };
         let reduction = Reduction::from(cfg.loss);
         let clip = Clip { norm: cfg.clip_norm, value: cfg.clip };
         let mut tr = Trainer::new(model, opt, clip, reduction, cfg.threads);
         tr.frozen = cfg.frozen.clone();
         tr.report_grad_norm = true;
         let start_step = p.step;
-        Ok(Run { cfg, folder, vocab, tokens, split, tr, p, total, metrics, bar: None, start_step })
+        Ok(Run {
+            cfg,
+            out,
+            _lock: lock,
+            team: team::Team::solo(),
+            stop_all: false,
+            session_seconds: 0.0,
+            vocab,
+            tokens,
+            split,
+            tr,
+            p,
+            total,
+            metrics,
+            bar: None,
+            start_step,
+        })
     }
 
     fn say(&self, line: &str) {
+        if !self.team.leads() {
+            return;
+        }
         match &self.bar {
             Some(b) => b.suspend(|| crate::outln(line)),
             None => crate::outln(line),
@@ -278,7 +346,7 @@ impl Run {
     }
 
     fn out(&self) -> &Path {
-        &self.folder.path
+        &self.out
     }
 
     fn train_loop(&mut self) -> Result<ExitCode> {
@@ -296,7 +364,7 @@ impl Run {
             ));
             return Ok(ExitCode::SUCCESS);
         }
-        if std::io::stderr().is_terminal() {
+        if std::io::stderr().is_terminal() && self.team.leads() {
             let bar = ProgressBar::new(self.total as u64).with_position(self.p.step as u64);
             bar.set_style(
                 ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ETA {eta}").expect("valid template"),
@@ -306,8 +374,10 @@ impl Run {
         let mut inputs = Array2::zeros((t, b));
         let mut targets = vec![0usize; t * b];
         let (mut tick, mut tick_step) = (Instant::now(), self.p.step);
+        let session = Instant::now();
         while self.p.step < self.total {
-            if signals::requested() {
+            let stop = if self.team.comm.is_some() { self.stop_all } else { signals::requested() };
+            if stop {
                 self.p.elapsed += tick.elapsed().as_secs_f64();
                 return self.interrupted();
             }
@@ -320,9 +390,7 @@ impl Run {
                 }
             }
             self.split.train.fill(&self.tokens, self.p.window, &mut inputs, &mut targets);
-            let rng = (self.cfg.dropout > 0.0).then_some(&mut self.p.rng_dropout);
-            let carry = self.p.carry.as_ref();
-            let out = self.tr.step(inputs.view(), &targets, carry, rng)?;
+            let out = self.one_step(&inputs, &targets)?;
             let loss = out.loss;
             if !out.updated {
                 return self.stop(&format!("the loss (or the weights) became {loss}"));
@@ -346,6 +414,11 @@ impl Run {
             let log = step.is_multiple_of(self.cfg.log_every);
             let eval = step.is_multiple_of(self.cfg.eval_every) || last;
             let ckpt = step.is_multiple_of(self.cfg.checkpoint_interval()) || last;
+            if log && self.team.comm.is_some() {
+                let mut w = Vec::new();
+                self.tr.model.visit_values(&mut |p, _| w.extend_from_slice(p));
+                self.team.check_same_weights(team::digest(w.into_iter()), step)?;
+            }
             if log || eval || ckpt {
                 let dt = tick.elapsed().as_secs_f64();
                 self.p.elapsed += dt;
@@ -373,8 +446,12 @@ impl Run {
                 bar.set_position(step as u64);
             }
         }
+        self.session_seconds = session.elapsed().as_secs_f64();
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
+        }
+        if !self.team.leads() {
+            return Ok(ExitCode::SUCCESS);
         }
         let best = self.p.best_val.map(|v| format!(", best validation loss {v:.4} nats/char")).unwrap_or_default();
         crate::outln(&format!(
@@ -383,6 +460,15 @@ impl Run {
             self.p.elapsed,
             self.out().display()
         ));
+        if let Some(c) = &self.team.comm {
+            let steps = (self.p.step - self.start_step).max(1);
+            crate::outln(&format!(
+                "{} ranks: {:.2} ms per step in MPI_Allreduce on rank 0 (waiting for the other ranks included), {:.1} ms per step in all",
+                self.team.size,
+                1e3 * c.seconds() / steps as f64,
+                1e3 * self.session_seconds / steps as f64
+            ));
+        }
         crate::outln("--- sample (temperature 0.8) ---");
         let s = self.sample_text(500, 0.8)?;
         crate::outln(&s);
@@ -398,6 +484,9 @@ impl Run {
         let out = self.out().display().to_string();
         if self.p.step > self.start_step {
             self.checkpoint(None, false)?;
+            if !self.team.leads() {
+                return Ok(ExitCode::from(130));
+            }
             eprintln!(
                 "interrupted at step {}: checkpoint saved in {out}; continue with: recurrent train --resume {out}",
                 self.p.step
@@ -418,6 +507,9 @@ impl Run {
     fn stop(&mut self, what: &str) -> Result<ExitCode> {
         if let Some(bar) = self.bar.take() {
             bar.abandon();
+        }
+        if !self.team.leads() {
+            return Ok(ExitCode::from(3));
         }
         let last = self.out().join("last.safetensors");
         let kept = if last.exists() {
@@ -441,17 +533,35 @@ impl Run {
         let mut state: Option<State<f32>> = None;
         let mut total = 0.0;
         let t0 = Instant::now();
+        let distributed = self.team.comm.is_some();
+        let (b0, b1) = self.team.cols(w.batch);
         for i in 0..w.count {
-            if signals::requested() {
+            // Alone, an interrupt stops the validation; across ranks it waits for the next step's
+            // reduction, so that every rank stops at the same point.
+            if !distributed && signals::requested() {
                 return Ok(None);
             }
             if let Some(bar) = self.bar.as_ref().filter(|_| t0.elapsed().as_secs_f64() > 1.0) {
                 bar.set_message(format!("validating {}/{}", i, w.count));
             }
             w.fill(&self.tokens, i, &mut inputs, &mut targets);
-            let (l, s) = self.tr.eval_loss(inputs.view(), &targets, state.as_ref())?;
-            total += l;
-            state = Some(s);
+            if !distributed {
+                let (l, s) = self.tr.eval_loss(inputs.view(), &targets, state.as_ref())?;
+                total += l;
+                state = Some(s);
+                continue;
+            }
+            // This rank's streams; the window's sum over the ranks, in rank order as the
+            // threads' shards add it.
+            let mut l = [0.0];
+            if b1 > b0 {
+                let (xl, yl) = columns(&inputs, &targets, b0, b1);
+                let (loss, s) = self.tr.eval_loss(xl.view(), &yl, state.as_ref())?;
+                l[0] = loss;
+                state = Some(s);
+            }
+            self.team.sum_f64(&mut l);
+            total += l[0];
         }
         Ok(Some(total / (w.count * w.steps * w.batch) as f64))
     }
@@ -475,10 +585,14 @@ impl Run {
         let msg = format!("epoch {epoch:.2} | loss {:.4}{vs} | {:.0} chars/s", self.p.smooth, cps);
         match &self.bar {
             Some(b) => b.set_message(msg),
-            None => eprintln!("step {}/{} {msg}", self.p.step, self.total),
+            None if self.team.leads() => eprintln!("step {}/{} {msg}", self.p.step, self.total),
+            None => {}
         }
         // One write of one whole line, appended: a kill leaves at worst a torn last line, which
         // the next resume drops (it keeps only lines up to its step, parsed whole).
+        if !self.team.leads() {
+            return Ok(());
+        }
         let line = serde_json::to_string(&m).expect("serialisable") + "\n";
         let path = self.out().join("metrics.jsonl");
         std::fs::OpenOptions::new()
@@ -521,7 +635,10 @@ impl Run {
         if let Some(v) = val {
             meta.insert("val_loss".into(), v.to_string());
         }
-        let out = self.folder.path.clone();
+        if !self.team.leads() {
+            return Ok(());
+        }
+        let out = self.out.clone();
         let tr = &mut self.tr;
         let (sp, prev) = (out.join("last.state.safetensors"), out.join("prev.state.safetensors"));
         state::save(&sp, Some(&prev), &self.p, &tr.opt, &mut tr.model, &self.vocab, &meta)?;
@@ -540,6 +657,43 @@ impl Run {
         Ok(())
     }
 
+    /// One training step: alone, [`Trainer::step`]; across ranks, this rank's columns through
+    /// [`Trainer::step_shared`], the carried state then gathered whole on every rank (each
+    /// rank's columns added into zeros), and the stop flags of every rank summed with the loss.
+    fn one_step(&mut self, inputs: &Array2<usize>, targets: &[usize]) -> Result<recurrent::train::StepOutcome<f32>> {
+        let rng = (self.cfg.dropout > 0.0).then_some(&mut self.p.rng_dropout);
+        let carry = self.p.carry.as_ref();
+        let Some(comm) = self.team.comm.as_mut() else {
+            return Ok(self.tr.step(inputs.view(), targets, carry, rng)?);
+        };
+        let (rank, size) = (self.team.rank, self.team.size);
+        let b = inputs.ncols();
+        let (b0, b1) = (rank * b / size, (rank + 1) * b / size);
+        let (xl, yl) = columns(inputs, targets, b0, b1);
+        // The dropout seeds the batch shards would draw, one per rank.
+        let seed = rng.map(|r| (0..size).map(|_| r.next_u32()).collect::<Vec<u32>>()[rank]);
+        let local = carry.map(|s| State {
+            h: s.h.slice(ndarray::s![.., b0..b1, ..]).to_owned(),
+            c: s.c.as_ref().map(|c| c.slice(ndarray::s![.., b0..b1, ..]).to_owned()),
+        });
+        let weight = if self.cfg.loss == Loss::Sum { 1.0 } else { (b1 - b0) as f64 / b as f64 };
+        let mut extra = [f64::from(u8::from(signals::requested()))];
+        let all: &mut dyn recurrent::train::AllSum<f32> = &mut **comm;
+        let mut out = self.tr.step_shared(xl.view(), &yl, local.as_ref(), seed, weight, all, &mut extra)?;
+        self.stop_all = extra[0] > 0.0;
+        let gather = |team: &mut team::Team, part: &ndarray::Array3<f32>| {
+            let (l, _, h) = part.dim();
+            let mut full = ndarray::Array3::<f32>::zeros((l, b, h));
+            full.slice_mut(ndarray::s![.., b0..b1, ..]).assign(part);
+            team.sum_f32(full.as_slice_mut().expect("standard"));
+            full
+        };
+        let h = gather(&mut self.team, &out.state.h);
+        let c = out.state.c.as_ref().map(|c| gather(&mut self.team, c));
+        out.state = State { h, c };
+        Ok(out)
+    }
+
     fn sample_text(&mut self, n: usize, temperature: f64) -> Result<String> {
         let mut s = String::new();
         let mut m = self.tr.model.clone();
@@ -550,6 +704,14 @@ impl Run {
         })?;
         Ok(s)
     }
+}
+
+/// Columns `b0..b1` of a window: inputs `(T, b1 − b0)` and their targets, time-major.
+fn columns(inputs: &Array2<usize>, targets: &[usize], b0: usize, b1: usize) -> (Array2<usize>, Vec<usize>) {
+    let (t, b) = inputs.dim();
+    let x = inputs.slice(ndarray::s![.., b0..b1]).to_owned();
+    let y = (0..t).flat_map(|ti| targets[ti * b + b0..ti * b + b1].iter().copied()).collect();
+    (x, y)
 }
 
 /// The model, vocabulary and progress of the run saved in `dir`, from its training state

@@ -59,7 +59,7 @@ fn pytorch_models_import_and_give_pytorchs_numbers() {
         let got: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
         let (ours, theirs) =
             (got["nats_per_char"].as_f64().unwrap(), expected[name]["nats_per_char"].as_f64().unwrap());
-        assert!((ours - theirs).abs() < 1e-6, "{name}: {ours} nats/char here, {theirs} in PyTorch");
+        assert!((ours - theirs).abs() < 1e-7, "{name}: {ours} nats/char here, {theirs} in PyTorch");
         assert_eq!(got["characters"], 1999);
         // sample: the greedy continuation of the prime, character for character.
         let prime = expected["prime"].as_str().unwrap();

@@ -275,6 +275,23 @@ fn checkpoints_that_are_really_pytorch_models_say_so() {
         &recurrent(&["sample", s(&p)]),
         "bi.safetensors is not a recurrent model checkpoint: its rnn.* tensors are bidirectional",
     );
+    // A checkpoint whose vocabulary has a word-level entry, or a repeated character.
+    let mut words = vocab.clone();
+    words[1] = "<unk>".into();
+    let mut meta = recurrent::checkpoint::Meta::new();
+    meta.insert("config".into(), r#"{"cell":"lstm","dropout":0.0}"#.into());
+    meta.insert("vocab".into(), serde_json::to_string(&words).unwrap());
+    let list: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+    let p = d.path().join("unk.safetensors");
+    std::fs::write(&p, recurrent::checkpoint::serialize(&list, &meta).unwrap()).unwrap();
+    assert_fails(
+        &recurrent(&["sample", s(&p)]),
+        "unk.safetensors is not a recurrent model checkpoint: vocabulary entry 1 is \"<unk>\" (5 characters)",
+    );
+    words[1] = words[2].clone();
+    meta.insert("vocab".into(), serde_json::to_string(&words).unwrap());
+    std::fs::write(&p, recurrent::checkpoint::serialize(&list, &meta).unwrap()).unwrap();
+    assert_fails(&recurrent(&["sample", s(&p)]), "vocabulary entry 2 repeats");
     let vocab_path = fixture("import_vocab.json");
     let mut bi_sd = t.clone();
     bi_sd.insert("lstm.weight_ih_l0_reverse".into(), t["lstm.weight_ih_l0"].clone());

@@ -4,7 +4,7 @@
 use crate::args::Cell;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use recurrent::checkpoint::{load_model, read_tensors, save_model, Meta};
+use recurrent::checkpoint::{model_from_tensors, read_tensors, save_model, Meta};
 use recurrent::data::Vocab;
 use recurrent::import::{from_state_dict, ImportNames};
 use recurrent::interop::read_npz;
@@ -105,8 +105,8 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(a: InspectArgs) -> Result<()> {
-    let (mut model, vocab, meta) = load_model::<f32>(&a.checkpoint)?;
-    let (tensors, _) = read_tensors(&a.checkpoint)?;
+    let (tensors, meta) = read_tensors(&a.checkpoint)?;
+    let (mut model, vocab) = model_from_tensors::<f32>(&a.checkpoint, &tensors, &meta)?;
     let mut shapes = Vec::new();
     model.visit(&mut |n, s, _, _| shapes.push((n.to_string(), s.to_vec())));
     let others: Vec<(String, Vec<usize>)> = tensors

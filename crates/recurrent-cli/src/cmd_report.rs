@@ -227,12 +227,11 @@ pub fn report(a: ReportArgs) -> Result<()> {
         bail!("--chars {} is too short: the gradient reach needs at least {}", a.chars, 2 * DISTANCES[13] + 2);
     }
     let (title, data) = report_data(&a)?;
-    let src = source(&a.run)?;
     let subtitle = format!(
         "{} · {} parameters · checkpoint {}{}{}",
         title,
         data["model"]["params"],
-        src.checkpoint.display(),
+        data["checkpoint"].as_str().unwrap_or_default(),
         data["model"]["step"].as_str().map(|s| format!(" (step {s})")).unwrap_or_default(),
         data["model"]["val_loss"]
             .as_str()

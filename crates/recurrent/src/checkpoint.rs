@@ -145,6 +145,11 @@ pub fn config_json(c: &ModelConfig) -> String {
 /// Saves a model: tensors under PyTorch's names, `format`, `config` (JSON) and `vocab` (a JSON
 /// array of one-character strings) in the metadata, plus `extra`.
 pub fn save_model<F: Float>(path: &Path, model: &mut CharModel<F>, vocab: &Vocab, extra: &Meta) -> Result<()> {
+    write_atomic(path, &model_bytes(model, vocab, extra)?)
+}
+
+/// The bytes [`save_model`] writes (to write one checkpoint to several files).
+pub fn model_bytes<F: Float>(model: &mut CharModel<F>, vocab: &Vocab, extra: &Meta) -> Result<Vec<u8>> {
     let mut tensors = Vec::new();
     model.visit(&mut |n, s, p, _| tensors.push((n.to_string(), s.to_vec(), p.to_vec())));
     let mut meta = extra.clone();
@@ -152,7 +157,7 @@ pub fn save_model<F: Float>(path: &Path, model: &mut CharModel<F>, vocab: &Vocab
     meta.insert("config".into(), config_json(&model.config));
     let chars: Vec<String> = vocab.chars().iter().map(|c| c.to_string()).collect();
     meta.insert("vocab".into(), serde_json::to_string(&chars).expect("strings"));
-    write_atomic(path, &serialize(&tensors, &meta)?)
+    serialize(&tensors, &meta)
 }
 
 /// Loads a model saved by [`save_model`] (or a PyTorch `state_dict` saved with the same names
@@ -160,6 +165,12 @@ pub fn save_model<F: Float>(path: &Path, model: &mut CharModel<F>, vocab: &Vocab
 /// the file, the cause and the fix.
 pub fn load_model<F: Float>(path: &Path) -> Result<(CharModel<F>, Vocab, Meta)> {
     let (t, meta) = read_tensors(path)?;
+    let (model, vocab) = model_from_tensors(path, &t, &meta)?;
+    Ok((model, vocab, meta))
+}
+
+/// [`load_model`] on tensors and metadata already read from `path` (named in the messages).
+pub fn model_from_tensors<F: Float>(path: &Path, t: &Tensors, meta: &Meta) -> Result<(CharModel<F>, Vocab)> {
     let what = |m: &str| Error::Io(format!("{} is not a recurrent model checkpoint: {m}", path.display()));
     let plain = "it has no 'config' metadata; a PyTorch state_dict is converted with `recurrent import`";
     let cfg: serde_json::Value =
@@ -174,7 +185,7 @@ pub fn load_model<F: Float>(path: &Path) -> Result<(CharModel<F>, Vocab, Meta)> 
     if !t.contains_key("rnn.bias_ih_l0") && t.contains_key("rnn.weight_ih_l0") {
         return Err(what("it has no rnn.bias_ih_l0 (a module saved with bias=False?): convert it with `recurrent import`, which fills zero biases"));
     }
-    let rc = infer_config(cell, &t, "rnn.").map_err(|e| what(&e.to_string()))?;
+    let rc = infer_config(cell, t, "rnn.").map_err(|e| what(&e.to_string()))?;
     let config = ModelConfig {
         cell,
         vocab: vocab.len(),
@@ -189,19 +200,19 @@ pub fn load_model<F: Float>(path: &Path) -> Result<(CharModel<F>, Vocab, Meta)> 
             vocab.len()
         )));
     }
-    for (name, a) in &t {
+    for (name, a) in t {
         let weight = name.starts_with("rnn.") || name.starts_with("head.");
         if weight && !a.iter().all(|v| v.is_finite()) {
             return Err(Error::Io(format!("{} holds NaN or infinite weights (in {name}): the model diverged before it was saved; use another checkpoint (e.g. best.safetensors) or retrain with a lower --lr", path.display())));
         }
     }
     let in_file = |e: Error| what(&e.to_string());
-    let rnn = recurrent_from_tensors::<F>(&config.recurrent(), &t, "rnn.").map_err(in_file)?;
+    let rnn = recurrent_from_tensors::<F>(&config.recurrent(), t, "rnn.").map_err(in_file)?;
     let w =
-        take::<ndarray::Ix2>(&t, "head.weight", &[config.vocab, config.hidden], "the head (V, H)").map_err(in_file)?;
-    let b = take::<ndarray::Ix1>(&t, "head.bias", &[config.vocab], "the head (V,)").map_err(in_file)?;
+        take::<ndarray::Ix2>(t, "head.weight", &[config.vocab, config.hidden], "the head (V, H)").map_err(in_file)?;
+    let b = take::<ndarray::Ix1>(t, "head.bias", &[config.vocab], "the head (V,)").map_err(in_file)?;
     let head = Linear::from_weights(w.mapv(F::c), b.mapv(F::c));
-    Ok((CharModel::from_parts(config, rnn, head), vocab, meta))
+    Ok((CharModel::from_parts(config, rnn, head), vocab))
 }
 
 /// Copies `src[name]` into `dst` (a flat tensor of `shape`), with a named error on mismatch.

@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use config::{TrainArgs, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
-use recurrent::checkpoint::{load_model, save_model, Meta};
+use recurrent::checkpoint::{load_model, write_atomic, Meta};
 use recurrent::data::{Split, Tokens, Vocab};
 use recurrent::model::{CharModel, Init, ModelConfig};
 use recurrent::optim::{Clip, Optimizer};
@@ -301,10 +301,7 @@ impl Run {
         let (out, lock, metrics) = if team.leads() {
             let folder = claim_folder(&start, out)?;
             let path = folder.path.clone();
-            recurrent::checkpoint::write_atomic(
-                &path.join("config.json"),
-                serde_json::to_string_pretty(&cfg)?.as_bytes(),
-            )?;
+            write_atomic(&path.join("config.json"), serde_json::to_string_pretty(&cfg)?.as_bytes())?;
             let metrics = load_metrics(&path.join("metrics.jsonl"), p.step)?;
             (path, Some(folder), metrics)
         } else {
@@ -642,9 +639,11 @@ impl Run {
         let tr = &mut self.tr;
         let (sp, prev) = (out.join("last.state.safetensors"), out.join("prev.state.safetensors"));
         state::save(&sp, Some(&prev), &self.p, &tr.opt, &mut tr.model, &self.vocab, &meta)?;
-        save_model(&out.join("last.safetensors"), &mut tr.model, &self.vocab, &meta)?;
+        // The model's bytes once, written to each file that takes this checkpoint.
+        let bytes = recurrent::checkpoint::model_bytes(&mut tr.model, &self.vocab, &meta)?;
+        write_atomic(&out.join("last.safetensors"), &bytes)?;
         if improved {
-            save_model(&out.join("best.safetensors"), &mut tr.model, &self.vocab, &meta)?;
+            write_atomic(&out.join("best.safetensors"), &bytes)?;
         }
         if self.cfg.keep_all {
             let epoch = self.p.epoch as f64 + self.p.window as f64 / self.split.train.count as f64;
@@ -652,7 +651,7 @@ impl Run {
             let dir = out.join("checkpoints");
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
             let name = format!("step{:07}-epoch{epoch:.2}{v}.safetensors", self.p.step);
-            save_model(&dir.join(name), &mut tr.model, &self.vocab, &meta)?;
+            write_atomic(&dir.join(name), &bytes)?;
         }
         Ok(())
     }
@@ -670,8 +669,18 @@ impl Run {
         let b = inputs.ncols();
         let (b0, b1) = (rank * b / size, (rank + 1) * b / size);
         let (xl, yl) = columns(inputs, targets, b0, b1);
-        // The dropout seeds the batch shards would draw, one per rank.
-        let seed = rng.map(|r| (0..size).map(|_| r.next_u32()).collect::<Vec<u32>>()[rank]);
+        // The dropout seeds the batch shards would draw, one per rank: this rank's.
+        // (All are drawn, so the generator stays the same on every rank.)
+        let seed = rng.map(|r| {
+            let mut mine = 0;
+            for i in 0..size {
+                let s = r.next_u32();
+                if i == rank {
+                    mine = s;
+                }
+            }
+            mine
+        });
         let local = carry.map(|s| State {
             h: s.h.slice(ndarray::s![.., b0..b1, ..]).to_owned(),
             c: s.c.as_ref().map(|c| c.slice(ndarray::s![.., b0..b1, ..]).to_owned()),
@@ -725,14 +734,16 @@ fn load_resumable(
 ) -> Result<(CharModel<f32>, Vocab, Option<Progress>)> {
     let (sp, prev, last) =
         (dir.join("last.state.safetensors"), dir.join("prev.state.safetensors"), dir.join("last.safetensors"));
+    // One read of the state file: its weights and its progress.
     let attempt = |path: &Path, opt: &mut Optimizer<f32>| -> Result<(CharModel<f32>, Vocab, Option<Progress>)> {
-        if state::holds_weights(path)? {
-            let (mut m, v, _) = load_model::<f32>(path)?;
-            let p = state::load(path, opt, &mut m, kind)?;
+        let (t, st_meta) = state::read(path)?;
+        if state::holds_weights(&st_meta) {
+            let (mut m, v) = recurrent::checkpoint::model_from_tensors::<f32>(path, &t, &st_meta)?;
+            let p = state::load_from(path, &t, &st_meta, opt, &mut m, kind)?;
             return Ok((m, v, Some(p)));
         }
         let (mut m, v, meta) = load_model::<f32>(&last)?;
-        let p = state::load(path, opt, &mut m, kind)?;
+        let p = state::load_from(path, &t, &st_meta, opt, &mut m, kind)?;
         let saved = meta.get("step").and_then(|s| s.parse::<usize>().ok());
         if saved.is_some_and(|s| s != p.step) {
             bail!("{} (step {}) and {} (step {}) disagree: the run was interrupted while saving; resume from an earlier copy", last.display(), saved.unwrap_or(0), path.display(), p.step);
@@ -820,7 +831,7 @@ fn claim_folder(start: &Start, out: Option<PathBuf>) -> Result<folder::Claimed> 
                 if dir.join(f).exists() {
                     let bytes =
                         std::fs::read(dir.join(f)).with_context(|| format!("cannot read {}", dir.join(f).display()))?;
-                    recurrent::checkpoint::write_atomic(&out.join(f), &bytes)?;
+                    write_atomic(&out.join(f), &bytes)?;
                 }
             }
             Ok(claimed)
@@ -838,7 +849,7 @@ fn load_metrics(path: &Path, upto: usize) -> Result<Vec<Metric>> {
         text.lines().filter_map(|l| serde_json::from_str::<Metric>(l).ok()).filter(|m| m.step <= upto).collect();
     let kept: String = rows.iter().map(|m| serde_json::to_string(m).expect("serialisable") + "\n").collect();
     if kept != text {
-        recurrent::checkpoint::write_atomic(path, kept.as_bytes())?;
+        write_atomic(path, kept.as_bytes())?;
     }
     Ok(rows)
 }

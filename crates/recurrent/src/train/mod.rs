@@ -69,6 +69,8 @@ pub struct Trainer<F> {
     /// anyway (one more pass over the gradients).
     pub report_grad_norm: bool,
     shards: Shards<F>,
+    /// [`Trainer::step_shared`]'s gradients, flattened for the reduction.
+    flat: Vec<F>,
 }
 
 /// What one training step gives back.
@@ -97,6 +99,7 @@ impl<F: Float> Trainer<F> {
             frozen: Vec::new(),
             report_grad_norm: false,
             shards,
+            flat: Vec::new(),
         }
     }
 
@@ -151,10 +154,12 @@ impl<F: Float> Trainer<F> {
         let mut rng = dropout_seed.map(NumpyRng::new);
         let (loss, state) =
             self.shards.forward_backward(&mut self.model, inputs, targets, state, self.reduction, rng.as_mut())?;
+        // Every gradient, weighted, in one buffer (kept between steps) for one reduction.
         let w = F::c(weight);
-        let mut buf = Vec::new();
+        let buf = &mut self.flat;
+        buf.clear();
         self.model.visit_values(&mut |_, g| buf.extend(g.iter().map(|&x| if weight == 1.0 { x } else { x * w })));
-        all.sum_f32(&mut buf);
+        all.sum_f32(buf);
         let mut at = 0;
         self.model.visit_values(&mut |_, g| {
             g.copy_from_slice(&buf[at..at + g.len()]);

@@ -141,7 +141,31 @@ pub fn load<M: Parameters<f32>>(
     model: &mut M,
     kind: CellKind,
 ) -> Result<Progress> {
-    let (t, meta) = read_tensors(path).map_err(|e| Error::Io(format!("the training state cannot be resumed: {e}")))?;
+    let (t, meta) = read(path)?;
+    load_from(path, &t, &meta, opt, model, kind)
+}
+
+/// Reads a training state's tensors and metadata (checksum verified), for [`load_from`] and
+/// [`crate::checkpoint::model_from_tensors`].
+///
+/// # Errors
+/// [`Error::Io`] when it cannot be read or is damaged.
+pub fn read(path: &Path) -> Result<(crate::interop::Tensors, Meta)> {
+    read_tensors(path).map_err(|e| Error::Io(format!("the training state cannot be resumed: {e}")))
+}
+
+/// [`load`] on what [`read`] read from `path` (named in the messages).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_from<M: Parameters<f32>>(
+    path: &Path,
+    t: &crate::interop::Tensors,
+    meta: &Meta,
+    opt: &mut Optimizer<f32>,
+    model: &mut M,
+    kind: CellKind,
+) -> Result<Progress> {
     let bad = || {
         Error::Io(format!("{} is not a training state written by recurrent: start a new run instead", path.display()))
     };
@@ -164,7 +188,7 @@ pub fn load<M: Parameters<f32>>(
         model.visit(&mut |n, s, p, _| {
             let mut v = vec![0f32; p.len()];
             if err.is_ok() {
-                err = restore_into(&t, &format!("opt.{slot}.{n}"), s, &mut v);
+                err = restore_into(t, &format!("opt.{slot}.{n}"), s, &mut v);
             }
             bufs.push(v);
         });
@@ -206,11 +230,7 @@ pub fn load<M: Parameters<f32>>(
     })
 }
 
-/// Whether the state file at `path` holds the weights (format 2 and later).
-///
-/// # Errors
-/// [`Error::Io`] when it cannot be read (missing, truncated, damaged).
-pub fn holds_weights(path: &Path) -> Result<bool> {
-    let (_, meta) = read_tensors(path)?;
-    Ok(meta.get("format").is_some_and(|f| f != "recurrent-train-state/1"))
+/// Whether a state file with metadata `meta` holds the weights (format 2 and later).
+pub fn holds_weights(meta: &Meta) -> bool {
+    meta.get("format").is_some_and(|f| f != "recurrent-train-state/1")
 }

@@ -4,18 +4,13 @@
 //! start stops every rank with its message instead of leaving the others waiting.
 #![cfg(feature = "mpi")]
 
+mod common;
+use common::{corpus_head, ok};
+
 use recurrent::checkpoint::read_tensors;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
-
-fn text(dir: &Path) -> PathBuf {
-    let corpus =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/tinyshakespeare.txt")).unwrap();
-    let p = dir.join("t.txt");
-    std::fs::write(&p, &corpus[..40_000]).unwrap();
-    p
-}
 
 const OPTS: &[&str] = &[
     "--hidden",
@@ -68,10 +63,6 @@ fn two_ranks(args: &[&str]) -> Output {
     panic!("mpirun ran past a minute: {:?}", child.wait_with_output().unwrap());
 }
 
-fn ok(o: &Output) {
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-}
-
 fn same_bits(a: &Path, b: &Path) {
     let (x, mx) = read_tensors(a).unwrap();
     let (y, my) = read_tensors(b).unwrap();
@@ -85,7 +76,7 @@ fn same_bits(a: &Path, b: &Path) {
 #[test]
 fn two_ranks_equal_two_threads_and_resume_exactly() {
     let d = tempfile::tempdir().unwrap();
-    let t = text(d.path());
+    let t = corpus_head(d.path(), "t.txt", 40_000);
     let (threads, ranks, part) = (d.path().join("threads"), d.path().join("ranks"), d.path().join("part"));
     ok(&single(&t, &threads, &["--steps", "30"]));
     let base = [&["train", t.to_str().unwrap()][..], OPTS].concat();

@@ -4,18 +4,13 @@
 //! `FAULT_TRIALS=200 cargo test --release -p recurrent-cli --test faults -- --nocapture` for
 //! the figure in the reliability note) and `FAULT_SEED` the moments.
 
+mod common;
+use common::{bin, corpus_head, stderr};
+
 use recurrent::checkpoint::read_tensors;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_recurrent"))
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 const STEPS: &str = "40";
 
@@ -33,7 +28,7 @@ fn args(text: &Path, out: &Path) -> Vec<String> {
 fn run(a: &[String]) -> Duration {
     let t0 = Instant::now();
     let o = bin().args(a).output().unwrap();
-    assert!(o.status.success(), "{:?} failed: {}", a, err(&o));
+    assert!(o.status.success(), "{:?} failed: {}", a, stderr(&o));
     t0.elapsed()
 }
 
@@ -52,10 +47,7 @@ fn kill_nine_at_random_moments_and_every_trial_resumes_exactly() {
     let trials: usize = std::env::var("FAULT_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
     let seed: u64 = std::env::var("FAULT_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
     let d = tempfile::tempdir().unwrap();
-    let corpus =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/tinyshakespeare.txt")).unwrap();
-    let text = d.path().join("t.txt");
-    std::fs::write(&text, &corpus[..40_000]).unwrap();
+    let text = corpus_head(d.path(), "t.txt", 40_000);
     let reference = d.path().join("reference");
     let took = run(&args(&text, &reference));
     let (want, _) = read_tensors(&reference.join("last.safetensors")).unwrap();
@@ -73,8 +65,8 @@ fn kill_nine_at_random_moments_and_every_trial_resumes_exactly() {
         let resumable = ["last.state.safetensors", "prev.state.safetensors"].iter().any(|f| out.join(f).exists());
         if resumable {
             let o = bin().args(["train", "--resume", out.to_str().unwrap()]).output().unwrap();
-            assert!(o.status.success(), "trial {trial}: the resume failed: {}", err(&o));
-            if err(&o).contains("resuming from the checkpoint before it") {
+            assert!(o.status.success(), "trial {trial}: the resume failed: {}", stderr(&o));
+            if stderr(&o).contains("resuming from the checkpoint before it") {
                 fallbacks += 1;
             }
         } else {

@@ -4,38 +4,13 @@
 //! `sample`, and give PyTorch's numbers (import_expected.json: PyTorch float64 on the same float32
 //! weights). Then `inspect`, and the errors a PyTorch user meets, each in one line.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{assert_fails, ok, recurrent, s, stdout};
 
-fn recurrent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recurrent")).args(args).output().expect("runs")
-}
+use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "{}", stderr(o));
-}
-
-fn assert_fails(o: &Output, needle: &str) {
-    assert!(!o.status.success(), "should fail: {}", stdout(o));
-    let e = stderr(o);
-    assert!(e.contains(needle), "expected '{needle}' in: {e}");
-    assert_eq!(e.trim().lines().count(), 1, "one line expected: {e}");
 }
 
 #[test]

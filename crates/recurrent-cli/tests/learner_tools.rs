@@ -1,19 +1,13 @@
 //! `recurrent gradcheck` and `recurrent grads` end to end, as a learner runs them.
 
+mod common;
+use common::{recurrent, stderr};
+
 use recurrent::interop::{read_npz, write_npz};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn recurrent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recurrent")).args(args).output().expect("runs")
-}
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../recurrent/tests/fixtures").join(name)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

@@ -1,16 +1,16 @@
 //! No panic is reachable from the command line: every subcommand over a table of bad inputs
 //! answers with one line on stderr starting `error:`, a non-zero exit, and no "panicked".
 
-use std::path::Path;
+mod common;
+use common::corpus_head;
+
 use std::process::Command;
 
 #[test]
 fn every_subcommand_answers_bad_input_with_one_line() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    let corpus =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/tinyshakespeare.txt")).unwrap();
-    std::fs::write(dir.join("t.txt"), &corpus[..20_000]).unwrap();
+    corpus_head(dir, "t.txt", 20_000);
     std::fs::write(dir.join("empty.txt"), "").unwrap();
     std::fs::write(dir.join("one.txt"), "F").unwrap();
     std::fs::write(dir.join("latin1.txt"), b"caf\xe9").unwrap();

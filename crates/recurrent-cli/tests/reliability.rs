@@ -2,70 +2,14 @@
 //! checked up front, and quiet pipes — one test per way a user's work could be lost or a run
 //! could hang or crash (issue 15).
 
+mod common;
+use common::{assert_fails, bin, corpus_head, ok, recurrent, s, stderr, train, TINY};
+
 use recurrent::checkpoint::{read_tensors, serialize, Meta};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_recurrent"))
-}
-
-fn recurrent(args: &[&str]) -> Output {
-    bin().args(args).output().expect("runs")
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// The first `n` characters of the bundled corpus.
-fn text(dir: &Path, name: &str, n: usize) -> PathBuf {
-    let corpus =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/tinyshakespeare.txt")).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, &corpus[..n]).unwrap();
-    p
-}
-
-const TINY: &[&str] = &[
-    "--hidden",
-    "16",
-    "--seq-len",
-    "16",
-    "--batch",
-    "4",
-    "--eval-every",
-    "5",
-    "--log-every",
-    "5",
-    "--sample-every",
-    "0",
-];
-
-fn train(text: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["train", s(text), "--out", s(out)];
-    args.extend_from_slice(TINY);
-    args.extend_from_slice(extra);
-    recurrent(&args)
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "failed: {}", err(o));
-}
-
-fn assert_fails(o: &Output, needle: &str) {
-    assert!(!o.status.success(), "should fail: {}", String::from_utf8_lossy(&o.stdout));
-    let e = err(o);
-    assert!(e.contains(needle), "expected '{needle}' in: {e}");
-    assert_eq!(e.trim().lines().count(), 1, "one line expected: {e}");
-    assert!(!e.contains("panicked"), "{e}");
-}
 
 /// Every tensor of two checkpoints, bit for bit.
 fn same_weights(a: &Path, b: &Path) {
@@ -92,7 +36,7 @@ fn metric_steps(dir: &Path) -> Vec<u64> {
 #[test]
 fn the_state_alone_resumes_and_the_previous_one_is_a_fallback() {
     let d = tempfile::tempdir().unwrap();
-    let t = text(d.path(), "t.txt", 30_000);
+    let t = corpus_head(d.path(), "t.txt", 30_000);
     let full = d.path().join("full");
     ok(&train(&t, &full, &["--steps", "20", "--dropout", "0.2", "--layers", "2"]));
     let part = d.path().join("part");
@@ -101,13 +45,13 @@ fn the_state_alone_resumes_and_the_previous_one_is_a_fallback() {
     std::fs::write(part.join(".last.safetensors.tmp-4242"), vec![0u8; 1000]).unwrap();
     let o = recurrent(&["train", "--resume", s(&part), "--steps", "15"]);
     ok(&o);
-    assert!(err(&o).contains("removed 1 temporary file(s)"), "{}", err(&o));
+    assert!(stderr(&o).contains("removed 1 temporary file(s)"), "{}", stderr(&o));
     assert!(!part.join(".last.safetensors.tmp-4242").exists());
     std::fs::remove_file(part.join("last.state.safetensors")).unwrap();
     let o = recurrent(&["train", "--resume", s(&part), "--steps", "20"]);
     ok(&o);
-    assert!(err(&o).contains("resuming from the checkpoint before it"), "{}", err(&o));
-    assert!(err(&o).contains("(step 10)"), "{}", err(&o));
+    assert!(stderr(&o).contains("resuming from the checkpoint before it"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(step 10)"), "{}", stderr(&o));
     same_weights(&full.join("last.safetensors"), &part.join("last.safetensors"));
     assert_eq!(metric_steps(&part), vec![5, 10, 15, 20]);
 }
@@ -118,7 +62,7 @@ fn the_state_alone_resumes_and_the_previous_one_is_a_fallback() {
 #[test]
 fn runs_are_never_overwritten_or_shared() {
     let d = tempfile::tempdir().unwrap();
-    let t = text(d.path(), "t.txt", 30_000);
+    let t = corpus_head(d.path(), "t.txt", 30_000);
     let a = d.path().join("a");
     ok(&train(&t, &a, &["--steps", "10"]));
     let before = std::fs::read(a.join("last.state.safetensors")).unwrap();
@@ -165,14 +109,14 @@ fn runs_are_never_overwritten_or_shared() {
 #[test]
 fn resume_refuses_other_data_and_init_from_takes_the_weights() {
     let d = tempfile::tempdir().unwrap();
-    let t = text(d.path(), "t.txt", 30_000);
+    let t = corpus_head(d.path(), "t.txt", 30_000);
     let run = d.path().join("run");
     ok(&train(&t, &run, &["--steps", "10", "--val-frac", "0.1"]));
-    let shorter = text(d.path(), "short.txt", 20_000);
+    let shorter = corpus_head(d.path(), "short.txt", 20_000);
     let o = recurrent(&["train", "--resume", s(&run), s(&shorter), "--steps", "20"]);
     assert_fails(&o, "is not the text this run was trained on (30000 characters, sha256 ");
-    assert!(err(&o).contains("start a new run from its weights with --init-from"), "{}", err(&o));
-    let longer = text(d.path(), "long.txt", 40_000);
+    assert!(stderr(&o).contains("start a new run from its weights with --init-from"), "{}", stderr(&o));
+    let longer = corpus_head(d.path(), "long.txt", 40_000);
     assert_fails(
         &recurrent(&["train", "--resume", s(&run), s(&longer), "--steps", "20"]),
         "is not the text this run was trained on",
@@ -221,13 +165,13 @@ fn resume_refuses_other_data_and_init_from_takes_the_weights() {
     ok(&o);
     let saved: serde_json::Value = serde_json::from_slice(&cfg_before).unwrap();
     if saved["threads"] != 1 {
-        assert!(err(&o).contains("its continuation is not bit for bit"), "{}", err(&o));
+        assert!(stderr(&o).contains("its continuation is not bit for bit"), "{}", stderr(&o));
     }
 }
 
 /// Sends `sig` to a child.
-fn signal(pid: u32, sig: &str) {
-    assert!(Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());
+fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).expect("the child is running");
 }
 
 /// Waits until `path` exists (the run has started training).
@@ -244,13 +188,14 @@ fn wait_for(path: &Path) {
 #[test]
 fn interrupts_save_and_exit_and_the_run_resumes_exactly() {
     let d = tempfile::tempdir().unwrap();
-    let t = text(d.path(), "t.txt", 30_000);
+    let t = corpus_head(d.path(), "t.txt", 30_000);
     let opts = ["--steps", "400", "--hidden", "48", "--eval-every", "1000", "--log-every", "1", "--threads", "1"];
     let full = d.path().join("full");
     let o = recurrent(&[&["train", s(&t), "--out", s(&full)][..], &TINY[2..6], &opts].concat());
     ok(&o);
-    for sig in ["-INT", "-TERM"] {
-        let part = d.path().join(format!("part{sig}"));
+    use nix::sys::signal::Signal::{SIGINT, SIGTERM};
+    for sig in [SIGINT, SIGTERM] {
+        let part = d.path().join(format!("part-{sig}"));
         let child = bin()
             .args([&["train", s(&t), "--out", s(&part)][..], &TINY[2..6], &opts].concat())
             .stdout(Stdio::null())
@@ -260,8 +205,8 @@ fn interrupts_save_and_exit_and_the_run_resumes_exactly() {
         wait_for(&part.join("metrics.jsonl"));
         signal(child.id(), sig);
         let o = child.wait_with_output().unwrap();
-        assert_eq!(o.status.code(), Some(130), "{}", err(&o));
-        let e = err(&o);
+        assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+        let e = stderr(&o);
         assert!(e.contains("checkpoint saved in") && e.contains("continue with: recurrent train --resume"), "{e}");
         let (_, meta) = read_tensors(&part.join("last.safetensors")).unwrap();
         let step: usize = meta["step"].parse().unwrap();
@@ -276,7 +221,7 @@ fn interrupts_save_and_exit_and_the_run_resumes_exactly() {
 #[test]
 fn checkpoint_interval_and_keep_all() {
     let d = tempfile::tempdir().unwrap();
-    let t = text(d.path(), "t.txt", 30_000);
+    let t = corpus_head(d.path(), "t.txt", 30_000);
     let run = d.path().join("run");
     let o = recurrent(
         &[
@@ -304,12 +249,12 @@ fn checkpoint_interval_and_keep_all() {
 #[test]
 fn sizes_are_checked_up_front() {
     let d = tempfile::tempdir().unwrap();
-    let t = text(d.path(), "t.txt", 30_000);
+    let t = corpus_head(d.path(), "t.txt", 30_000);
     let run = d.path().join("run");
     let t0 = Instant::now();
     let o = recurrent(&["train", s(&t), "--out", s(&run), "--hidden", "100000"]);
     assert_fails(&o, "needs about");
-    assert!(err(&o).contains("more than the") && err(&o).contains("use a smaller --hidden"), "{}", err(&o));
+    assert!(stderr(&o).contains("more than the") && stderr(&o).contains("use a smaller --hidden"), "{}", stderr(&o));
     assert!(t0.elapsed() < Duration::from_secs(30), "refused before allocating");
     assert_fails(&recurrent(&["train", s(&t), "--out", s(&run), "--threads", "0"]), "--threads is 0");
     assert_fails(&recurrent(&["train", s(&t), "--out", s(&run), "--threads", "512"]), "--threads 512 is more than");
@@ -326,7 +271,7 @@ fn sizes_are_checked_up_front() {
 #[test]
 fn damaged_and_non_finite_checkpoints_are_refused() {
     let d = tempfile::tempdir().unwrap();
-    let t = text(d.path(), "t.txt", 30_000);
+    let t = corpus_head(d.path(), "t.txt", 30_000);
     let run = d.path().join("run");
     ok(&train(&t, &run, &["--steps", "5"]));
     let mut bytes = std::fs::read(run.join("last.safetensors")).unwrap();
@@ -362,7 +307,7 @@ fn damaged_and_non_finite_checkpoints_are_refused() {
 #[test]
 fn pipes_missing_arguments_bundled_corpus_and_explosions() {
     let d = tempfile::tempdir().unwrap();
-    let t = text(d.path(), "t.txt", 30_000);
+    let t = corpus_head(d.path(), "t.txt", 30_000);
     let run = d.path().join("run");
     ok(&train(&t, &run, &["--steps", "5"]));
     let mut child = bin()
@@ -374,11 +319,11 @@ fn pipes_missing_arguments_bundled_corpus_and_explosions() {
     let mut head = [0u8; 10];
     child.stdout.take().unwrap().read_exact(&mut head).unwrap(); // then the pipe closes
     let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", err(&o));
-    assert_eq!(err(&o), "", "nothing on stderr for a closed pipe");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "", "nothing on stderr for a closed pipe");
     let o = recurrent(&["sample"]);
     assert_fails(&o, "the following required arguments were not provided");
-    assert!(err(&o).contains("<CHECKPOINT>"), "{}", err(&o));
+    assert!(stderr(&o).contains("<CHECKPOINT>"), "{}", stderr(&o));
     // From a folder with no data/: the bundled tiny-shakespeare is inside the binary.
     let cwd = d.path().join("elsewhere");
     std::fs::create_dir(&cwd).unwrap();
@@ -389,6 +334,6 @@ fn pipes_missing_arguments_bundled_corpus_and_explosions() {
     // SGD at a huge rate without clipping: the loss climbs past 3× the first and the run stops.
     let boom = d.path().join("boom");
     let o = train(&t, &boom, &["--steps", "200", "--optimizer", "sgd", "--lr", "100", "--clip-norm", "0"]);
-    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
-    assert!(err(&o).contains("the loss exploded to") && err(&o).contains("training stopped"), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the loss exploded to") && stderr(&o).contains("training stopped"), "{}", stderr(&o));
 }

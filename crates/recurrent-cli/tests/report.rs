@@ -2,25 +2,16 @@
 //! the page in a real browser (headless Chromium from Debian's packages: `apt-get install
 //! chromium`; `.ci/run` installs it). Without Chromium the browser half says it is skipped.
 
+mod common;
+use common::{corpus_head, ok, recurrent, s};
+
 use ndarray::Array2;
 use recurrent::analysis::states_along;
 use recurrent::checkpoint::load_model;
 use recurrent::{Input, State};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn recurrent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recurrent")).args(args).output().expect("runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
+use std::process::Command;
 
 /// The JSON the page reads.
 fn page_data(html: &str) -> Value {
@@ -31,10 +22,7 @@ fn page_data(html: &str) -> Value {
 
 /// A small trained run and its report.
 fn make_report(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let corpus =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/tinyshakespeare.txt")).unwrap();
-    let text = dir.join("t.txt");
-    std::fs::write(&text, &corpus[..30_000]).unwrap();
+    let text = corpus_head(dir, "t.txt", 30_000);
     let run = dir.join("run");
     ok(&recurrent(&[
         "train",

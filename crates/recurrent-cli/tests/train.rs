@@ -1,69 +1,20 @@
 //! `recurrent train`, `sample` and `eval` end to end on a small text: outputs, checkpoint
 //! contents, exact resume, and every bad input getting one clear line and a non-zero exit.
 
+mod common;
+use common::{assert_fails, corpus_head, recurrent, stderr, stdout, train};
+
 use recurrent::checkpoint::read_tensors;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn recurrent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recurrent")).args(args).output().expect("runs")
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// The first 30,000 characters of the bundled corpus.
-fn small_text(dir: &Path) -> PathBuf {
-    let corpus =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/tinyshakespeare.txt")).unwrap();
-    let p = dir.join("small.txt");
-    std::fs::write(&p, &corpus[..30_000]).unwrap();
-    p
-}
-
-const TINY: &[&str] = &[
-    "--hidden",
-    "16",
-    "--seq-len",
-    "16",
-    "--batch",
-    "4",
-    "--eval-every",
-    "5",
-    "--log-every",
-    "5",
-    "--sample-every",
-    "0",
-];
-
-fn train(text: &Path, out_dir: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["train", text.to_str().unwrap(), "--out", out_dir.to_str().unwrap()];
-    args.extend_from_slice(TINY);
-    args.extend_from_slice(extra);
-    recurrent(&args)
-}
-
-fn assert_fails(o: &Output, needle: &str) {
-    assert!(!o.status.success(), "should fail: {}", out(o));
-    let e = err(o);
-    assert!(e.contains(needle), "expected '{needle}' in: {e}");
-    assert_eq!(e.trim().lines().count(), 1, "one line expected: {e}");
-    assert!(!e.contains("panicked"), "{e}");
-}
+use std::path::Path;
 
 #[test]
 fn trains_writes_everything_and_samples() {
     let d = tempfile::tempdir().unwrap();
-    let text = small_text(d.path());
+    let text = corpus_head(d.path(), "small.txt", 30_000);
     let run = d.path().join("run");
     let o = train(&text, &run, &["--steps", "10", "--cell", "gru", "--layers", "2"]);
-    assert!(o.status.success(), "{}", err(&o));
-    assert!(out(&o).contains("--- sample"), "{}", out(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("--- sample"), "{}", stdout(&o));
     for f in [
         "last.safetensors",
         "best.safetensors",
@@ -107,14 +58,14 @@ fn trains_writes_everything_and_samples() {
         "--seed",
         "9",
     ]);
-    assert!(a.status.success(), "{}", err(&a));
-    assert_eq!(out(&a), out(&b));
-    assert!(out(&a).starts_with("First") && out(&a).chars().count() == 46);
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert_eq!(stdout(&a), stdout(&b));
+    assert!(stdout(&a).starts_with("First") && stdout(&a).chars().count() == 46);
     let k = recurrent(&["sample", ck.to_str().unwrap(), "--length", "30", "--top-k", "3"]);
     assert!(k.status.success());
     // Eval: bits = nats / ln 2.
     let e = recurrent(&["eval", ck.to_str().unwrap(), text.to_str().unwrap()]);
-    let s = out(&e);
+    let s = stdout(&e);
     let nums: Vec<f64> = s.split_whitespace().filter_map(|w| w.parse().ok()).collect();
     assert_eq!(nums.len(), 4, "{s}");
     assert_eq!(nums[0], 29_999.0);
@@ -127,15 +78,15 @@ fn trains_writes_everything_and_samples() {
 #[test]
 fn resume_is_exact() {
     let d = tempfile::tempdir().unwrap();
-    let text = small_text(d.path());
+    let text = corpus_head(d.path(), "small.txt", 30_000);
     let (full, part) = (d.path().join("full"), d.path().join("part"));
     let opts = ["--layers", "2", "--dropout", "0.3", "--cell", "lstm", "--optimizer", "adam"];
     let o = train(&text, &full, &[&["--steps", "23"][..], &opts].concat());
-    assert!(o.status.success(), "{}", err(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = train(&text, &part, &[&["--steps", "11"][..], &opts].concat());
-    assert!(o.status.success(), "{}", err(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = recurrent(&["train", "--resume", part.to_str().unwrap(), "--steps", "23"]);
-    assert!(o.status.success(), "{}", err(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
     let (a, _) = read_tensors(&full.join("last.safetensors")).unwrap();
     let (b, mb) = read_tensors(&part.join("last.safetensors")).unwrap();
     assert_eq!(mb["step"], "23");
@@ -170,7 +121,7 @@ fn bad_text_inputs_get_one_line() {
 #[test]
 fn nonsensical_flags_get_one_line() {
     let d = tempfile::tempdir().unwrap();
-    let text = small_text(d.path());
+    let text = corpus_head(d.path(), "small.txt", 30_000);
     let run = d.path().join("run");
     let plain = |extra: &[&str]| {
         recurrent(&[&["train", text.to_str().unwrap(), "--out", run.to_str().unwrap()][..], extra].concat())
@@ -194,7 +145,7 @@ fn nonsensical_flags_get_one_line() {
 #[test]
 fn bad_resumes_and_checkpoints_get_one_line() {
     let d = tempfile::tempdir().unwrap();
-    let text = small_text(d.path());
+    let text = corpus_head(d.path(), "small.txt", 30_000);
     let run = d.path().join("run");
     assert_fails(
         &recurrent(&["train", "--resume", d.path().to_str().unwrap()]),
@@ -230,14 +181,14 @@ fn bad_resumes_and_checkpoints_get_one_line() {
 #[test]
 fn nan_stops_training_and_keeps_the_last_good_checkpoint() {
     let d = tempfile::tempdir().unwrap();
-    let text = small_text(d.path());
+    let text = corpus_head(d.path(), "small.txt", 30_000);
     let run = d.path().join("run");
     assert!(train(&text, &run, &["--steps", "5", "--optimizer", "sgd", "--lr", "0.1"]).status.success());
     let before = std::fs::read(run.join("last.safetensors")).unwrap();
     let o =
         recurrent(&["train", "--resume", run.to_str().unwrap(), "--steps", "30", "--lr", "1e38", "--clip-norm", "0"]);
-    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
-    assert!(err(&o).contains("training stopped; the last good checkpoint is"), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("training stopped; the last good checkpoint is"), "{}", stderr(&o));
     assert_eq!(std::fs::read(run.join("last.safetensors")).unwrap(), before);
     assert!(recurrent(&["sample", run.join("last.safetensors").to_str().unwrap(), "--length", "10"]).status.success());
 }

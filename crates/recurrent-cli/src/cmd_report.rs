@@ -6,6 +6,7 @@
 
 use crate::text::load_tokens;
 use crate::train::config::TrainConfig;
+use crate::train::Metric;
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use clap::Args;
@@ -47,7 +48,7 @@ const ENDS: usize = 8;
 struct Source {
     checkpoint: PathBuf,
     config: Option<TrainConfig>,
-    metrics: Vec<Value>,
+    metrics: Vec<Metric>,
 }
 
 fn source(path: &Path) -> Result<Source> {
@@ -61,7 +62,7 @@ fn source(path: &Path) -> Result<Source> {
             })?;
         let config = std::fs::read_to_string(path.join("config.json")).ok().and_then(|s| serde_json::from_str(&s).ok());
         let metrics = std::fs::read_to_string(path.join("metrics.jsonl"))
-            .map(|t| t.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect())
+            .map(|t| t.lines().filter_map(|l| serde_json::from_str::<Metric>(l).ok()).collect())
             .unwrap_or_default();
         Ok(Source { checkpoint, config, metrics })
     } else {
@@ -199,9 +200,13 @@ pub fn report_data(a: &ReportArgs) -> Result<(String, Value)> {
         .iter()
         .map(|m| {
             // Per character (min-char-rnn sums the loss over the window).
-            let per = src.config.as_ref().filter(|c| c.loss == crate::args::Loss::Sum).map_or(1.0, |c| (c.seq_len * c.batch) as f64);
-            json!({"step": m["step"], "epoch": m["epoch"], "train_loss": m["train_loss"].as_f64().map(|v| v / per),
-                   "val_loss": m["val_loss"], "lr": m["lr"], "grad_norm": m["grad_norm"], "chars_per_sec": m["chars_per_sec"]})
+            let per = src
+                .config
+                .as_ref()
+                .filter(|c| c.loss == crate::args::Loss::Sum)
+                .map_or(1.0, |c| (c.seq_len * c.batch) as f64);
+            json!({"step": m.step, "epoch": m.epoch, "train_loss": m.train_loss / per, "val_loss": m.val_loss,
+                   "lr": m.lr, "grad_norm": m.grad_norm, "chars_per_sec": m.chars_per_sec})
         })
         .collect();
     let params = recurrent::Parameters::num_params(&mut model);

@@ -72,11 +72,15 @@ pub fn remove_stale_temporaries(dir: &Path) -> usize {
 /// The hex SHA-256 of the tensor bytes of serialised safetensors `bytes` (what follows the
 /// header, which the metadata is part of).
 fn data_sha256(bytes: &[u8]) -> Option<String> {
-    use sha2::Digest;
     let n = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
     let start = usize::try_from(n).ok()?.checked_add(8)?;
-    let digest = sha2::Sha256::digest(bytes.get(start..)?);
-    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Some(sha256_hex(bytes.get(start..)?))
+}
+
+/// The SHA-256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn to_bytes<F: Float>(v: &[F]) -> (Dtype, Vec<u8>) {

@@ -17,6 +17,7 @@ use recurrent::checkpoint::{load_model, write_atomic, Meta};
 use recurrent::data::{Split, Tokens, Vocab};
 use recurrent::model::{CharModel, Init, ModelConfig};
 use recurrent::optim::{Clip, Optimizer};
+use recurrent::parallel::columns;
 use recurrent::sample::{sample, SampleOptions};
 use recurrent::train::state::{self, DataId, Progress};
 use recurrent::train::Trainer;
@@ -552,7 +553,7 @@ impl Run {
             // threads' shards add it.
             let mut l = [0.0];
             if b1 > b0 {
-                let (xl, yl) = columns(&inputs, &targets, b0, b1);
+                let (xl, yl, _) = columns::<f32>(inputs.view(), &targets, None, (b0, b1));
                 let (loss, s) = self.tr.eval_loss(xl.view(), &yl, state.as_ref())?;
                 l[0] = loss;
                 state = Some(s);
@@ -668,7 +669,7 @@ impl Run {
         let (rank, size) = (self.team.rank, self.team.size);
         let b = inputs.ncols();
         let (b0, b1) = (rank * b / size, (rank + 1) * b / size);
-        let (xl, yl) = columns(inputs, targets, b0, b1);
+        let (xl, yl, local) = columns(inputs.view(), targets, carry, (b0, b1));
         // The dropout seeds the batch shards would draw, one per rank: this rank's.
         // (All are drawn, so the generator stays the same on every rank.)
         let seed = rng.map(|r| {
@@ -680,10 +681,6 @@ impl Run {
                 }
             }
             mine
-        });
-        let local = carry.map(|s| State {
-            h: s.h.slice(ndarray::s![.., b0..b1, ..]).to_owned(),
-            c: s.c.as_ref().map(|c| c.slice(ndarray::s![.., b0..b1, ..]).to_owned()),
         });
         let weight = if self.cfg.loss == Loss::Sum { 1.0 } else { (b1 - b0) as f64 / b as f64 };
         let mut extra = [f64::from(u8::from(signals::requested()))];
@@ -713,14 +710,6 @@ impl Run {
         })?;
         Ok(s)
     }
-}
-
-/// Columns `b0..b1` of a window: inputs `(T, b1 − b0)` and their targets, time-major.
-fn columns(inputs: &Array2<usize>, targets: &[usize], b0: usize, b1: usize) -> (Array2<usize>, Vec<usize>) {
-    let (t, b) = inputs.dim();
-    let x = inputs.slice(ndarray::s![.., b0..b1]).to_owned();
-    let y = (0..t).flat_map(|ti| targets[ti * b + b0..ti * b + b1].iter().copied()).collect();
-    (x, y)
 }
 
 /// The model, vocabulary and progress of the run saved in `dir`, from its training state

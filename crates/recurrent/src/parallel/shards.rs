@@ -196,6 +196,25 @@ impl<F: Float> Shards<F> {
     }
 }
 
+/// Columns `b0..b1` of a batch: the inputs `(T, b1 − b0)`, their targets (time-major, as the
+/// model's output rows) and the carried state's columns. The share of one shard, or of one
+/// process in data parallelism across processes ([`crate::train::Trainer::step_shared`]).
+pub fn columns<F: Float>(
+    inputs: ArrayView2<'_, usize>,
+    targets: &[usize],
+    state: Option<&State<F>>,
+    (b0, b1): (usize, usize),
+) -> (Array2<usize>, Vec<usize>, Option<State<F>>) {
+    let (t, b) = inputs.dim();
+    let x = inputs.slice(ndarray::s![.., b0..b1]).to_owned();
+    let y: Vec<usize> = (0..t).flat_map(|ti| targets[ti * b + b0..ti * b + b1].iter().copied()).collect();
+    let state = state.map(|s| State {
+        h: s.h.slice(ndarray::s![.., b0..b1, ..]).to_owned(),
+        c: s.c.as_ref().map(|c| c.slice(ndarray::s![.., b0..b1, ..]).to_owned()),
+    });
+    (x, y, state)
+}
+
 /// Writes a shard's final state into columns `b0..b1` of the batch's.
 fn put_columns<F: Float>(out: &mut State<F>, (b0, b1): (usize, usize), st: State<F>) {
     out.h.slice_mut(ndarray::s![.., b0..b1, ..]).assign(&st.h);
@@ -218,16 +237,10 @@ impl<F: Float> ShardInput<F> {
         inputs: ArrayView2<'_, usize>,
         targets: &[usize],
         state: Option<&State<F>>,
-        (b0, b1): (usize, usize),
+        cols: (usize, usize),
         seed: Option<u32>,
     ) -> Self {
-        let (t, b) = inputs.dim();
-        let x = inputs.slice(ndarray::s![.., b0..b1]).to_owned();
-        let y: Vec<usize> = (0..t).flat_map(|ti| targets[ti * b + b0..ti * b + b1].iter().copied()).collect();
-        let state = state.map(|s| State {
-            h: s.h.slice(ndarray::s![.., b0..b1, ..]).to_owned(),
-            c: s.c.as_ref().map(|c| c.slice(ndarray::s![.., b0..b1, ..]).to_owned()),
-        });
+        let (x, y, state) = columns(inputs, targets, state, cols);
         ShardInput { x, y, state, seed }
     }
 

@@ -59,9 +59,7 @@ pub struct DataId {
 impl DataId {
     /// The identity of UTF-8 text `bytes` of `chars` characters.
     pub fn of(bytes: &[u8], chars: usize) -> Self {
-        use sha2::Digest;
-        let d = sha2::Sha256::digest(bytes);
-        DataId { sha256: d.iter().map(|b| format!("{b:02x}")).collect(), chars }
+        DataId { sha256: crate::checkpoint::sha256_hex(bytes), chars }
     }
 }
 

@@ -38,7 +38,7 @@ impl Team {
     /// Without the `mpi` feature there is no MPI to join.
     #[cfg(not(feature = "mpi"))]
     pub fn mpi() -> Result<Team> {
-        bail!("this recurrent was built without MPI: build it with `cargo build --release -p recurrent-cli --features mpi` (Debian: apt-get install libopenmpi-dev openmpi-bin libclang-dev), then run it under mpirun")
+        bail!("this recurrent was built without MPI: build it with `cargo build --release -p recurrent-cli --features mpi` (Debian: apt-get install libopenmpi-dev openmpi-bin libclang-dev pkg-config), then run it under mpirun")
     }
 
     /// Whether this process writes files and prints.

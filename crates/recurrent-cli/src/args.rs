@@ -1,17 +1,15 @@
 //! The named choices of the command line, as clap value enums: clap refuses an unknown name
 //! with the list of the possible ones, and each turns into the library's own type here, so no
-//! string travels past the command line. They serialise under the names the flags take, so a
-//! run's `config.json` reads as the command line did.
+//! string travels past the command line (the library's types serialise under the same names,
+//! so a run's `config.json` reads as the command line did).
 
 use clap::ValueEnum;
 use recurrent::data::SplitKind;
-use recurrent::optim::Rule;
-use recurrent::{CellKind, Reduction};
-use serde::{Deserialize, Serialize};
+use recurrent::train::config::{OptimizerKind, Preset as PresetKind};
+use recurrent::CellKind;
 
 /// `--preset`.
-#[derive(ValueEnum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Preset {
     /// Karpathy's min-char-rnn.
     MinCharRnn,
@@ -22,8 +20,7 @@ pub enum Preset {
 }
 
 /// `--cell`.
-#[derive(ValueEnum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cell {
     /// The tanh RNN.
     #[value(alias = "tanh")]
@@ -55,8 +52,7 @@ impl From<CellKind> for Cell {
 }
 
 /// `--optimizer`.
-#[derive(ValueEnum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Optimizer {
     /// Adam (β = 0.9, 0.999).
     Adam,
@@ -70,22 +66,30 @@ pub enum Optimizer {
     Sgd,
 }
 
-impl Optimizer {
-    /// The library's rule, RMSProp with smoothing `alpha`.
-    pub fn rule(self, alpha: f64) -> Rule {
-        match self {
-            Optimizer::Adam => Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 },
-            Optimizer::Adagrad => Rule::Adagrad { eps: 1e-8 },
-            Optimizer::Rmsprop => Rule::RmsProp { alpha, eps: 1e-8 },
-            Optimizer::Momentum => Rule::Momentum(0.9),
-            Optimizer::Sgd => Rule::Sgd,
+impl From<Optimizer> for OptimizerKind {
+    fn from(o: Optimizer) -> OptimizerKind {
+        match o {
+            Optimizer::Adam => OptimizerKind::Adam,
+            Optimizer::Adagrad => OptimizerKind::Adagrad,
+            Optimizer::Rmsprop => OptimizerKind::Rmsprop,
+            Optimizer::Momentum => OptimizerKind::Momentum,
+            Optimizer::Sgd => OptimizerKind::Sgd,
+        }
+    }
+}
+
+impl From<Preset> for PresetKind {
+    fn from(p: Preset) -> PresetKind {
+        match p {
+            Preset::MinCharRnn => PresetKind::MinCharRnn,
+            Preset::CharRnn => PresetKind::CharRnn,
+            Preset::Default => PresetKind::Default,
         }
     }
 }
 
 /// `--split`.
-#[derive(ValueEnum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {
     /// The last part of the text.
     Tail,
@@ -120,25 +124,6 @@ impl From<Parallel> for recurrent::parallel::Parallelism {
     }
 }
 
-/// How a window's losses are combined (set by the presets).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum Loss {
-    /// Per character (PyTorch's default).
-    Mean,
-    /// Summed over the window (min-char-rnn).
-    Sum,
-}
-
-impl From<Loss> for Reduction {
-    fn from(l: Loss) -> Reduction {
-        match l {
-            Loss::Mean => Reduction::Mean,
-            Loss::Sum => Reduction::Sum,
-        }
-    }
-}
-
 /// Each choice prints as the name its flag takes.
 macro_rules! display_as_flag {
     ($($t:ty),*) => {$(
@@ -155,17 +140,26 @@ display_as_flag!(Preset, Cell, Optimizer, Split, Parallel);
 mod tests {
     use super::*;
 
-    // The enums take and write the very names the string flags had, so earlier runs' config.json
-    // files still resume; the library's parser agrees on every optimizer's constants.
+    // Each flag's name is the name the library's type serialises under, so a run's
+    // config.json reads as the command line did.
     #[test]
-    fn names_are_the_old_strings() {
-        assert_eq!(serde_json::to_string(&Preset::MinCharRnn).unwrap(), "\"min-char-rnn\"");
-        assert_eq!(serde_json::to_string(&Optimizer::Rmsprop).unwrap(), "\"rmsprop\"");
-        assert_eq!(serde_json::from_str::<Cell>("\"gru\"").unwrap(), Cell::Gru);
-        assert_eq!(serde_json::from_str::<Loss>("\"sum\"").unwrap(), Loss::Sum);
+    fn flag_names_are_the_saved_names() {
+        let name = |v: &dyn Fn() -> Option<clap::builder::PossibleValue>| v().unwrap().get_name().to_string();
         for o in Optimizer::value_variants() {
-            let name = o.to_possible_value().unwrap().get_name().to_string();
-            assert_eq!(Rule::parse(&name).unwrap(), o.rule(0.99), "{name}");
+            let saved = serde_json::to_string(&OptimizerKind::from(*o)).unwrap();
+            assert_eq!(saved, format!("\"{}\"", name(&|| o.to_possible_value())));
+        }
+        for p in Preset::value_variants() {
+            let saved = serde_json::to_string(&PresetKind::from(*p)).unwrap();
+            assert_eq!(saved, format!("\"{}\"", name(&|| p.to_possible_value())));
+        }
+        for c in Cell::value_variants() {
+            let saved = serde_json::to_string(&CellKind::from(*c)).unwrap();
+            assert_eq!(saved, format!("\"{}\"", name(&|| c.to_possible_value())));
+        }
+        for s in Split::value_variants() {
+            let saved = serde_json::to_string(&SplitKind::from(*s)).unwrap();
+            assert_eq!(saved, format!("\"{}\"", name(&|| s.to_possible_value())));
         }
     }
 }

@@ -4,14 +4,14 @@
 //! runs both and prints the ratios.
 
 use crate::args::Parallel;
-use crate::text::{default_corpus, load_tokens, Loaded};
+use crate::text::default_corpus;
 use anyhow::{bail, Result};
 use clap::Args;
-use ndarray::Array2;
-use recurrent::data::{Vocab, Windows};
+use recurrent::data::Vocab;
 use recurrent::model::{CharModel, Init};
 use recurrent::train::configs::{StandardConfig, STANDARD};
-use recurrent::{NumpyRng, Reduction, State};
+use recurrent::train::session::{Control, Observer, Options, Session, StepReport};
+use recurrent::NumpyRng;
 use std::time::Instant;
 
 /// Flags of `recurrent bench`.
@@ -62,8 +62,6 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     if a.steps == Some(0) {
         bail!("--steps is 0: give at least 1, or leave it out to time --seconds");
     }
-    // Threads are used coarsely (batch shards, see `Shards`); the GEMMs inside run on one.
-    std::env::set_var("MATMUL_NUM_THREADS", "1");
     let names: Vec<&str> = match a.config.as_str() {
         "all" => STANDARD.iter().map(|c| c.name).chain(["gemm", "peak"]).collect(),
         n if n == "gemm" || n == "peak" || StandardConfig::named(n).is_some() => vec![n],
@@ -84,12 +82,8 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         } else if n == "gemm" {
             bench_gemm(a.seconds)
         } else {
-            // A helper thread for the work inside a step (see `recurrent::par`) when asked for
-            // two or more threads.
-            recurrent::parallel::with_threads(a.threads, || {
-                let c = StandardConfig::named(n).expect("listed");
-                bench_config(&c, a.seconds, a.threads, a.steps, a.parallel)
-            })?
+            // The session runs the step with a helper thread when asked for two or more.
+            bench_config(&StandardConfig::named(n).expect("listed"), a.seconds, a.threads, a.steps, a.parallel)?
         };
         if a.json {
             crate::outln(&format!(
@@ -121,41 +115,60 @@ fn bench_config(
     steps: Option<usize>,
     parallel: Parallel,
 ) -> Result<Figures> {
-    let Loaded { vocab, tokens, .. } = load_tokens(&default_corpus(), None, "")?;
-    let w = Windows::contiguous(0, tokens.len(), c.batch, c.steps).expect("corpus is long");
-    let mut trainer = c.trainer::<f32>(vocab.len(), threads)?;
-    trainer.set_parallelism(parallel.into());
-    let mut inputs = Array2::zeros((c.steps, c.batch));
-    let mut targets = vec![0; c.steps * c.batch];
-    let mut state: Option<State<f32>> = None;
-    let mut run = |i: usize, state: &mut Option<State<f32>>| -> Result<f64> {
-        w.fill(&tokens, i % w.count, &mut inputs, &mut targets);
-        let out = trainer.step(inputs.view(), &targets, state.as_ref(), None)?;
-        *state = Some(out.state);
-        Ok(out.loss)
-    };
+    // The configuration's run, in memory, on the bundled corpus: every window for training,
+    // weights from seed 0, no validation, samples or checkpoints; 5 steps to warm up, then
+    // `steps` steps or `seconds` of them, timed by the observer.
     let warmup = 5;
-    for i in 0..warmup {
-        run(i, &mut state)?;
-    }
-    let (t0, mut i, mut losses) = (Instant::now(), warmup, Vec::new());
-    while steps.map_or(t0.elapsed().as_secs_f64() < seconds, |s| i - warmup < s) {
-        losses.push(run(i, &mut state)?);
-        i += 1;
-    }
-    let dt = t0.elapsed().as_secs_f64();
-    let n = i - warmup;
-    // The loss reached: the mean of the last 20 steps.
-    let tail = &losses[losses.len().saturating_sub(20)..];
+    let mut cfg = c.run_config(default_corpus(), threads);
+    cfg.steps = Some(steps.map_or(usize::MAX, |s| s + warmup));
+    let mut session = Session::new(cfg, Options::in_memory())?;
+    session.set_parallelism(parallel.into());
+    let mut timer = Timer { warmup, seconds, steps, t0: None, losses: Vec::new(), dt: 0.0 };
+    session.run(&mut timer)?;
+    let n = timer.losses.len();
+    // The loss reached: the mean of the last 20 steps, per character.
+    let tail = &timer.losses[n.saturating_sub(20)..];
     let loss_sum = tail.iter().sum::<f64>() * n as f64 / tail.len().max(1) as f64;
+    let per_char = session.config().chars_per_loss();
     let chars = (n * c.steps * c.batch) as f64;
-    let per_char = if c.reduction == Reduction::Sum { (c.steps * c.batch) as f64 } else { 1.0 };
-    let cps = chars / dt;
-    Ok((cps, cps * c.flops_per_char(vocab.len()) / 1e9, peak_rss_mib(), Some(loss_sum / n as f64 / per_char)))
+    let cps = chars / timer.dt;
+    let loss = loss_sum / n as f64 / per_char;
+    Ok((cps, cps * c.flops_per_char(session.vocab().len()) / 1e9, peak_rss_mib(), Some(loss)))
 }
 
-/// Sampling speed: the model of configuration `c` (untrained; speed does not depend on the
-/// weights) generating one character at a time, as `recurrent sample` does.
+/// Times the steps after the warm-up, and keeps their losses (in the run's unit).
+struct Timer {
+    warmup: usize,
+    seconds: f64,
+    steps: Option<usize>,
+    t0: Option<Instant>,
+    losses: Vec<f64>,
+    dt: f64,
+}
+
+impl Observer for Timer {
+    fn step(&mut self, r: &StepReport) -> Control {
+        if r.step == self.warmup {
+            self.t0 = Some(Instant::now());
+            return Control::Continue;
+        }
+        let Some(t0) = self.t0 else {
+            return Control::Continue;
+        };
+        self.losses.push(r.loss);
+        self.dt = t0.elapsed().as_secs_f64();
+        let done = match self.steps {
+            Some(s) => self.losses.len() >= s,
+            None => self.dt >= self.seconds,
+        };
+        if done {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    }
+}
+
 fn bench_sample(c: &StandardConfig, seconds: f64) -> Result<Figures> {
     let mut model = CharModel::<f32>::new(c.model(65), Init::PyTorch, &mut NumpyRng::new(0))?;
     let vocab = Vocab::from_chars((0..65u8).map(|i| (b'0' + i) as char).collect());

@@ -5,8 +5,6 @@
 //! drawn by a little vanilla JavaScript, with no network access).
 
 use crate::text::load_tokens;
-use crate::train::config::TrainConfig;
-use crate::train::Metric;
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use clap::Args;
@@ -15,6 +13,8 @@ use recurrent::checkpoint::load_model;
 use recurrent::data::Vocab;
 use recurrent::model::{CharModel, Init};
 use recurrent::sample::{sample, SampleOptions};
+use recurrent::train::config::RunConfig;
+use recurrent::train::session::Metric;
 use recurrent::NumpyRng;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -47,7 +47,7 @@ const ENDS: usize = 8;
 /// What a run folder or a checkpoint gives.
 struct Source {
     checkpoint: PathBuf,
-    config: Option<TrainConfig>,
+    config: Option<RunConfig>,
     metrics: Vec<Metric>,
 }
 
@@ -86,9 +86,9 @@ fn passage(text: &Path, vocab: &Vocab, val_frac: f64, chars: usize) -> Result<(S
 }
 
 /// The same architecture at initialisation, as the run was initialised (else PyTorch's, seed 0).
-fn at_init(model: &CharModel<f32>, cfg: Option<&TrainConfig>) -> Result<CharModel<f32>> {
+fn at_init(model: &CharModel<f32>, cfg: Option<&RunConfig>) -> Result<CharModel<f32>> {
     let (init, seed) = match cfg {
-        Some(c) => (crate::train::parse_init(&c.init)?, c.seed),
+        Some(c) => (c.init, c.seed),
         None => (Init::PyTorch, 0),
     };
     Ok(CharModel::new(model.config.clone(), init, &mut NumpyRng::new(seed))?)
@@ -106,12 +106,7 @@ fn describe(m: &CharModel<f32>) -> String {
 }
 
 /// Gradient reach of a model and of its initialisation on `tokens`.
-fn reach_pair(
-    model: &mut CharModel<f32>,
-    cfg: Option<&TrainConfig>,
-    tokens: &[usize],
-    who: &str,
-) -> Result<Vec<Value>> {
+fn reach_pair(model: &mut CharModel<f32>, cfg: Option<&RunConfig>, tokens: &[usize], who: &str) -> Result<Vec<Value>> {
     let e = ends(tokens.len());
     let trained = gradient_reach(model, tokens, &e, &DISTANCES)?;
     let mut init = at_init(model, cfg)?;
@@ -200,11 +195,7 @@ pub fn report_data(a: &ReportArgs) -> Result<(String, Value)> {
         .iter()
         .map(|m| {
             // Per character (min-char-rnn sums the loss over the window).
-            let per = src
-                .config
-                .as_ref()
-                .filter(|c| c.loss == crate::args::Loss::Sum)
-                .map_or(1.0, |c| (c.seq_len * c.batch) as f64);
+            let per = src.config.as_ref().map_or(1.0, |c| c.chars_per_loss());
             json!({"step": m.step, "epoch": m.epoch, "train_loss": m.train_loss / per, "val_loss": m.val_loss,
                    "lr": m.lr, "grad_norm": m.grad_norm, "chars_per_sec": m.chars_per_sec})
         })

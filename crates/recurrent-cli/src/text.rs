@@ -1,111 +1,13 @@
-//! Reading a text to learn or score, with one-line errors for every way it can be wrong, as
-//! compact tokens (one byte per character for vocabularies up to 256), with progress lines for
-//! large files.
+//! Texts for the subcommands: the library's loading (`recurrent::train::text`), its progress
+//! notes for large files on stderr.
 
-use anyhow::{bail, Result};
-use recurrent::data::{Tokens, Vocab};
-use recurrent::train::state::DataId;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use anyhow::Result;
+use recurrent::data::Vocab;
+pub use recurrent::train::text::{default_corpus, describe, Loaded};
+use std::path::Path;
 
-/// How `config.json` names the corpus compiled into the binary.
-pub const BUNDLED: &str = "bundled:tinyshakespeare.txt";
-
-/// Karpathy's tiny-shakespeare (`data/tinyshakespeare.txt`), inside the binary, so that an
-/// installed `recurrent` trains without the source tree.
-static TINY_SHAKESPEARE: &[u8] = include_bytes!("../../../data/tinyshakespeare.txt");
-
-/// The bundled corpus's name as a text path.
-pub fn default_corpus() -> PathBuf {
-    PathBuf::from(BUNDLED)
-}
-
-/// The text's name for messages.
-pub fn describe(path: &Path) -> String {
-    if path == Path::new(BUNDLED) {
-        "the bundled tiny-shakespeare".into()
-    } else {
-        path.display().to_string()
-    }
-}
-
-/// A path to save with a run: absolute, so that a resume from another folder finds it.
-pub fn absolute(path: &Path) -> PathBuf {
-    if path == Path::new(BUNDLED) {
-        return path.to_path_buf();
-    }
-    std::fs::canonicalize(path).or_else(|_| std::path::absolute(path)).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// Files larger than this get progress lines while they load.
-const LARGE: usize = 32 << 20;
-
-/// The file's bytes, refusing missing and empty files.
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    if path == Path::new(BUNDLED) {
-        return Ok(TINY_SHAKESPEARE.to_vec());
-    }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => bail!("cannot read {}: {e}: give the path of a UTF-8 text file", path.display()),
-    };
-    if bytes.is_empty() {
-        bail!("{} is empty: give a text with at least a few thousand characters", path.display());
-    }
-    Ok(bytes)
-}
-
-fn not_utf8(path: &Path, e: std::str::Utf8Error) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{} is not valid UTF-8 (bad byte at offset {}): convert it first, e.g. iconv -f latin1 -t utf-8",
-        path.display(),
-        e.valid_up_to()
-    )
-}
-
-/// A text loaded for training or scoring.
-pub struct Loaded {
-    /// Its vocabulary: the given one, or the text's own characters.
-    pub vocab: Vocab,
-    /// The text as tokens of `vocab`.
-    pub tokens: Tokens,
-    /// Which text it is (checked when a run resumes).
-    pub id: DataId,
-}
-
-/// Reads `path` as tokens of `vocab` (or of its own characters when `None`). Large files get
-/// a line on stderr before each slow phase. `why` is added to the error when a character is
-/// outside `vocab`.
+/// Reads `path` as tokens of `vocab` (or of its own characters); see
+/// [`recurrent::train::text::load_tokens`].
 pub fn load_tokens(path: &Path, vocab: Option<&Vocab>, why: &str) -> Result<Loaded> {
-    let t0 = Instant::now();
-    let size = std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0);
-    let large = size > LARGE;
-    if large {
-        eprintln!("reading {} ({:.0} MB)…", path.display(), size as f64 / 1e6);
-    }
-    let bytes = read_bytes(path)?;
-    let s = std::str::from_utf8(&bytes).map_err(|e| not_utf8(path, e))?;
-    let chars = s.chars().count();
-    let id = DataId::of(&bytes, chars);
-    let vocab = match vocab {
-        Some(v) => v.clone(),
-        None => Vocab::from_utf8(&bytes)?,
-    };
-    if large {
-        eprintln!("{chars} characters, vocabulary {}: encoding…", vocab.len());
-    }
-    let tokens = match Tokens::encode(&vocab, bytes) {
-        Ok(t) => t,
-        Err(e) => bail!("{}: {e}{why}", path.display()),
-    };
-    if large {
-        eprintln!(
-            "{} encoded in {:.1} s ({} byte{} per character)",
-            path.display(),
-            t0.elapsed().as_secs_f64(),
-            tokens.width(),
-            if tokens.width() == 1 { "" } else { "s" }
-        );
-    }
-    Ok(Loaded { vocab, tokens, id })
+    Ok(recurrent::train::text::load_tokens(path, vocab, why, &mut |s| eprintln!("{s}"))?)
 }

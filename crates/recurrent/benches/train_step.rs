@@ -17,7 +17,8 @@ fn train_step(c: &mut Criterion) {
         let mut trainer = k.trainer::<f32>(v, 1).unwrap();
         let x = Array2::from_shape_fn((k.steps, k.batch), |(t, b)| (t * 7 + b * 13) % v);
         let y: Vec<usize> = (0..k.steps * k.batch).map(|r| (r * 11 + 3) % v).collect();
-        let label = format!("{name} ({} {}, {}x{}, {})", k.cell, k.hidden, k.batch, k.steps, k.optimizer);
+        let label =
+            format!("{name} ({} {}, {}x{}, {})", k.cell, k.hidden, k.batch, k.steps, k.optimizer.rule(0.99).name());
         g.bench_function(label, |bn| bn.iter(|| trainer.step(x.view(), &y, None, None).unwrap().loss));
     }
     g.finish();

@@ -296,7 +296,8 @@ impl Windows {
 }
 
 /// How the text is split into training and validation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SplitKind {
     /// The last fraction of the text, contiguous (the default).
     Tail,

@@ -5,7 +5,8 @@ use crate::Float;
 use ndarray::{Array2, ArrayView2, ArrayViewMut1};
 
 /// How per-element losses are combined.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Reduction {
     /// Averaged over every row (batch × time), PyTorch's default.
     Mean,

@@ -14,8 +14,10 @@ use ndarray::{Array1, Array2, ArrayView2};
 /// [`crate::parallel::Helper`] is installed (min-char-rnn has 25).
 const PAR_MIN_ROWS: usize = 12;
 
-/// How weights start.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How weights start. Written and read as `pytorch`, `normal:σ` or `uniform:a` (a run's
+/// `config.json` holds it so).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Init {
     /// PyTorch's: U(±1/√H) for the recurrent layers, U(±1/√in) for the head.
     PyTorch,
@@ -23,6 +25,48 @@ pub enum Init {
     Normal(f64),
     /// char-rnn's: every parameter U(±a), LSTM forget-gate input bias 1.
     Uniform(f64),
+}
+
+impl std::str::FromStr for Init {
+    type Err = Error;
+
+    /// `pytorch`, `normal:σ` or `uniform:a`.
+    fn from_str(s: &str) -> Result<Init> {
+        let num = |v: &str| {
+            v.parse::<f64>().ok().filter(|x| x.is_finite() && *x >= 0.0).ok_or_else(|| {
+                Error::Config(format!("bad init '{s}': the scale must be a number ≥ 0, e.g. normal:0.01"))
+            })
+        };
+        Ok(match s.split_once(':') {
+            None if s == "pytorch" => Init::PyTorch,
+            Some(("normal", v)) => Init::Normal(num(v)?),
+            Some(("uniform", v)) => Init::Uniform(num(v)?),
+            _ => return Err(Error::Config(format!("unknown init '{s}': use pytorch, normal:σ or uniform:a"))),
+        })
+    }
+}
+
+impl std::fmt::Display for Init {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Init::PyTorch => f.write_str("pytorch"),
+            Init::Normal(s) => write!(f, "normal:{s}"),
+            Init::Uniform(a) => write!(f, "uniform:{a}"),
+        }
+    }
+}
+
+impl TryFrom<String> for Init {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Init> {
+        s.parse()
+    }
+}
+
+impl From<Init> for String {
+    fn from(i: Init) -> String {
+        i.to_string()
+    }
 }
 
 /// Sizes of a [`CharModel`].

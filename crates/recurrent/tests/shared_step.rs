@@ -94,14 +94,13 @@ fn two_processes_equal_two_threads_bit_for_bit() {
                     let mut all = Pair { rank, slots, barrier };
                     let mut t = trainer();
                     let mut rng = NumpyRng::new(9);
-                    let (b0, b1) = (rank * 4, rank * 4 + 4);
+                    let (b0, b1) = recurrent::parallel::share(rank, 2, 8);
                     let mut state: Option<State<f32>> = None;
                     let mut losses = Vec::new();
                     for i in 0..12 {
                         let (x, y) = window(i);
-                        let seeds: Vec<u32> = (0..2).map(|_| rng.next_u32()).collect();
-                        let xl = x.slice(s![.., b0..b1]).to_owned();
-                        let yl: Vec<usize> = (0..6).flat_map(|ti| y[ti * 8 + b0..ti * 8 + b1].to_vec()).collect();
+                        let seeds = recurrent::parallel::part_seeds(&mut rng, 2);
+                        let (xl, yl, _) = recurrent::parallel::columns::<f32>(x.view(), &y, None, (b0, b1));
                         let out = t
                             .step_shared(xl.view(), &yl, state.as_ref(), Some(seeds[rank]), 0.5, &mut all, &mut [])
                             .unwrap();

@@ -1,9 +1,9 @@
-//! `recurrent train`'s flags, the presets, and the resolved configuration saved with a run.
+//! `recurrent train`'s flags, and how they change a run's configuration (the library's
+//! [`RunConfig`], which holds the presets and the checks).
 
-use crate::args::{Cell, Loss, Optimizer, Preset, Split};
-use anyhow::{bail, Result};
+use crate::args::{Cell, Optimizer, Preset, Split};
 use clap::Args;
-use serde::{Deserialize, Serialize};
+use recurrent::train::config::RunConfig;
 use std::path::PathBuf;
 
 /// Flags of `recurrent train`. Every flag left out takes the preset's value (or the default).
@@ -107,231 +107,35 @@ pub struct TrainArgs {
     pub threads: Option<usize>,
 }
 
-/// Everything a run needs, resolved from a preset and the flags; saved as `config.json`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct TrainConfig {
-    pub preset: Preset,
-    pub text: PathBuf,
-    pub cell: Cell,
-    pub hidden: usize,
-    pub layers: usize,
-    pub dropout: f64,
-    pub seq_len: usize,
-    pub batch: usize,
-    pub optimizer: Optimizer,
-    pub lr: f64,
-    pub rmsprop_alpha: f64,
-    pub lr_decay: f64,
-    pub lr_decay_after: usize,
-    pub clip: f64,
-    pub clip_norm: f64,
-    pub steps: Option<usize>,
-    pub epochs: Option<usize>,
-    pub val_frac: f64,
-    pub split: Split,
-    pub eval_every: usize,
-    pub sample_every: usize,
-    pub log_every: usize,
-    pub seed: u32,
-    /// "pytorch", "normal:σ" or "uniform:a".
-    pub init: String,
-    /// Per character, or summed over the window (min-char-rnn).
-    pub loss: Loss,
-    /// Parameters never updated (min-char-rnn has one hidden bias, so `bias_hh` stays zero).
-    pub frozen: Vec<String>,
-    /// The smoothed training loss: `s ← decay·s + (1 − decay)·loss`.
-    pub smooth_decay: f64,
-    /// Threads (batch shards). Results are exactly reproducible for a given count.
-    #[serde(default = "one")]
-    pub threads: usize,
-    /// Validation windows used (0 = all; runs saved before this field validated on all).
-    #[serde(default)]
-    pub eval_windows: usize,
-    /// Checkpoint interval in steps (`None`: every `eval_every`).
-    #[serde(default)]
-    pub checkpoint_every: Option<usize>,
-    /// Keep every checkpoint under `checkpoints/`.
-    #[serde(default)]
-    pub keep_all: bool,
-    /// Processes (MPI ranks) the run is spread over.
-    #[serde(default = "one")]
-    pub ranks: usize,
-    /// The checkpoint whose weights the run started from (`--init-from`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub init_from: Option<PathBuf>,
+/// Applies every flag given on the command line to `cfg`.
+pub fn apply(cfg: &mut RunConfig, a: &TrainArgs) {
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = a.$f.clone() { cfg.$f = v.into(); } )* };
+    }
+    set!(cell, hidden, layers, dropout, seq_len, batch, optimizer, lr, lr_decay, lr_decay_after, clip, clip_norm);
+    set!(val_frac, split, eval_every, sample_every, log_every, seed, threads, eval_windows);
+    if a.checkpoint_every.is_some() {
+        cfg.checkpoint_every = a.checkpoint_every;
+    }
+    if a.keep_all {
+        cfg.keep_all = true;
+    }
+    if let Some(t) = &a.text {
+        cfg.text = t.clone();
+    }
+    if a.steps.is_some() {
+        (cfg.steps, cfg.epochs) = (a.steps, None);
+    }
+    if a.epochs.is_some() {
+        (cfg.steps, cfg.epochs) = (None, a.epochs);
+    }
 }
 
-fn one() -> usize {
-    1
-}
-
-/// The cores this machine offers (the default thread count).
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-}
-
-impl TrainConfig {
-    /// The preset's values.
-    pub fn preset(name: Preset, text: PathBuf) -> Self {
-        let base = TrainConfig {
-            preset: name,
-            text,
-            cell: Cell::Lstm,
-            hidden: 256,
-            layers: 2,
-            dropout: 0.1,
-            seq_len: 64,
-            batch: 32,
-            optimizer: Optimizer::Adam,
-            lr: 2e-3,
-            rmsprop_alpha: 0.99,
-            lr_decay: 1.0,
-            lr_decay_after: 0,
-            clip: 0.0,
-            clip_norm: 5.0,
-            steps: Some(3600),
-            epochs: None,
-            val_frac: 0.1,
-            split: Split::Tail,
-            eval_every: 300,
-            sample_every: 1200,
-            log_every: 50,
-            seed: 42,
-            init: "pytorch".into(),
-            loss: Loss::Mean,
-            frozen: vec![],
-            smooth_decay: 0.98,
-            threads: cores(),
-            eval_windows: 200,
-            checkpoint_every: None,
-            keep_all: false,
-            init_from: None,
-            ranks: 1,
-        };
-        match name {
-            Preset::Default => base,
-            Preset::MinCharRnn => TrainConfig {
-                cell: Cell::Rnn,
-                hidden: 100,
-                layers: 1,
-                dropout: 0.0,
-                seq_len: 25,
-                batch: 1,
-                optimizer: Optimizer::Adagrad,
-                lr: 0.1,
-                clip: 5.0,
-                clip_norm: 0.0,
-                steps: Some(20_000),
-                val_frac: 0.0,
-                eval_every: 5000,
-                sample_every: 5000,
-                log_every: 100,
-                init: "normal:0.01".into(),
-                loss: Loss::Sum,
-                frozen: vec!["rnn.bias_hh_l0".into()],
-                smooth_decay: 0.999,
-                ..base
-            },
-            Preset::CharRnn => TrainConfig {
-                cell: Cell::Lstm,
-                hidden: 128,
-                layers: 2,
-                dropout: 0.0,
-                seq_len: 50,
-                batch: 50,
-                optimizer: Optimizer::Rmsprop,
-                lr: 2e-3,
-                rmsprop_alpha: 0.95,
-                lr_decay: 0.97,
-                lr_decay_after: 10,
-                clip: 5.0,
-                clip_norm: 0.0,
-                steps: None,
-                epochs: Some(50),
-                val_frac: 0.05,
-                split: Split::Stripes,
-                eval_every: 1000,
-                sample_every: 1000,
-                log_every: 100,
-                init: "uniform:0.08".into(),
-                ..base
-            },
-        }
-    }
-
-    /// Applies every flag given on the command line.
-    pub fn apply(&mut self, a: &TrainArgs) {
-        macro_rules! set {
-            ($($f:ident),*) => { $( if let Some(v) = a.$f.clone() { self.$f = v; } )* };
-        }
-        set!(cell, hidden, layers, dropout, seq_len, batch, optimizer, lr, lr_decay, lr_decay_after, clip, clip_norm);
-        set!(val_frac, split, eval_every, sample_every, log_every, seed, threads, eval_windows);
-        if a.checkpoint_every.is_some() {
-            self.checkpoint_every = a.checkpoint_every;
-        }
-        if a.keep_all {
-            self.keep_all = true;
-        }
-        if let Some(t) = &a.text {
-            self.text = t.clone();
-        }
-        if a.steps.is_some() {
-            (self.steps, self.epochs) = (a.steps, None);
-        }
-        if a.epochs.is_some() {
-            (self.steps, self.epochs) = (None, a.epochs);
-        }
-    }
-
-    /// Rejects nonsense with a message naming the flag and a fix.
-    pub fn validate(&self) -> Result<()> {
-        crate::train::parse_init(&self.init)?;
-        let positive = [
-            ("--hidden", self.hidden),
-            ("--layers", self.layers),
-            ("--seq-len", self.seq_len),
-            ("--batch", self.batch),
-            ("--eval-every", self.eval_every),
-            ("--log-every", self.log_every),
-            ("--checkpoint-every", self.checkpoint_every.unwrap_or(1)),
-            ("--threads", self.threads),
-        ];
-        for (flag, v) in positive {
-            if v == 0 {
-                bail!("{flag} is 0: give a positive number");
-            }
-        }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            bail!("--lr {} is not a positive learning rate: use e.g. 0.002", self.lr);
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            bail!("--dropout {} is outside [0, 1): use e.g. 0.2, or 0 for none", self.dropout);
-        }
-        if !(0.0..1.0).contains(&self.val_frac) {
-            bail!("--val-frac {} is outside [0, 1): use e.g. 0.1", self.val_frac);
-        }
-        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
-            bail!("--lr-decay {} is outside (0, 1]: use e.g. 0.97, or 1 for none", self.lr_decay);
-        }
-        for (flag, v) in [("--clip", self.clip), ("--clip-norm", self.clip_norm)] {
-            if !(v >= 0.0 && v.is_finite()) {
-                bail!("{flag} {v} is not a clipping threshold: give 0 (off) or a positive number such as 5");
-            }
-        }
-        if self.steps == Some(0) || self.epochs == Some(0) {
-            bail!("--steps/--epochs is 0: give at least 1");
-        }
-        Ok(())
-    }
-
-    /// The fields that fix the model and data layout: a resume must not change them (the
-    /// validation fraction moves the split, and with it what the saved data position means).
-    pub fn architecture(&self) -> (Cell, usize, usize, usize, usize, Split, u64) {
-        (self.cell, self.hidden, self.layers, self.seq_len, self.batch, self.split, self.val_frac.to_bits())
-    }
-
-    /// Steps between checkpoints.
-    pub fn checkpoint_interval(&self) -> usize {
-        self.checkpoint_every.unwrap_or(self.eval_every)
-    }
+/// The configuration a preset gives, with the flags applied.
+pub fn from_flags(a: &TrainArgs) -> RunConfig {
+    let preset = a.preset.unwrap_or(Preset::Default);
+    let mut cfg = RunConfig::preset(preset.into(), recurrent::train::text::default_corpus());
+    apply(&mut cfg, a);
+    cfg.init_from = a.init_from.clone();
+    cfg
 }

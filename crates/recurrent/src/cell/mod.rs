@@ -19,7 +19,8 @@ use crate::Float;
 use ndarray::{Array1, Array2};
 
 /// Which recurrence a layer runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CellKind {
     /// `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`.
     Rnn,

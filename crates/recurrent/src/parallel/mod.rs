@@ -8,4 +8,4 @@ mod shards;
 
 pub(crate) use helper::{available, join, rows_in_two, SPLIT_MIN_MACS};
 pub use helper::{with_threads, Helper};
-pub use shards::{columns, Parallelism, Shards};
+pub use shards::{columns, part_seeds, share, Parallelism, Shards};

@@ -76,8 +76,8 @@ impl<F: Float> Shards<F> {
             main.backward()?;
             return Ok(r);
         }
-        let bounds: Vec<(usize, usize)> = (0..n).map(|s| (s * b / n, (s + 1) * b / n)).collect();
-        let seeds: Option<Vec<u32>> = dropout_rng.map(|r| (0..n).map(|_| r.next_u32()).collect());
+        let bounds: Vec<(usize, usize)> = (0..n).map(|s| share(s, n, b)).collect();
+        let seeds: Option<Vec<u32>> = dropout_rng.map(|r| part_seeds(r, n));
         for rep in self.replicas.iter_mut().take(n - 1) {
             copy_params(main, rep);
         }
@@ -104,7 +104,7 @@ impl<F: Float> Shards<F> {
         if n == 1 {
             return main.eval_loss(inputs, targets, state);
         }
-        let bounds: Vec<(usize, usize)> = (0..n).map(|s| (s * b / n, (s + 1) * b / n)).collect();
+        let bounds: Vec<(usize, usize)> = (0..n).map(|s| share(s, n, b)).collect();
         for rep in self.replicas.iter_mut().take(n - 1) {
             copy_params(main, rep);
         }
@@ -213,6 +213,25 @@ pub fn columns<F: Float>(
         c: s.c.as_ref().map(|c| c.slice(ndarray::s![.., b0..b1, ..]).to_owned()),
     });
     (x, y, state)
+}
+
+/// The columns `b0..b1` of a batch of `b` streams that part `i` of `n` takes: the batch shards
+/// of one process and the ranks of a distributed run cut a batch the same way (and MPI's bit
+/// for bit agreement with two threads depends on it).
+///
+/// # Panics
+/// When `i >= n`.
+pub fn share(i: usize, n: usize, b: usize) -> (usize, usize) {
+    assert!(i < n, "part {i} of {n}");
+    // In u128: `i·b` cannot overflow.
+    let cut = |j: usize| (j as u128 * b as u128 / n as u128) as usize;
+    (cut(i), cut(i + 1))
+}
+
+/// The dropout seeds of the `n` parts of one step, drawn in part order from `rng`: one draw
+/// per part whatever the caller needs, so that every process's generator stays the same.
+pub fn part_seeds(rng: &mut NumpyRng, n: usize) -> Vec<u32> {
+    (0..n).map(|_| rng.next_u32()).collect()
 }
 
 /// Writes a shard's final state into columns `b0..b1` of the batch's.

@@ -6,9 +6,11 @@ use super::Trainer;
 use crate::cell::CellKind;
 use crate::error::Result;
 use crate::model::{CharModel, Init, ModelConfig};
-use crate::optim::{Clip, Optimizer, Rule};
+use crate::optim::{Clip, Optimizer};
 use crate::rng::NumpyRng;
+use crate::train::config::{OptimizerKind, Preset, RunConfig};
 use crate::{Float, Reduction};
+use std::path::PathBuf;
 
 /// One standard configuration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -25,8 +27,8 @@ pub struct StandardConfig {
     pub batch: usize,
     /// `T`, the truncated-BPTT window.
     pub steps: usize,
-    /// The optimizer, as [`Rule::parse`] reads it.
-    pub optimizer: &'static str,
+    /// The optimizer.
+    pub optimizer: OptimizerKind,
     /// Its learning rate.
     pub lr: f64,
     /// Element-wise (min-char-rnn) or global-norm clipping.
@@ -49,7 +51,7 @@ pub const STANDARD: [StandardConfig; 4] = [
         hidden: 100,
         batch: 1,
         steps: 25,
-        optimizer: "adagrad",
+        optimizer: OptimizerKind::Adagrad,
         lr: 0.1,
         clip: Clip { norm: 0.0, value: 5.0 },
         init: Init::Normal(0.01),
@@ -62,7 +64,7 @@ pub const STANDARD: [StandardConfig; 4] = [
         hidden: 128,
         batch: 32,
         steps: 64,
-        optimizer: "adam",
+        optimizer: OptimizerKind::Adam,
         lr: 2e-3,
         clip: NORM5,
         init: Init::PyTorch,
@@ -75,7 +77,7 @@ pub const STANDARD: [StandardConfig; 4] = [
         hidden: 512,
         batch: 64,
         steps: 64,
-        optimizer: "adam",
+        optimizer: OptimizerKind::Adam,
         lr: 2e-3,
         clip: NORM5,
         init: Init::PyTorch,
@@ -88,7 +90,7 @@ pub const STANDARD: [StandardConfig; 4] = [
         hidden: 256,
         batch: 32,
         steps: 64,
-        optimizer: "adam",
+        optimizer: OptimizerKind::Adam,
         lr: 2e-3,
         clip: NORM5,
         init: Init::PyTorch,
@@ -114,8 +116,36 @@ impl StandardConfig {
     pub fn trainer<F: Float>(&self, vocab: usize, threads: usize) -> Result<Trainer<F>> {
         // (Two threads share the step as `Parallelism::Batch`; see `Trainer::set_parallelism`.)
         let model = CharModel::new(self.model(vocab), self.init, &mut NumpyRng::new(0))?;
-        let opt = Optimizer::new(Rule::parse(self.optimizer)?, self.lr);
+        let opt = Optimizer::new(self.optimizer.rule(0.99), self.lr);
         Ok(Trainer::new(model, opt, self.clip, self.reduction, threads))
+    }
+
+    /// The configuration as a run on `text` (see [`crate::train::session::Session`]): weights
+    /// from seed 0, every window for training, no validation, samples or checkpoints, `threads`
+    /// batch shards. Its steps are those of [`StandardConfig::trainer`] bit for bit.
+    pub fn run_config(&self, text: PathBuf, threads: usize) -> RunConfig {
+        RunConfig {
+            cell: self.cell,
+            layers: self.layers,
+            hidden: self.hidden,
+            batch: self.batch,
+            seq_len: self.steps,
+            optimizer: self.optimizer,
+            lr: self.lr,
+            clip: self.clip.value,
+            clip_norm: self.clip.norm,
+            init: self.init,
+            loss: self.reduction,
+            dropout: 0.0,
+            frozen: Vec::new(),
+            val_frac: 0.0,
+            eval_every: usize::MAX,
+            log_every: usize::MAX,
+            sample_every: 0,
+            seed: 0,
+            threads,
+            ..RunConfig::preset(Preset::Default, text)
+        }
     }
 
     /// Training FLOPs per character: 3 × the forward's multiply-adds × 2 (backward = 2 ×

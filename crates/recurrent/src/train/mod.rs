@@ -29,8 +29,13 @@
 //! # Ok::<(), recurrent::Error>(())
 //! ```
 
+pub mod config;
 pub mod configs;
+pub mod folder;
+pub mod session;
 pub mod state;
+pub mod team;
+pub mod text;
 
 use crate::error::Result;
 use crate::layer::Parameters;
@@ -62,9 +67,9 @@ pub struct Trainer<F> {
     pub clip: Clip,
     /// Mean (PyTorch's) or summed (min-char-rnn's) loss.
     pub reduction: Reduction,
-    /// Tensors (by name, e.g. `rnn.weight_hh_l0`) whose gradients are zeroed before each
-    /// update, so they keep their values.
-    pub frozen: Vec<String>,
+    /// The tensors (by their place in [`Parameters::visit`] order) whose gradients are zeroed
+    /// before each update, so they keep their values; see [`Trainer::freeze`].
+    frozen: Vec<bool>,
     /// Whether [`Trainer::step`] reports the gradient norm when clipping does not compute it
     /// anyway (one more pass over the gradients).
     pub report_grad_norm: bool,
@@ -193,6 +198,24 @@ impl<F: Float> Trainer<F> {
         self.shards.eval_loss(&mut self.model, inputs, targets, state)
     }
 
+    /// Keeps the tensors named in `names` (e.g. `rnn.bias_hh_l0`) at their values: their
+    /// gradients are zeroed before each update. Replaces any earlier list.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] naming a tensor the model does not have.
+    pub fn freeze(&mut self, names: &[String]) -> Result<()> {
+        let mut all = Vec::new();
+        self.model.visit(&mut |n, _, _, _| all.push(n.to_string()));
+        if let Some(bad) = names.iter().find(|n| !all.contains(n)) {
+            return Err(crate::Error::Config(format!(
+                "cannot freeze {bad}: the model has no such tensor (it has {})",
+                all.join(", ")
+            )));
+        }
+        self.frozen = all.iter().map(|n| names.contains(n)).collect();
+        Ok(())
+    }
+
     /// How two threads share a step (see [`Parallelism`]; batch shards by default).
     pub fn set_parallelism(&mut self, p: Parallelism) {
         self.shards.parallelism = p;
@@ -201,12 +224,13 @@ impl<F: Float> Trainer<F> {
     /// Frozen gradients zeroed, then clipping and the optimizer's update in one pass; returns
     /// the gradient norm before clipping when it is computed.
     fn update(&mut self) -> Option<f64> {
-        let frozen = &self.frozen;
-        if !frozen.is_empty() {
-            self.model.visit(&mut |n, _, _, g| {
-                if frozen.iter().any(|f| f == n) {
+        if self.frozen.iter().any(|&f| f) {
+            let (frozen, mut i) = (&self.frozen, 0);
+            self.model.visit(&mut |_, _, _, g| {
+                if frozen[i] {
                     g.fill(F::zero());
                 }
+                i += 1;
             });
         }
         let norm = (self.report_grad_norm && self.clip.norm <= 0.0).then(|| grad_norm(&mut self.model));

@@ -2,7 +2,7 @@
 //! another run's, and while a run writes into a folder it holds a lock on it, so a second
 //! process cannot write there at the same time.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{Error, Result};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -30,12 +30,12 @@ pub fn run_files(dir: &Path) -> Vec<&'static str> {
 pub fn refuse_existing_run(dir: &Path) -> Result<()> {
     let found = run_files(dir);
     if !found.is_empty() {
-        bail!(
+        return Err(Error::Config(format!(
             "{} already holds a run ({}): continue it with --resume {}, or give another --out; nothing was changed",
             dir.display(),
             found.join(", "),
             dir.display()
-        );
+        )));
     }
     Ok(())
 }
@@ -51,37 +51,63 @@ pub fn same_folder(a: &Path, b: &Path) -> bool {
 /// A new folder `runs/<timestamp>` (created here, so two runs started in the same second get
 /// `runs/<timestamp>` and `runs/<timestamp>-2`).
 pub fn create_unique(parent: &Path, stamp: &str) -> Result<PathBuf> {
-    std::fs::create_dir_all(parent).with_context(|| format!("cannot create the folder {}", parent.display()))?;
+    std::fs::create_dir_all(parent)
+        .map_err(|e| Error::Io(format!("cannot create the folder {}: {e}", parent.display())))?;
     for n in 1.. {
         let p = if n == 1 { parent.join(stamp) } else { parent.join(format!("{stamp}-{n}")) };
         match std::fs::create_dir(&p) {
             Ok(()) => return Ok(p),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => bail!("cannot create the run folder {}: {e}", p.display()),
+            Err(e) => return Err(Error::Io(format!("cannot create the run folder {}: {e}", p.display()))),
         }
     }
     unreachable!("the loop returns")
 }
 
 /// Creates `dir` if needed and takes its lock (`dir/.lock`); refuses when another process
-/// holds it. Temporary files that a killed writer left are removed.
-pub fn claim(dir: &Path) -> Result<Claimed> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the output folder {}", dir.display()))?;
+/// holds it. Temporary files that a killed writer left are removed; `note` is told how many.
+pub fn claim(dir: &Path, note: &mut dyn FnMut(String)) -> Result<Claimed> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Io(format!("cannot create the output folder {}: {e}", dir.display())))?;
     let lock_path = dir.join(".lock");
-    let lock = File::create(&lock_path).with_context(|| format!("cannot write into {}", dir.display()))?;
+    let lock = File::create(&lock_path).map_err(|e| Error::Io(format!("cannot write into {}: {e}", dir.display())))?;
     match lock.try_lock() {
         Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "another `recurrent train` is writing into {}: wait for it to finish, or give another --out",
-            dir.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => bail!("cannot lock {}: {e}", lock_path.display()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(Error::Config(format!(
+                "another `recurrent train` is writing into {}: wait for it to finish, or give another --out",
+                dir.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(Error::Io(format!("cannot lock {}: {e}", lock_path.display())))
+        }
     }
-    let removed = recurrent::checkpoint::remove_stale_temporaries(dir);
+    let removed = crate::checkpoint::remove_stale_temporaries(dir);
     if removed > 0 {
-        eprintln!("removed {removed} temporary file(s) an interrupted run left in {}", dir.display());
+        note(format!("removed {removed} temporary file(s) an interrupted run left in {}", dir.display()));
     }
     Ok(Claimed { path: dir.to_path_buf(), _lock: lock })
+}
+
+/// The bytes of the regular file `path`, refused when it is not a regular file or holds more
+/// than `limit` bytes (read with the limit, so an endless device stops there).
+///
+/// # Errors
+/// [`Error::Io`] naming the file and the problem.
+pub fn read_small(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let md = std::fs::metadata(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    if !md.is_file() {
+        return Err(Error::Io(format!("{} is not a regular file", path.display())));
+    }
+    let f = File::open(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    let mut out = Vec::new();
+    f.take(limit + 1).read_to_end(&mut out).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    if out.len() as u64 > limit {
+        return Err(Error::Io(format!("{} is larger than {limit} bytes", path.display())));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -92,12 +118,12 @@ mod tests {
     fn a_second_claim_is_refused_until_the_first_is_dropped() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join(".last.safetensors.tmp-99999"), b"half").unwrap();
-        let first = claim(d.path()).unwrap();
+        let first = claim(d.path(), &mut |_| {}).unwrap();
         assert!(!d.path().join(".last.safetensors.tmp-99999").exists(), "stale temporary removed");
-        let e = claim(d.path()).unwrap_err().to_string();
+        let e = claim(d.path(), &mut |_| {}).unwrap_err().to_string();
         assert!(e.starts_with("another `recurrent train` is writing into"), "{e}");
         drop(first);
-        assert!(claim(d.path()).is_ok());
+        assert!(claim(d.path(), &mut |_| {}).is_ok());
     }
 
     #[test]

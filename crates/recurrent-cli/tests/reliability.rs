@@ -335,5 +335,9 @@ fn pipes_missing_arguments_bundled_corpus_and_explosions() {
     let boom = d.path().join("boom");
     let o = train(&t, &boom, &["--steps", "200", "--optimizer", "sgd", "--lr", "100", "--clip-norm", "0"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("the loss exploded to") && stderr(&o).contains("training stopped"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the smoothed loss exploded to") && stderr(&o).contains("training stopped"),
+        "{}",
+        stderr(&o)
+    );
 }

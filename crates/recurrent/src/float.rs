@@ -73,9 +73,10 @@ mod reference {
     pub fn gemm<F: Float>(a: MatRef<'_, F>, b: MatRef<'_, F>, c: MatMut<'_, F>, acc: bool) {
         use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
         let (m, n, k) = crate::linalg::dims(&a, &b, &c);
-        let av = ArrayView2::from_shape((m, k).strides((a.rs, a.cs)), a.data).expect("A fits");
-        let bv = ArrayView2::from_shape((k, n).strides((b.rs, b.cs)), b.data).expect("B fits");
-        let mut cv = ArrayViewMut2::from_shape((m, n).strides((c.ld, 1)), c.data).expect("C fits");
+        let (cd, ld) = c.into_parts();
+        let av = ArrayView2::from_shape((m, k).strides((a.rs(), a.cs())), a.data()).expect("A fits");
+        let bv = ArrayView2::from_shape((k, n).strides((b.rs(), b.cs())), b.data()).expect("B fits");
+        let mut cv = ArrayViewMut2::from_shape((m, n).strides((ld, 1)), cd).expect("C fits");
         let beta = if acc { F::one() } else { F::zero() };
         ndarray::linalg::general_mat_mul(F::one(), &av, &bv, beta, &mut cv);
     }
@@ -83,21 +84,22 @@ mod reference {
     /// Row-major, as [`gemm_packed`] reads it.
     pub fn pack_b<F: Float>(b: MatRef<'_, F>, out: &mut Vec<F>) {
         out.clear();
-        out.extend((0..b.rows).flat_map(|p| (0..b.cols).map(move |j| b.data[p * b.rs + j * b.cs])));
+        let (d, rs, cs) = (b.data(), b.rs(), b.cs());
+        out.extend((0..b.rows()).flat_map(|p| (0..b.cols()).map(move |j| d[p * rs + j * cs])));
     }
 
     pub fn gemm_packed<F: Float>(a: MatRef<'_, F>, packed: &[F], n: usize, c: MatMut<'_, F>, acc: bool) {
-        gemm(a, MatRef::new(packed, a.cols, n), c, acc)
+        gemm(a, MatRef::new(packed, a.cols(), n), c, acc)
     }
 
     pub fn gemv<F: Float>(a: MatRef<'_, F>, x: &[F], y: &mut [F], acc: bool) {
-        let m = a.rows;
-        gemm(a, MatRef::new(x, a.cols, 1), MatMut::new(&mut y[..m], m, 1), acc)
+        let m = a.rows();
+        gemm(a, MatRef::new(x, a.cols(), 1), MatMut::new(&mut y[..m], m, 1), acc)
     }
 
     pub fn vecmat<F: Float>(x: &[F], b: MatRef<'_, F>, y: &mut [F], acc: bool) {
-        let n = b.cols;
-        gemm(MatRef::new(x, 1, b.rows), b, MatMut::new(&mut y[..n], 1, n), acc)
+        let n = b.cols();
+        gemm(MatRef::new(x, 1, b.rows()), b, MatMut::new(&mut y[..n], 1, n), acc)
     }
 
     pub fn tanh<F: Float>(v: &mut [F]) {
@@ -124,14 +126,15 @@ fn reference_f32() -> bool {
 fn gemm_large(a: MatRef<'_, f32>, b: MatRef<'_, f32>, c: MatMut<'_, f32>, acc: bool) {
     if crate::kernels::has_avx2_fma() {
         let (m, n, k) = crate::linalg::dims(&a, &b, &c);
-        return crate::kernels::gemm::gemm_blocked(m, n, k, mat(a), mat(b), c.data, c.ld, acc);
+        let (cd, ld) = c.into_parts();
+        return crate::kernels::gemm::gemm_blocked(m, n, k, mat(a), mat(b), cd, ld, acc);
     }
     reference::gemm(a, b, c, acc)
 }
 
 /// A view as the kernels take it.
 fn mat(v: MatRef<'_, f32>) -> crate::kernels::gemm::Mat<'_> {
-    crate::kernels::gemm::Mat { data: v.data, rs: v.rs, cs: v.cs }
+    crate::kernels::gemm::Mat { data: v.data(), rs: v.rs(), cs: v.cs() }
 }
 
 impl Float for f32 {
@@ -169,35 +172,39 @@ impl Float for f32 {
         let (m, n, k) = crate::linalg::dims(&a, &b, &c);
         match route(m, n, k, b.row_major()) {
             Route::Blocked => gemm_large(a, b, c, acc),
-            Route::InPlace => crate::kernels::gemm::gemm(m, n, k, mat(a), mat(b), c.data, c.ld, acc),
+            Route::InPlace => {
+                let (cd, ld) = c.into_parts();
+                crate::kernels::gemm::gemm(m, n, k, mat(a), mat(b), cd, ld, acc)
+            }
         }
     }
     fn pack_b(b: MatRef<'_, Self>, out: &mut Vec<Self>) {
         if reference_f32() {
             return reference::pack_b(b, out);
         }
-        crate::kernels::gemm::pack_b_to(b.rows, b.cols, mat(b), out)
+        crate::kernels::gemm::pack_b_to(b.rows(), b.cols(), mat(b), out)
     }
     fn gemm_packed(a: MatRef<'_, Self>, packed: &[Self], n: usize, c: MatMut<'_, Self>, acc: bool) {
         if reference_f32() {
             return reference::gemm_packed(a, packed, n, c, acc);
         }
-        assert!(a.row_major() && c.rows == a.rows && c.cols == n, "gemm_packed shapes");
-        crate::kernels::gemm::gemm_packed(a.rows, n, a.cols, mat(a), packed, c.data, c.ld, acc)
+        assert!(a.row_major() && c.rows() == a.rows() && c.cols() == n, "gemm_packed shapes");
+        let (cd, ld) = c.into_parts();
+        crate::kernels::gemm::gemm_packed(a.rows(), n, a.cols(), mat(a), packed, cd, ld, acc)
     }
     fn gemv(a: MatRef<'_, Self>, x: &[Self], y: &mut [Self], acc: bool) {
         if reference_f32() {
             return reference::gemv(a, x, y, acc);
         }
         assert!(a.row_major(), "gemv reads A row by row");
-        crate::kernels::gemm::gemv(a.rows, a.cols, a.data, a.rs, x, y, acc)
+        crate::kernels::gemm::gemv(a.rows(), a.cols(), a.data(), a.rs(), x, y, acc)
     }
     fn vecmat(x: &[Self], b: MatRef<'_, Self>, y: &mut [Self], acc: bool, backwards: bool) {
         if reference_f32() {
             return reference::vecmat(x, b, y, acc);
         }
         assert!(b.row_major(), "vecmat streams B's rows");
-        crate::kernels::gemm::vecmat(b.cols, b.rows, x, b.data, b.rs, y, acc, backwards)
+        crate::kernels::gemm::vecmat(b.cols(), b.rows(), x, b.data(), b.rs(), y, acc, backwards)
     }
 }
 

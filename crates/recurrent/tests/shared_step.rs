@@ -3,7 +3,7 @@
 //! an LSTM with dropout and Adam, both hold the weights of `Trainer::step` on two threads (batch
 //! shards), bit for bit.
 
-use ndarray::{s, Array2};
+use ndarray::Array2;
 use recurrent::model::{CharModel, Init, ModelConfig};
 use recurrent::optim::{Clip, Optimizer, Rule};
 use recurrent::train::{AllSum, Trainer};

@@ -186,13 +186,6 @@ pub fn join<RA, RB: Send>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB + Send)
     let choice = crate::backend::forced_now();
     let mut call = || rb = Some(crate::backend::forced(choice, || (b.take().expect("run once"))()));
     let job: *mut (dyn FnMut() + Send + '_) = &mut call;
-    // SAFETY: the lifetime is erased to hand the closure to the helper thread; `Finish` below
-    // waits (even while unwinding from a panic in `a`) until the helper is done with it.
-    unsafe { *sh.job.get() = Some(std::mem::transmute::<*mut (dyn FnMut() + Send + '_), Job>(job)) };
-    sh.state.store(JOB, SeqCst);
-    if sh.sleeping.load(SeqCst) {
-        helper.thread.as_ref().expect("running").thread().unpark();
-    }
     /// Waits for the helper, collects its panic if any, and frees it for the next job.
     struct Finish<'a>(&'a Shared, &'a mut Option<Box<dyn Any + Send>>);
     impl Drop for Finish<'_> {
@@ -214,7 +207,18 @@ pub fn join<RA, RB: Send>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB + Send)
         }
     }
     let mut panic = None;
+    // SAFETY: the lifetime is erased to hand the closure to the helper thread. `Finish`, armed
+    // before the job is published (nothing between the two can panic), waits — even while
+    // unwinding from a panic in `a` or in the wake-up — until the helper is done with it, so
+    // the closure outlives every use the helper makes of it.
+    unsafe { *sh.job.get() = Some(std::mem::transmute::<*mut (dyn FnMut() + Send + '_), Job>(job)) };
     let finish = Finish(sh, &mut panic);
+    sh.state.store(JOB, SeqCst);
+    if sh.sleeping.load(SeqCst) {
+        if let Some(t) = helper.thread.as_ref() {
+            t.thread().unpark();
+        }
+    }
     let ra = a();
     drop(finish);
     if let Some(p) = panic {

@@ -144,6 +144,10 @@ impl<F: Float> Shards<F> {
             );
             return (first, vec![second]);
         }
+        // Threads spawned for the step run the caller's kernel set and backend (a test may
+        // force them on this thread), and a shard's panic is resumed on the caller with its
+        // own message.
+        let choice = crate::backend::forced_now();
         std::thread::scope(|sc| {
             let handles: Vec<_> = self
                 .replicas
@@ -152,11 +156,12 @@ impl<F: Float> Shards<F> {
                 .enumerate()
                 .map(|(s, rep)| {
                     let p = part(s + 1);
-                    sc.spawn(move || p.run(rep, reduction, backward))
+                    sc.spawn(move || crate::backend::forced(choice, || p.run(rep, reduction, backward)))
                 })
                 .collect();
             let first = part(0).run(main, reduction, backward);
-            (first, handles.into_iter().map(|h| h.join().expect("a shard panicked")).collect())
+            let rest = handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect();
+            (first, rest)
         })
     }
 

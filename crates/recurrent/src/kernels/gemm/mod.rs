@@ -45,6 +45,37 @@ impl<'a> Mat<'a> {
     }
 }
 
+/// The elements a `rows × cols` view at strides `(rs, cs)` spans, `(rows − 1)·rs + (cols −
+/// 1)·cs + 1` (0 when empty), or `None` when that overflows: every bounds check below is this,
+/// in checked arithmetic, so no stride can wrap a check around (release builds have no
+/// overflow checks).
+pub fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> Option<usize> {
+    if rows == 0 || cols == 0 {
+        return Some(0);
+    }
+    (rows - 1).checked_mul(rs)?.checked_add((cols - 1).checked_mul(cs)?)?.checked_add(1)
+}
+
+/// Whether `len` elements hold a `rows × cols` view at strides `(rs, cs)`.
+fn holds(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
+    span(rows, cols, rs, cs).is_some_and(|s| s <= len)
+}
+
+/// Elements of `B (k, n)` packed in 16-column panels ([`pack_b_to`]); `None` on overflow.
+fn packed_len(k: usize, n: usize) -> Option<usize> {
+    n.div_ceil(16).checked_mul(16)?.checked_mul(k)
+}
+
+/// `C ← β·C` for a product with nothing to add (`k = 0`), before any pointer is formed.
+fn scale_only(m: usize, n: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+    if accumulate {
+        return;
+    }
+    for i in 0..m {
+        c[i * ldc..i * ldc + n].fill(0.0);
+    }
+}
+
 /// Which of the GEMMs below suits a product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -96,9 +127,9 @@ pub fn pack_b(k: usize, n: usize, b: &[f32], ldb: usize) -> Vec<f32> {
 /// When `b` is too short for its shape.
 pub fn pack_b_to(k: usize, n: usize, b: Mat<'_>, out: &mut Vec<f32>) {
     out.clear();
-    out.resize(n.div_ceil(16) * 16 * k, 0.0);
+    assert!(holds(b.data.len(), k, n, b.rs, b.cs), "B too short");
+    out.resize(packed_len(k, n).expect("B fits in memory"), 0.0);
     if k > 0 && n > 0 {
-        assert!(b.data.len() > (k - 1) * b.rs + (n - 1) * b.cs, "B too short");
         pack_b_into(k, n, &b, (0, 0), out);
     }
 }
@@ -115,7 +146,7 @@ pub fn gemm_packed(
     ldc: usize,
     accumulate: bool,
 ) {
-    assert!(packed.len() >= n.div_ceil(16) * 16 * k, "packed B too short");
+    assert!(packed_len(k, n).is_some_and(|l| packed.len() >= l), "packed B too short");
     #[cfg(target_arch = "x86_64")]
     if super::has_avx2_fma() {
         return run(m, n, k, a, Mat::rows(packed, 16), true, c, ldc, accumulate);
@@ -153,18 +184,12 @@ fn run(
         return;
     }
     assert!(b.cs == 1, "B must have unit column stride");
-    let a_need = if k == 0 { 0 } else { (m - 1) * a.rs + (k - 1) * a.cs + 1 };
-    let b_need = if k == 0 {
-        0
-    } else if packed {
-        n.div_ceil(16) * 16 * k
-    } else {
-        (k - 1) * b.rs + n
-    };
-    assert!(
-        a.data.len() >= a_need && b.data.len() >= b_need && c.len() >= (m - 1) * ldc + n,
-        "gemm operands too short"
-    );
+    let b_ok =
+        if packed { packed_len(k, n).is_some_and(|l| b.data.len() >= l) } else { holds(b.data.len(), k, n, b.rs, 1) };
+    assert!(holds(a.data.len(), m, k, a.rs, a.cs) && b_ok && holds(c.len(), m, n, ldc, 1), "gemm operands too short");
+    if k == 0 {
+        return scale_only(m, n, c, ldc, accumulate);
+    }
     #[cfg(target_arch = "x86_64")]
     if super::has_avx2_fma() {
         // SAFETY: the active set is one the CPU supports; bounds were checked above and every
@@ -259,10 +284,10 @@ thread_local! {
 pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mut [f32], ldc: usize, accumulate: bool) {
     #[cfg(target_arch = "x86_64")]
     if super::has_avx2_fma() && k > 0 && m > 0 && n > 0 {
-        let a_need = (m - 1) * a.rs + (k - 1) * a.cs + 1;
-        let b_need = (k - 1) * b.rs + (n - 1) * b.cs + 1;
         assert!(
-            a.data.len() >= a_need && b.data.len() >= b_need && c.len() >= (m - 1) * ldc + n,
+            holds(a.data.len(), m, k, a.rs, a.cs)
+                && holds(b.data.len(), k, n, b.rs, b.cs)
+                && holds(c.len(), m, n, ldc, 1),
             "gemm operands too short"
         );
         return PACKED.with(|bufs| {
@@ -329,7 +354,7 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
     if b.cs == 1 {
         return run(m, n, k, a, b, false, c, ldc, accumulate);
     }
-    // Portable path with a strided B: one dot product per entry.
+    // Portable path with a strided B: one dot product per entry (indexing checks every access).
     for i in 0..m {
         for j in 0..n {
             let s = (0..k).fold(0.0f32, |s, p| s + a.data[i * a.rs + p * a.cs] * b.data[p * b.rs + j * b.cs]);
@@ -439,7 +464,10 @@ pub fn gemv(m: usize, k: usize, a: &[f32], lda: usize, x: &[f32], y: &mut [f32],
     if m == 0 {
         return;
     }
-    assert!(a.len() >= (m - 1) * lda + k && x.len() >= k && y.len() >= m, "gemv operands too short");
+    assert!(holds(a.len(), m, k, lda, 1) && x.len() >= k && y.len() >= m, "gemv operands too short");
+    if k == 0 {
+        return scale_only(m, 1, y, 1, accumulate);
+    }
     #[cfg(target_arch = "x86_64")]
     if super::has_avx2_fma() {
         // SAFETY: AVX2 and FMA are present; bounds checked above.
@@ -467,7 +495,10 @@ pub fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &mut [f32
     if n == 0 {
         return;
     }
-    assert!(x.len() >= k && y.len() >= n && (k == 0 || b.len() >= (k - 1) * ldb + n), "vecmat operands too short");
+    assert!(x.len() >= k && y.len() >= n && holds(b.len(), k, n, ldb, 1), "vecmat operands too short");
+    if k == 0 {
+        return scale_only(1, n, y, n, accumulate);
+    }
     #[cfg(target_arch = "x86_64")]
     match super::active() {
         // SAFETY: the CPU has AVX-512 (the active set is always supported); bounds checked above.

@@ -14,14 +14,34 @@ use recurrent::train::session::{Control, Observer, Options, Session, StepReport}
 use recurrent::NumpyRng;
 use std::time::Instant;
 
+/// `bench --config`: a standard configuration (`recurrent::train::configs`), a kernel
+/// measurement, or all of them.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    /// Karpathy's min-char-rnn: tanh RNN 100, B 1, T 25.
+    MinCharRnn,
+    /// LSTM 1×128, B 32, T 64.
+    LstmSmall,
+    /// LSTM 2×512, B 64, T 64.
+    LstmLarge,
+    /// GRU 1×256, B 32, T 64.
+    GruMedium,
+    /// The library's f32 GEMM at 1024³.
+    Gemm,
+    /// This core's f32 FMA peak.
+    Peak,
+    /// Every one above.
+    All,
+}
+
 /// Flags of `recurrent bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// min-char-rnn, lstm-small, lstm-large, gru-medium, gemm (the library's f32 GEMM at 1024³),
     /// peak (this core's f32 FMA peak for the widest kernel set it runs, from registers), or all.
     /// The kernel set (portable, avx2, avx512) is printed with each row; RECURRENT_ISA forces one.
-    #[arg(long, default_value = "all")]
-    config: String,
+    #[arg(long, value_enum, default_value = "all")]
+    config: Which,
     /// Threads for matrix products.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -62,10 +82,14 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     if a.steps == Some(0) {
         bail!("--steps is 0: give at least 1, or leave it out to time --seconds");
     }
-    let names: Vec<&str> = match a.config.as_str() {
-        "all" => STANDARD.iter().map(|c| c.name).chain(["gemm", "peak"]).collect(),
-        n if n == "gemm" || n == "peak" || StandardConfig::named(n).is_some() => vec![n],
-        n => bail!("unknown --config '{n}': use min-char-rnn, lstm-small, lstm-large, gru-medium, gemm, peak or all"),
+    let names: Vec<&str> = match a.config {
+        Which::All => STANDARD.iter().map(|c| c.name).chain(["gemm", "peak"]).collect(),
+        Which::MinCharRnn => vec!["min-char-rnn"],
+        Which::LstmSmall => vec!["lstm-small"],
+        Which::LstmLarge => vec!["lstm-large"],
+        Which::GruMedium => vec!["gru-medium"],
+        Which::Gemm => vec!["gemm"],
+        Which::Peak => vec!["peak"],
     };
     if !a.json {
         crate::outln(&format!(
@@ -76,7 +100,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let isa = recurrent::backend::active();
     for n in names {
         let r = if n == "peak" {
-            (0.0, recurrent::backend::fma_peak_gflops(a.seconds.min(2.0)), peak_rss_mib(), None)
+            (0.0, recurrent::measure::fma_peak_gflops(a.seconds.min(2.0)), peak_rss_mib(), None)
         } else if a.sample && n != "gemm" {
             bench_sample(&StandardConfig::named(n).expect("listed"), a.seconds)?
         } else if n == "gemm" {
@@ -186,5 +210,25 @@ fn bench_sample(c: &StandardConfig, seconds: f64) -> Result<Figures> {
 
 /// The library's f32 GEMM for large products (the cache-blocked one) at 1024×1024×1024.
 fn bench_gemm(seconds: f64) -> Figures {
-    (0.0, recurrent::backend::gemm_gflops(1024, seconds.min(3.0)), peak_rss_mib(), None)
+    (0.0, recurrent::measure::gemm_gflops(1024, seconds.min(3.0)), peak_rss_mib(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    // Every configuration `--config` names is one of the library's standard table, and every
+    // entry of the table has its name.
+    #[test]
+    fn config_names_are_the_standard_table() {
+        let names: Vec<String> =
+            Which::value_variants().iter().map(|w| w.to_possible_value().unwrap().get_name().to_string()).collect();
+        for c in STANDARD {
+            assert!(names.contains(&c.name.to_string()), "{} has no --config", c.name);
+        }
+        for n in &names {
+            assert!(StandardConfig::named(n).is_some() || ["gemm", "peak", "all"].contains(&n.as_str()), "{n}");
+        }
+    }
 }

@@ -96,22 +96,28 @@ pub struct GradsArgs {
     /// torch: PyTorch names and (T, B, I); course: the numpy course's names and (n_x, m, T_x),
     /// with a0 and da (optional c0, dc), writing dx, da0, dWax, dWaa, dba (or the LSTM set); or
     /// one step under the cell functions' names (xt, a_prev, c_prev, da_next, dc_next).
-    #[arg(long, default_value = "torch")]
-    layout: String,
+    #[arg(long, value_enum, default_value = "torch")]
+    layout: Layout,
     /// x is (B, T, I) and dy (B, T, D·H), as nn.RNN/LSTM/GRU(batch_first=True) take them
     /// (torch layout).
     #[arg(long)]
     batch_first: bool,
 }
 
+/// `grads --layout`: whose names and axes a case uses.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// PyTorch's names, x (T, B, I).
+    #[value(alias = "pytorch")]
+    Torch,
+    /// The numpy course's names, x (n_x, m, T_x).
+    Course,
+}
+
 pub fn grads(a: GradsArgs) -> Result<()> {
     let kind = CellKind::from(a.cell);
     let case = read_npz(&a.case)?;
-    let course = match a.layout.as_str() {
-        "torch" | "pytorch" => false,
-        "course" => true,
-        l => bail!("unknown --layout '{l}': use torch or course"),
-    };
+    let course = a.layout == Layout::Course;
     if course && a.batch_first {
         bail!("--batch-first is for the torch layout: the course's x is always (n_x, m, T_x)");
     }

@@ -1,6 +1,9 @@
 //! The `recurrent` command: a thin layer over the library that parses flags, validates them into
-//! library configurations, runs, and prints. Errors are one line on stderr and exit status 2;
-//! a gradient check that fails exits with 1.
+//! library configurations, runs, and prints; `main` only dispatches.
+//!
+//! Exit status: 0 done; 1 a gradient check that fails; 2 an error (one line on stderr, or clap's
+//! usage message); 3 a training run that diverged (stopped, its last good checkpoint kept); 130
+//! a training run interrupted by Ctrl-C or SIGTERM (a checkpoint saved, resume with --resume).
 
 mod args;
 mod cmd_bench;
@@ -78,8 +81,17 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("error: {}", chain.join(": "));
+            // The chain of causes in one line; a cause the message already quotes (the
+            // system's error inside a library message) is not repeated.
+            let mut line = String::new();
+            for c in e.chain().map(|c| c.to_string()) {
+                if line.is_empty() {
+                    line = c;
+                } else if !line.contains(&c) {
+                    line = format!("{line}: {c}");
+                }
+            }
+            eprintln!("error: {line}");
             ExitCode::from(2)
         }
     }

@@ -35,7 +35,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// before the new one is renamed into place). A kill at any moment leaves `path` whole, or —
 /// between the two renames — no `path` and `previous` whole: a reader falls back to it.
 pub fn write_atomic_keeping(path: &Path, previous: Option<&Path>, bytes: &[u8]) -> Result<()> {
-    let io = |e: std::io::Error| Error::Io(format!("cannot write {}: {e}", path.display()));
+    let io = |e: std::io::Error| Error::file(format!("cannot write {}: {e}", path.display()), e);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let written = (|| {
@@ -113,7 +113,7 @@ pub fn serialize<F: Float>(tensors: &[(String, Vec<usize>, Vec<F>)], meta: &Meta
 
 /// Reads a safetensors file: every tensor as `f64` (from F32 or F64) and the metadata.
 pub fn read_tensors(path: &Path) -> Result<(Tensors, Meta)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::file(format!("cannot read {}: {e}", path.display()), e))?;
     if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
         return Err(Error::Io(format!("{} is a torch.save file (a pickle), not safetensors: save the weights with safetensors.torch.save_file(model.state_dict(), \"model.safetensors\"), then convert them with `recurrent import`", path.display())));
     }

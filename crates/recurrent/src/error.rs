@@ -18,14 +18,39 @@ pub enum Error {
     Missing(String),
     /// A configuration value that makes no sense (hidden size 0, dropout 1, ...).
     Config(String),
-    /// A file could not be read or written.
+    /// A file could not be read or written (or is not what it should be).
     Io(String),
+    /// A file operation the operating system refused: the message names the file and the fix,
+    /// and the system's error is kept as the [`std::error::Error::source`].
+    File {
+        /// What could not be done, with the file, the system's reason and the fix.
+        message: String,
+        /// The system's error.
+        source: IoSource,
+    },
+}
+
+/// An [`std::io::Error`] kept inside an [`Error`] (shared, so `Error` stays `Clone`; equal when
+/// of the same kind).
+#[derive(Clone, Debug)]
+pub struct IoSource(pub std::sync::Arc<std::io::Error>);
+
+impl PartialEq for IoSource {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.kind() == other.0.kind()
+    }
 }
 
 impl Error {
     /// A shape error for `what`, which has shape `got` but should match `expected`.
     pub fn shape(what: impl Into<String>, got: &[usize], expected: impl Into<String>) -> Self {
         Error::Shape { what: what.into(), got: got.to_vec(), expected: expected.into() }
+    }
+
+    /// A refused file operation: `message` (which names the file, the reason and the fix), and
+    /// the system's error `source`.
+    pub fn file(message: String, source: std::io::Error) -> Self {
+        Error::File { message, source: IoSource(std::sync::Arc::new(source)) }
     }
 }
 
@@ -43,11 +68,19 @@ impl fmt::Display for Error {
             Error::Shape { what, got, expected } => write!(f, "{what} is {} but {expected}", fmt_shape(got)),
             Error::Missing(what) => write!(f, "missing tensor {what}"),
             Error::Config(m) | Error::Io(m) => write!(f, "{m}"),
+            Error::File { message, .. } => write!(f, "{message}"),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::File { source, .. } => Some(&*source.0),
+            _ => None,
+        }
+    }
+}
 
 /// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -31,6 +31,7 @@ pub(crate) mod kernels;
 pub mod layer;
 pub mod linalg;
 pub mod loss;
+pub mod measure;
 pub mod model;
 pub mod optim;
 pub mod parallel;

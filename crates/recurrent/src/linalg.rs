@@ -4,6 +4,10 @@
 //! `A (m, k) · B (k, n) → C (m, n)`: the shapes are the views', and a transposed operand is a
 //! view with its strides swapped ([`MatRef::t`]), never a copy.
 
+/// Rows of the products' register block: a product cut in two by rows (for two threads) is
+/// cut at a multiple of this, so each part runs whole blocks of the micro-kernel.
+pub const ROW_BLOCK: usize = crate::kernels::gemm::MR;
+
 /// The elements a `rows × cols` view at strides `(rs, cs)` spans (0 when empty), `None` when
 /// that overflows `usize`.
 fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> Option<usize> {

@@ -232,9 +232,9 @@ impl<F: Float> CharModel<F> {
                     softmax_cross_entropy_rows(ls, v, ys, scale)
                 };
                 // Rows are independent: with a helper, two blocks of rows on two threads
-                // (whole 6-row blocks of the GEMM kernel on the caller's side).
+                // (whole row blocks of the GEMM kernel on the caller's side).
                 let (l0, l1) = if n >= PAR_MIN_ROWS && crate::parallel::available() {
-                    let n0 = n / 2 / 6 * 6;
+                    let n0 = n / 2 / crate::linalg::ROW_BLOCK * crate::linalg::ROW_BLOCK;
                     let ((x0, x1), (y0, y1)) = (xs.split_at(n0 * hid), targets.split_at(n0));
                     let (g0, g1) = ls.split_at_mut(n0 * v);
                     crate::parallel::join(|| rows(x0, g0, y0), || rows(x1, g1, y1))

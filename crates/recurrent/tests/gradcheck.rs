@@ -217,7 +217,7 @@ fn char_model_f32_matches_f64() {
     }
 }
 
-/// Training with a helper thread (`recurrent::par`) splits the head, the loss, the weight
+/// Training with a helper thread (`recurrent::parallel`) splits the head, the loss, the weight
 /// gradients and the optimizer's tensors, or runs the second batch shard, across two threads;
 /// every part writes its own outputs in the same order as one thread does, so the weights
 /// after several f32 steps are bit-for-bit those of the run without a helper (the expected

@@ -1,12 +1,16 @@
-//! Hot kernels for `f32`, each in the kernel sets of [`crate::backend`]: a small-matrix GEMM that reads its operands in place (no packing, so
-//! the per-step recurrent products pay nothing for re-packing the weights), and vectorised
-//! `tanh`, `sigmoid` and `exp`. Each has AVX-512 and AVX2+FMA versions chosen at run time and a
-//! portable version with the same arithmetic; `f64` (the checking precision) never comes here.
+//! Hot kernels for `f32`, each in the kernel sets [`crate::backend`] chooses from: the GEMMs of
+//! `gemm` (one 6×16 micro-kernel reached three ways — operands in place for the small
+//! products, B packed once per sequence for the per-step recurrent product, both packed block
+//! by block for the large products over all steps — plus a vector–matrix and a matrix–vector
+//! product), and vectorised `tanh`, `sigmoid` and `exp`. Each has AVX-512 and AVX2+FMA versions
+//! chosen at run time and a portable version with the same arithmetic; `f64` (the checking
+//! precision) never comes here. Dependencies run one way: `backend` (the choice) ← `kernels`
+//! ← `float`/`linalg` (the products the layers call) and `measure`.
 
 pub mod act;
 pub mod gemm;
 
-pub use crate::backend::{active, Isa};
+use crate::backend::{active, Isa};
 
 /// Whether the [`active`] kernel set has AVX2 and FMA (AVX2 or AVX-512).
 #[inline]
@@ -162,7 +166,7 @@ unsafe fn tile8(s: *const f32, lds: usize, d: *mut f32, ldd: usize) {
 }
 
 /// This core's f32 multiply-add peak in GFLOP/s with the kernels of `isa`, measured for about
-/// `seconds` (see [`crate::backend::fma_peak_gflops`]); 0 for the portable set.
+/// `seconds` (see [`crate::measure::fma_peak_gflops`]); 0 for the portable set.
 pub fn fma_peak_gflops(isa: Isa, seconds: f64) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {

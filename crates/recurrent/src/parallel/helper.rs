@@ -251,6 +251,43 @@ pub fn rows_in_two<T: Send>(
     }
 }
 
+/// With a helper installed, `dW_hh` is split across two threads from this many multiply-adds
+/// (min-char-rnn's is 250,000; a hand-off costs about as much as 10,000).
+const PAR_MIN_MACS: usize = 100_000;
+
+/// How a layer's weight gradients share two threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GradSplit {
+    /// Each product cut in two by rows in turn ([`rows_in_two`]): both threads share every one.
+    EachInTwo,
+    /// `dW_hh`'s rows from this one on go to the helper; the caller takes the rows before and
+    /// every other product.
+    At(usize),
+    /// Everything on the caller.
+    One,
+}
+
+/// The split of a layer's weight gradients: `dW_hh` has `gh` rows of `macs_per_row`
+/// multiply-adds; `other` counts the multiply-adds of the rest (`dW_ih`, `dX`, the biases).
+/// Large products over a dense input (a whole batch on two threads) are each cut in two;
+/// smaller ones balance the caller's share of `dW_hh` plus the rest against the helper's part
+/// of `dW_hh`, cut at a whole row block.
+pub(crate) fn weight_grad_split(gh: usize, macs_per_row: usize, other: usize, dense: bool) -> GradSplit {
+    let total = gh * macs_per_row;
+    if !available() {
+        return GradSplit::One;
+    }
+    if dense && total >= SPLIT_MIN_MACS {
+        return GradSplit::EachInTwo;
+    }
+    if total >= PAR_MIN_MACS {
+        let mine = total.saturating_sub(other) / 2;
+        let block = crate::linalg::ROW_BLOCK;
+        return GradSplit::At((mine / macs_per_row.max(1) / block * block).min(gh));
+    }
+    GradSplit::One
+}
+
 /// Runs `f` with a new [`Helper`] installed when `threads ≥ 2` (more are not used: the
 /// machines this is tuned for have two cores), else just runs it.
 pub fn with_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {

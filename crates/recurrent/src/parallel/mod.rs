@@ -6,6 +6,6 @@
 mod helper;
 mod shards;
 
-pub(crate) use helper::{available, join, rows_in_two, SPLIT_MIN_MACS};
+pub(crate) use helper::{available, join, rows_in_two, weight_grad_split, GradSplit};
 pub use helper::{with_threads, Helper};
 pub use shards::{columns, part_seeds, share, Parallelism, Shards};

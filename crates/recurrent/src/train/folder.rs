@@ -52,13 +52,13 @@ pub fn same_folder(a: &Path, b: &Path) -> bool {
 /// `runs/<timestamp>` and `runs/<timestamp>-2`).
 pub fn create_unique(parent: &Path, stamp: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(parent)
-        .map_err(|e| Error::Io(format!("cannot create the folder {}: {e}", parent.display())))?;
+        .map_err(|e| Error::file(format!("cannot create the folder {}: {e}", parent.display()), e))?;
     for n in 1.. {
         let p = if n == 1 { parent.join(stamp) } else { parent.join(format!("{stamp}-{n}")) };
         match std::fs::create_dir(&p) {
             Ok(()) => return Ok(p),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::Io(format!("cannot create the run folder {}: {e}", p.display()))),
+            Err(e) => return Err(Error::file(format!("cannot create the run folder {}: {e}", p.display()), e)),
         }
     }
     unreachable!("the loop returns")
@@ -68,9 +68,10 @@ pub fn create_unique(parent: &Path, stamp: &str) -> Result<PathBuf> {
 /// holds it. Temporary files that a killed writer left are removed; `note` is told how many.
 pub fn claim(dir: &Path, note: &mut dyn FnMut(String)) -> Result<Claimed> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| Error::Io(format!("cannot create the output folder {}: {e}", dir.display())))?;
+        .map_err(|e| Error::file(format!("cannot create the output folder {}: {e}", dir.display()), e))?;
     let lock_path = dir.join(".lock");
-    let lock = File::create(&lock_path).map_err(|e| Error::Io(format!("cannot write into {}: {e}", dir.display())))?;
+    let lock =
+        File::create(&lock_path).map_err(|e| Error::file(format!("cannot write into {}: {e}", dir.display()), e))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -80,7 +81,7 @@ pub fn claim(dir: &Path, note: &mut dyn FnMut(String)) -> Result<Claimed> {
             )))
         }
         Err(std::fs::TryLockError::Error(e)) => {
-            return Err(Error::Io(format!("cannot lock {}: {e}", lock_path.display())))
+            return Err(Error::file(format!("cannot lock {}: {e}", lock_path.display()), e))
         }
     }
     let removed = crate::checkpoint::remove_stale_temporaries(dir);
@@ -97,13 +98,15 @@ pub fn claim(dir: &Path, note: &mut dyn FnMut(String)) -> Result<Claimed> {
 /// [`Error::Io`] naming the file and the problem.
 pub fn read_small(path: &Path, limit: u64) -> Result<Vec<u8>> {
     use std::io::Read;
-    let md = std::fs::metadata(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    let md = std::fs::metadata(path).map_err(|e| Error::file(format!("cannot read {}: {e}", path.display()), e))?;
     if !md.is_file() {
         return Err(Error::Io(format!("{} is not a regular file", path.display())));
     }
-    let f = File::open(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    let f = File::open(path).map_err(|e| Error::file(format!("cannot read {}: {e}", path.display()), e))?;
     let mut out = Vec::new();
-    f.take(limit + 1).read_to_end(&mut out).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    f.take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::file(format!("cannot read {}: {e}", path.display()), e))?;
     if out.len() as u64 > limit {
         return Err(Error::Io(format!("{} is larger than {limit} bytes", path.display())));
     }

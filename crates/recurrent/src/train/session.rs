@@ -816,7 +816,7 @@ impl Session {
                 .append(true)
                 .open(&path)
                 .and_then(|mut f| f.write_all(line.as_bytes()))
-                .map_err(|e| Error::Io(format!("cannot append to {}: {e}", path.display())))?;
+                .map_err(|e| Error::file(format!("cannot append to {}: {e}", path.display()), e))?;
         }
         self.metrics.push(m);
         obs.metric(self.metrics.last().expect("pushed"), &self.metrics);
@@ -863,7 +863,8 @@ impl Session {
             let epoch = self.p.epoch as f64 + self.p.window as f64 / self.split.train.count as f64;
             let v = val.map(|v| format!("-val{v:.4}")).unwrap_or_default();
             let dir = out.join("checkpoints");
-            std::fs::create_dir_all(&dir).map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::file(format!("cannot create {}: {e}", dir.display()), e))?;
             let name = format!("step{:07}-epoch{epoch:.2}{v}.safetensors", self.p.step);
             write_atomic(&dir.join(&name), &bytes)?;
             files.push(dir.join(name));
@@ -1035,7 +1036,7 @@ fn claim_folder(start: &Start, out: &Out, note: &mut dyn FnMut(String)) -> Resul
             for f in ["metrics.jsonl", "best.safetensors"] {
                 if dir.join(f).exists() {
                     let bytes = std::fs::read(dir.join(f))
-                        .map_err(|e| Error::Io(format!("cannot read {}: {e}", dir.join(f).display())))?;
+                        .map_err(|e| Error::file(format!("cannot read {}: {e}", dir.join(f).display()), e))?;
                     write_atomic(&out.join(f), &bytes)?;
                 }
             }

@@ -46,7 +46,10 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
-            return Err(Error::Io(format!("cannot read {}: {e}: give the path of a UTF-8 text file", path.display())))
+            return Err(Error::file(
+                format!("cannot read {}: {e}: give the path of a UTF-8 text file", path.display()),
+                e,
+            ))
         }
     };
     if bytes.is_empty() {

@@ -1,11 +1,17 @@
 //! The AVX2+FMA kernels: a block of six rows keeps `6 × 16` entries of C in twelve 8-lane
 //! registers, broadcasts A one entry at a time and streams rows of B; tails are masked with
 //! `vmaskmov`.
+//!
+//! The module contract, which every `unsafe fn` here has and every `unsafe` block inside one
+//! relies on ("the module contract"): the CPU has AVX2 and FMA, and the pointers and strides
+//! handed in describe operands that hold every row, column and depth index the call reads or
+//! writes, with `k ≥ 1` (the safe entry points in `super` check the bounds in checked
+//! arithmetic and handle `k = 0` before any pointer is formed).
 
 use super::Ops;
 use std::arch::x86_64::*;
 
-const MR: usize = 6;
+use super::MR;
 
 /// `C (m, n) (+)= A (m, k) · B (k, n)` over the operands `o` describes.
 ///
@@ -15,7 +21,7 @@ const MR: usize = 6;
 /// `super`).
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
-    // SAFETY: the caller guarantees AVX2+FMA and operands that hold every row, column and depth index used below.
+    // SAFETY: the module contract.
     unsafe {
         let n16 = n / 16 * 16;
         // Column panels outer, so a 16-wide strip of B stays in cache while every row block of
@@ -52,7 +58,7 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
 /// The CPU has AVX2 and FMA, and every pointer and stride describes operands that hold the rows, columns and depth the call reads and writes (checked by the safe entry points in `super`).
 #[target_feature(enable = "avx2,fma")]
 unsafe fn narrow_panel(m: usize, k: usize, o: Ops, j: usize, mask: __m256i) {
-    // SAFETY: the caller guarantees AVX2+FMA and operands that hold every row, column and depth index used below.
+    // SAFETY: the module contract.
     unsafe {
         let blocks = m.div_ceil(2 * MR);
         let (base, extra) = (m / blocks, m % blocks);
@@ -73,7 +79,7 @@ unsafe fn narrow_panel(m: usize, k: usize, o: Ops, j: usize, mask: __m256i) {
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn narrow_block<const R: usize>(k: usize, o: Ops, i: usize, j: usize, mask: __m256i) {
-    // SAFETY: the caller guarantees AVX2+FMA and operands that hold every row, column and depth index used below.
+    // SAFETY: the module contract.
     unsafe {
         let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
         let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
@@ -110,7 +116,7 @@ unsafe fn narrow_block<const R: usize>(k: usize, o: Ops, i: usize, j: usize, mas
 /// The CPU has AVX2 and FMA, and every pointer and stride describes operands that hold the rows, columns and depth the call reads and writes (checked by the safe entry points in `super`).
 #[target_feature(enable = "avx2,fma")]
 unsafe fn panel<const MASKED: bool>(m: usize, k: usize, o: Ops, j: usize, masks: (__m256i, __m256i)) {
-    // SAFETY: the caller guarantees AVX2+FMA and operands that hold every row, column and depth index used below.
+    // SAFETY: the module contract.
     unsafe {
         let blocks = m.div_ceil(MR);
         let (base, extra) = (m / blocks, m % blocks);
@@ -127,7 +133,7 @@ unsafe fn panel<const MASKED: bool>(m: usize, k: usize, o: Ops, j: usize, masks:
 /// The CPU has AVX2 and FMA, and every pointer and stride describes operands that hold the rows, columns and depth the call reads and writes (checked by the safe entry points in `super`).
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn gemv(m: usize, k: usize, a: &[f32], lda: usize, x: &[f32], y: &mut [f32], acc: bool) {
-    // SAFETY: the caller guarantees AVX2+FMA and operands that hold every row, column and depth index used below.
+    // SAFETY: the module contract.
     unsafe {
         let (ap, xp) = (a.as_ptr(), x.as_ptr());
         let k8 = k / 8 * 8;
@@ -165,7 +171,7 @@ pub unsafe fn gemv(m: usize, k: usize, a: &[f32], lda: usize, x: &[f32], y: &mut
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &mut [f32], acc: bool, backwards: bool) {
-    // SAFETY: the caller guarantees AVX2+FMA and operands that hold every row, column and depth index used below.
+    // SAFETY: the module contract.
     unsafe {
         // Column blocks of at most 13 vectors (13 accumulators, the broadcast and a spare fill
         // the 16 registers), as even as possible: n = 100 is one block of 13.
@@ -193,7 +199,7 @@ pub unsafe fn vecmat(n: usize, k: usize, x: &[f32], b: &[f32], ldb: usize, y: &m
 unsafe fn vm_block<const V: usize>(
     (k, x, b, ldb, y, cols, acc, backwards): (usize, *const f32, *const f32, usize, *mut f32, usize, bool, bool),
 ) {
-    // SAFETY: the caller guarantees AVX2+FMA and operands that hold every row, column and depth index used below.
+    // SAFETY: the module contract.
     unsafe {
         let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((cols - 8 * (V - 1)) as i32), lane);
@@ -229,7 +235,7 @@ unsafe fn vm_block<const V: usize>(
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn block<const R: usize, const MASKED: bool>(k: usize, o: Ops, i: usize, j: usize, masks: (__m256i, __m256i)) {
-    // SAFETY: the caller guarantees AVX2+FMA and operands that hold every row, column and depth index used below.
+    // SAFETY: the module contract.
     unsafe {
         let load = |p: *const f32, m: __m256i| if MASKED { _mm256_maskload_ps(p, m) } else { _mm256_loadu_ps(p) };
         let store = |p: *mut f32, m: __m256i, v: __m256| {

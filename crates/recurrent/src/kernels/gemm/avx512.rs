@@ -5,10 +5,9 @@
 //! [`super::avx2`] (one fused multiply-add per term, `k` ascending, from C or zero), so the two give the
 //! same bits.
 
-use super::Ops;
+use super::{Ops, MR};
 use std::arch::x86_64::*;
 
-const MR: usize = 6;
 /// Vectors of 16 columns per row of a block.
 const NV: usize = 4;
 

@@ -1,13 +1,18 @@
-//! `C (m, n) = β·C + A (m, k) · B (k, n)` for `f32` operands, around one AVX2+FMA micro-kernel
-//! that keeps a 6×16 block of C in 12 registers, broadcasts A one entry at a time and streams
-//! rows of B. Three ways in:
+//! `C (m, n) = β·C + A (m, k) · B (k, n)` for `f32` operands, around one micro-kernel that keeps
+//! a block of six rows of C in registers — 6×16 in twelve 8-lane registers with AVX2+FMA
+//! (`avx2`), 6×64 in twenty-four 16-lane registers with AVX-512 (`avx512`, four 16-column
+//! panels of B at once) — broadcasts A one entry at a time and streams rows of B. Both sum each
+//! entry in the same order, so they give the same bits. Three ways in:
 //! - [`gemm`]: both operands read in place, for the small products (min-char-rnn's);
-//! - [`gemm_packed`]: B packed once in 16-column panels ([`pack_b`]) and reused at every step
+//! - [`gemm_packed`]: B packed once in 16-column panels ([`pack_b_to`]) and reused at every step
 //!   (the per-step recurrent product, A = the batch's hidden states);
 //! - [`gemm_blocked`]: blocked for the caches and packed block by block, for the products over
 //!   all steps (weight gradients, input projections, the head's products).
 //!
-//! Plus [`vecmat`] and [`gemv`] for a single row or column.
+//! Plus [`vecmat`] and [`gemv`] for a single row or column. Every entry point checks its
+//! operands' bounds in checked arithmetic ([`span`]) and handles `k = 0` (`C ← β·C`) before a
+//! pointer is formed; only then does it call the `unsafe` kernels, whose contract is written
+//! once at the top of each module.
 
 /// Calls a kernel monomorphised for a count known only at run time: `$body` with the const
 /// `$c` set to the arm's value, `$last` for any count not listed.
@@ -44,6 +49,10 @@ impl<'a> Mat<'a> {
         Mat { data, rs: ld, cs: 1 }
     }
 }
+
+/// Rows of C one micro-kernel call keeps in registers (its 6×16 block): a caller that cuts a
+/// product by rows cuts at multiples of this, so every part runs whole blocks.
+pub const MR: usize = 6;
 
 /// The elements a `rows × cols` view at strides `(rs, cs)` spans, `(rows − 1)·rs + (cols −
 /// 1)·cs + 1` (0 when empty), or `None` when that overflows: every bounds check below is this,
@@ -365,7 +374,7 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
 }
 
 /// Rows of a packed micro-panel of `A` in [`gemm_blocked`] (the micro-kernel's row count).
-const MR_BLOCKED: usize = 6;
+const MR_BLOCKED: usize = MR;
 
 /// Row blocks packed together in [`gemm_blocked`] (96 rows: each column of `Aᵀ` is read as
 /// 384 contiguous bytes).

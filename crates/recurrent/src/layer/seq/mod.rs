@@ -221,9 +221,9 @@ impl<F: Float> SeqLayer<F> {
         }
     }
 
-    /// After the time loop: every weight gradient as one GEMM over all `T·B` rows. With a
-    /// [`crate::parallel::Helper`] installed, the rows of `dW_hh` are cut in two blocks, the helper
-    /// taking one and the caller the other and everything else.
+    /// After the time loop: every weight gradient as one GEMM over all `T·B` rows. How they
+    /// share two threads (when a [`crate::parallel::Helper`] is installed) is
+    /// [`crate::parallel::weight_grad_split`]'s choice; the formulas are these.
     #[inline(always)]
     fn weight_grads(&mut self, x: SeqInput<'_, F>, dx: Option<ArrayViewMut2<'_, F>>) {
         let ((h, gh), rows) = (self.dims(), self.ws.t * self.ws.b);
@@ -252,40 +252,36 @@ impl<F: Float> SeqLayer<F> {
             bias_hh.iter_mut().zip(&sum_hh).for_each(|(b, &v)| *b += v);
         };
         let whh = g.weight_hh.as_slice_mut().expect("contiguous");
+        // The other products' multiply-adds: dW_ih and dX as GEMMs; a token scatter counted as
+        // 20 per entry (measured).
+        let other = match x {
+            SeqInput::Dense(_) => gh * i * rows * if dx_wanted { 2 } else { 1 },
+            SeqInput::Tokens(_) => 20 * gh * rows,
+        };
         let dense = matches!(x, SeqInput::Dense(_));
-        if dense && gh * h * rows >= crate::parallel::SPLIT_MIN_MACS && crate::parallel::available() {
-            // Large products over a dense input (a whole batch on two threads): each weight
-            // gradient cut in two by rows in turn, so both threads share every product.
-            crate::parallel::rows_in_two(gh, h * rows, whh, h, |r, c| dwhh(r.start, c));
-            rest();
-        } else if gh * h * rows >= PAR_MIN_MACS && crate::parallel::available() {
-            // Balance the work in multiply-adds: the caller's share of dW_hh plus the rest
-            // (dW_ih and dX as GEMMs; a token scatter counted as 20 per entry, measured).
-            let other = match x {
-                SeqInput::Dense(_) => gh * i * rows * if dx_wanted { 2 } else { 1 },
-                SeqInput::Tokens(_) => 20 * gh * rows,
-            };
-            let mine = (gh * h * rows).saturating_sub(other) / 2;
-            let r0 = (mine / (h * rows).max(1) / 6 * 6).min(gh);
-            let (c0, c1) = whh.split_at_mut(r0 * h);
-            crate::parallel::join(
-                || {
-                    dwhh(0, c0);
-                    rest();
-                },
-                || dwhh(r0, c1),
-            );
-        } else {
-            dwhh(0, whh);
-            rest();
+        match crate::parallel::weight_grad_split(gh, h * rows, other, dense) {
+            crate::parallel::GradSplit::EachInTwo => {
+                crate::parallel::rows_in_two(gh, h * rows, whh, h, |r, c| dwhh(r.start, c));
+                rest();
+            }
+            crate::parallel::GradSplit::At(r0) => {
+                let (c0, c1) = whh.split_at_mut(r0 * h);
+                crate::parallel::join(
+                    || {
+                        dwhh(0, c0);
+                        rest();
+                    },
+                    || dwhh(r0, c1),
+                );
+            }
+            crate::parallel::GradSplit::One => {
+                dwhh(0, whh);
+                rest();
+            }
         }
         self.ws.tok_acc = acc;
     }
 }
-
-/// With a helper installed, `dW_hh` is split across two threads from this many multiply-adds
-/// (min-char-rnn's is 250,000; a hand-off costs about as much as 10,000).
-const PAR_MIN_MACS: usize = 100_000;
 
 /// `dst += src`, row by row over contiguous slices where `src` has them (a column slice of a
 /// wider matrix does, row by row), so the loop vectorises.

@@ -77,7 +77,7 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
         a.eps
     ));
     let report = check(&mut p, a.eps, TOLERANCE);
-    print!("{}", report.table());
+    crate::outln(report.table().trim_end_matches('\n'));
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -132,7 +132,7 @@ pub fn grads(a: GradsArgs) -> Result<()> {
         let (tx, td) = (x.shape().last().copied(), da.shape().last().copied());
         if let (Some(tx), Some(td)) = (tx, td) {
             if td < tx && x.ndim() == 3 {
-                eprintln!(
+                errln!(
                     "note: da has {td} steps and x {tx}: gradients are for the first {td} steps, as the course's backward takes T_x from da; dx is {}",
                     recurrent::error::fmt_shape(out["dx"].shape())
                 );

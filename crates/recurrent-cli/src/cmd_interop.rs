@@ -40,8 +40,8 @@ pub struct ImportArgs {
 
 /// The vocabulary file: a JSON list of characters, or an object character → index.
 fn read_vocab(path: &std::path::Path) -> Result<Vocab> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+    let text = recurrent::files::read_regular(path, 64 << 20, "a vocabulary")?;
+    let v: serde_json::Value = serde_json::from_slice(&text).with_context(|| {
         format!("{} is not JSON: give a list of characters, e.g. json.dump(chars, open(path, 'w'))", path.display())
     })?;
     let items: Vec<String> = match v {
@@ -68,6 +68,10 @@ fn read_vocab(path: &std::path::Path) -> Result<Vocab> {
 }
 
 pub fn import(a: ImportArgs) -> Result<()> {
+    // Never over a file this command did not write: an existing --out is refused up front.
+    if std::fs::symlink_metadata(&a.out).is_ok() {
+        bail!("{} already exists: give another --out (or remove it first); nothing was changed", a.out.display());
+    }
     let vocab = match (&a.vocab, &a.vocab_from) {
         (Some(v), _) => read_vocab(v)?,
         (None, Some(t)) => crate::text::load_tokens(t, None, "")?.vocab,

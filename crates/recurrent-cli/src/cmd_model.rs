@@ -49,7 +49,11 @@ pub fn sample(a: SampleArgs) -> Result<()> {
         );
     }
     let mut out = std::io::stdout().lock();
-    write!(out, "{}", a.prime)?;
+    match write!(out, "{}", a.prime) {
+        // A reader gone before the prime was written: nothing more to do.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        r => r?,
+    }
     let mut rng = NumpyRng::new(a.seed);
     let opts = SampleOptions { length: a.length, temperature: a.temperature, top_k: a.top_k };
     // A reader that goes away (`| head`) stops the generation quietly; another write error

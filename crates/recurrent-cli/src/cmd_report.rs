@@ -60,9 +60,13 @@ fn source(path: &Path) -> Result<Source> {
             .with_context(|| {
                 format!("{} holds no checkpoint (best.safetensors): give a run folder or a checkpoint", path.display())
             })?;
-        let config = std::fs::read_to_string(path.join("config.json")).ok().and_then(|s| serde_json::from_str(&s).ok());
-        let metrics = std::fs::read_to_string(path.join("metrics.jsonl"))
-            .map(|t| t.lines().filter_map(|l| serde_json::from_str::<Metric>(l).ok()).collect())
+        let read =
+            |name: &str, limit: u64| recurrent::files::read_regular(&path.join(name), limit, "a run's file").ok();
+        let config = read("config.json", 1 << 20).and_then(|b| serde_json::from_slice(&b).ok());
+        let metrics = read("metrics.jsonl", 1 << 30)
+            .map(|b| {
+                String::from_utf8_lossy(&b).lines().filter_map(|l| serde_json::from_str::<Metric>(l).ok()).collect()
+            })
             .unwrap_or_default();
         Ok(Source { checkpoint, config, metrics })
     } else {
@@ -72,7 +76,12 @@ fn source(path: &Path) -> Result<Source> {
 
 /// The passage: `chars` characters of the validation part of the text (its last `val_frac`),
 /// or of the start of the text when the run kept none; the tokens of the checkpoint's vocabulary.
-fn passage(text: &Path, vocab: &Vocab, val_frac: f64, chars: usize) -> Result<(String, Vec<usize>)> {
+fn passage(
+    text: &Path,
+    vocab: &Vocab,
+    val_frac: f64,
+    chars: usize,
+) -> Result<(String, Vec<usize>, recurrent::train::state::DataId)> {
     let loaded = load_tokens(text, Some(vocab), "; give --text with the model's characters")?;
     let n = loaded.tokens.len();
     if n < 2 * DISTANCES[DISTANCES.len() - 1] + 2 {
@@ -82,7 +91,7 @@ fn passage(text: &Path, vocab: &Vocab, val_frac: f64, chars: usize) -> Result<(S
     let start = start.min(n.saturating_sub(chars));
     let end = (start + chars).min(n);
     let tokens: Vec<usize> = (start..end).map(|i| loaded.tokens.get(i)).collect();
-    Ok((vocab.decode(&tokens), tokens))
+    Ok((vocab.decode(&tokens), tokens, loaded.id))
 }
 
 /// The same architecture at initialisation, as the run was initialised (else PyTorch's, seed 0).
@@ -128,7 +137,25 @@ pub fn report_data(a: &ReportArgs) -> Result<(String, Value)> {
         (None, None) => bail!("{} is a checkpoint without its run: give the text with --text FILE", a.run.display()),
     };
     let val_frac = if a.text.is_some() { 0.0 } else { src.config.as_ref().map_or(0.0, |c| c.val_frac) };
-    let (passage, tokens) = passage(&text, &vocab, val_frac, a.chars)?;
+    let (passage, tokens, id) = passage(&text, &vocab, val_frac, a.chars)?;
+    // The text a run folder's config.json names is shown only when it is the text the run was
+    // trained on (a received folder could name any local file): its identity must match the
+    // one the training state recorded.
+    if a.text.is_none() {
+        let state = a.run.join("last.state.safetensors");
+        let recorded = recurrent::train::state::read(&state)
+            .ok()
+            .and_then(|(_, m)| m.get("state").cloned())
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .and_then(|v| v["data"]["sha256"].as_str().map(String::from));
+        if recorded.as_deref() != Some(id.sha256.as_str()) {
+            bail!(
+                "{} names the text {}, which is not the text this run recorded in its training state: give the text to show with --text FILE",
+                a.run.join("config.json").display(),
+                crate::text::describe(&text)
+            );
+        }
+    }
     let tr = trace(&mut model, &tokens)?;
     let chars: Vec<char> = passage.chars().collect();
     let trackers = best_trackers(&tr, &text_features(&chars));
@@ -235,8 +262,10 @@ pub fn report(a: ReportArgs) -> Result<()> {
             .map(|v| format!(", validation loss {v:.4} nats/char"))
             .unwrap_or_default()
     );
-    // `</` inside the JSON would end the script element it sits in.
-    let json = serde_json::to_string(&data)?.replace("</", "<\\/");
+    // The JSON sits inside a <script> element: `</script`, `<!--` and `<script` in a string
+    // would end it or switch the HTML parser into a state that swallows the page. `<`, `>` and
+    // `&` only occur inside JSON strings, where `\u003c` means the same character.
+    let json = serde_json::to_string(&data)?.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
     let mut env = minijinja::Environment::new();
     env.add_template("report.html", include_str!("report.html"))?;
     let page = env

@@ -5,6 +5,15 @@
 //! usage message); 3 a training run that diverged (stopped, its last good checkpoint kept); 130
 //! a training run interrupted by Ctrl-C or SIGTERM (a checkpoint saved, resume with --resume).
 
+/// `eprintln!` that never panics: a closed or hung-up stderr (`2>&1 | head`, a terminal gone)
+/// drops the line, and whatever was running goes on.
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod args;
 mod cmd_bench;
 mod cmd_check;
@@ -51,20 +60,20 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            eprintln!(
+            errln!(
                 "error: give a command: train, sample, eval, report, inspect, import, gradcheck, grads or bench; run with --help for usage"
             );
             return ExitCode::from(2);
         }
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            eprintln!("{}", one_line(&e.to_string()));
+            errln!("{}", one_line(&e.to_string()));
             return ExitCode::from(2);
         }
     };
     // A kernel set forced with RECURRENT_ISA that this CPU lacks is an error, not a crash.
     if let Err(e) = recurrent::backend::Isa::from_env() {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return ExitCode::from(2);
     }
     let result = match cli.command {
@@ -91,7 +100,7 @@ fn main() -> ExitCode {
                     line = format!("{line}: {c}");
                 }
             }
-            eprintln!("error: {line}");
+            errln!("error: {line}");
             ExitCode::from(2)
         }
     }

@@ -9,5 +9,5 @@ use std::path::Path;
 /// Reads `path` as tokens of `vocab` (or of its own characters); see
 /// [`recurrent::train::text::load_tokens`].
 pub fn load_tokens(path: &Path, vocab: Option<&Vocab>, why: &str) -> Result<Loaded> {
-    Ok(recurrent::train::text::load_tokens(path, vocab, why, &mut |s| eprintln!("{s}"))?)
+    Ok(recurrent::train::text::load_tokens(path, vocab, why, &mut |s| errln!("{s}"))?)
 }

@@ -213,3 +213,110 @@ fn the_page_renders_in_chromium() {
     assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "screenshot of {} bytes", png.len());
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// The page's DOM after its script ran in headless Chromium, and the console lines; `None`
+/// (said) when there is no Chromium and it is not required.
+fn render(page: &Path, profile: &Path) -> Option<(String, Vec<String>)> {
+    let Some(chrome) = chromium() else {
+        assert!(
+            std::env::var_os("RECURRENT_REQUIRE_BROWSER").is_none(),
+            "no chromium, and the browser test is required"
+        );
+        eprintln!("browser test skipped: no chromium on PATH (apt-get install chromium)");
+        return None;
+    };
+    let url = format!("file://{}", page.display());
+    let o = Command::new(&chrome)
+        .args(FLAGS)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--enable-logging=stderr", "--v=0", "--dump-dom", &url])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log = String::from_utf8_lossy(&o.stderr);
+    let console = log.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught")).map(String::from).collect();
+    Some((String::from_utf8_lossy(&o.stdout).into_owned(), console))
+}
+
+// A passage holding `<!--<script>` (which, inside the page's JSON, used to switch the HTML parser
+// into a state that swallowed the rest of the document) and characters outside the Basic
+// Multilingual Plane (emoji, once split into UTF-16 halves so the shading slid off the text): the
+// page loads with no console error, shows every section, and has one span per character with
+// each emoji whole in its own span.
+#[test]
+fn markup_and_emoji_in_the_passage_render() {
+    let d = tempfile::tempdir().unwrap();
+    let head = std::fs::read_to_string(corpus_head(d.path(), "head.txt", 20_000)).unwrap();
+    let odd = "ROMEO: <!--<script> 😀 and </script> 🎭 & more\n".repeat(60);
+    let text = d.path().join("t.txt");
+    std::fs::write(&text, format!("{head}{odd}")).unwrap();
+    let run = d.path().join("run");
+    ok(&recurrent(&[
+        "train",
+        s(&text),
+        "--out",
+        s(&run),
+        "--hidden",
+        "8",
+        "--seq-len",
+        "16",
+        "--batch",
+        "4",
+        "--steps",
+        "20",
+        "--eval-every",
+        "10",
+        "--sample-every",
+        "0",
+        "--threads",
+        "1",
+    ]));
+    let page = d.path().join("report.html");
+    ok(&recurrent(&["report", s(&run), "--out", s(&page), "--chars", "600"]));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains("<!--<script>"), "the markup is escaped inside the page's JSON");
+    let passage = page_data(&html)["passage"].as_str().unwrap().to_string();
+    assert!(passage.contains("<!--<script> 😀"), "the passage holds both cases: {passage:?}");
+    let Some((dom, console)) = render(&page, &d.path().join("profile")) else { return };
+    assert!(console.is_empty(), "console messages: {console:?}");
+    assert!(dom.contains(r#"data-ready="ok""#), "the page's script did not finish");
+    for section in ["training", "neurons", "gates", "gradients", "samples"] {
+        assert!(dom.contains(&format!(r#"<section id="{section}">"#)), "no section {section}");
+    }
+    assert_eq!(dom.matches("data-t=\"").count(), passage.chars().count(), "one span per character");
+    let emoji = passage.chars().position(|c| c == '😀').unwrap();
+    let at = dom.find(&format!(r#"data-t="{emoji}""#)).expect("the emoji's span");
+    let span = &dom[at..at + dom[at..].find("</span>").unwrap()];
+    assert!(span.ends_with(">😀"), "the emoji whole in span {emoji}: {span}");
+}
+
+// A run folder names its text in config.json; a received folder could name any local file. The
+// page embeds that text only when it is the one the run's training state recorded; any other
+// is named with --text.
+#[test]
+fn the_page_shows_only_the_runs_own_text_unless_told() {
+    let d = tempfile::tempdir().unwrap();
+    let (_, run, _) = make_report(d.path());
+    let secret = d.path().join(".env");
+    std::fs::write(
+        &secret,
+        std::fs::read_to_string(corpus_head(d.path(), "other.txt", 31_000)).unwrap()[1000..].to_string(),
+    )
+    .unwrap();
+    let cfg = run.join("config.json");
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    c["text"] = Value::String(secret.display().to_string());
+    std::fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    let page = d.path().join("leak.html");
+    let o = recurrent(&["report", s(&run), "--out", s(&page)]);
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains(
+            "which is not the text this run recorded in its training state: give the text to show with --text FILE"
+        ),
+        "{e}"
+    );
+    assert!(!page.exists(), "no page written");
+    ok(&recurrent(&["report", s(&run), "--out", s(&page), "--text", s(&secret), "--chars", "400"]));
+}

@@ -39,7 +39,9 @@ pub fn write_atomic_keeping(path: &Path, previous: Option<&Path>, bytes: &[u8]) 
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // A new file (O_EXCL: never through a link a stranger left under the temporary name).
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -55,16 +57,26 @@ pub fn write_atomic_keeping(path: &Path, previous: Option<&Path>, bytes: &[u8]) 
     Ok(())
 }
 
-/// Removes the temporary files (`.NAME.tmp-PID`) that writers killed mid-write left in `dir`;
-/// call it only while no other process writes there. Returns how many were removed.
-pub fn remove_stale_temporaries(dir: &Path) -> usize {
+/// Removes the temporary files (`.NAME.tmp-PID`, PID a number) that writers of the files
+/// `names` killed mid-write left in `dir`, and nothing else (not a link, not another program's
+/// `.notes.tmp-2024`); call it only while no other process writes there. Returns how many were
+/// removed.
+pub fn remove_stale_temporaries(dir: &Path, names: &[&str]) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
-    let stale = |n: &str| n.starts_with('.') && n.contains(".tmp-");
+    let stale = |n: &str| {
+        names.iter().any(|name| {
+            n.strip_prefix('.')
+                .and_then(|r| r.strip_prefix(name))
+                .and_then(|r| r.strip_prefix(".tmp-"))
+                .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        })
+    };
     entries
         .flatten()
         .filter(|e| stale(&e.file_name().to_string_lossy()))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter(|e| std::fs::remove_file(e.path()).is_ok())
         .count()
 }
@@ -113,7 +125,7 @@ pub fn serialize<F: Float>(tensors: &[(String, Vec<usize>, Vec<F>)], meta: &Meta
 
 /// Reads a safetensors file: every tensor as `f64` (from F32 or F64) and the metadata.
 pub fn read_tensors(path: &Path) -> Result<(Tensors, Meta)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file(format!("cannot read {}: {e}", path.display()), e))?;
+    let bytes = crate::files::read_regular(path, crate::files::memory_limit(), "a checkpoint")?;
     if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
         return Err(Error::Io(format!("{} is a torch.save file (a pickle), not safetensors: save the weights with safetensors.torch.save_file(model.state_dict(), \"model.safetensors\"), then convert them with `recurrent import`", path.display())));
     }

@@ -13,26 +13,92 @@ use std::path::Path;
 /// Named arrays, as in an `.npz` file or a safetensors checkpoint.
 pub type Tensors = BTreeMap<String, ArrayD<f64>>;
 
-/// Reads every array of an `.npz` file as `f64` (float32 arrays are widened).
+/// Reads every array of an `.npz` file as `f64` (float32 arrays are widened), written by
+/// `np.savez` or `np.savez_compressed`. Only a regular file within [`crate::files::memory_limit`]
+/// is read; each array's bytes are read (at most what is left of that limit) before its header
+/// is believed, and an array whose declared shape needs more or fewer bytes than it holds is
+/// refused before anything is allocated for it.
 pub fn read_npz(path: &Path) -> Result<Tensors> {
+    use std::io::Read;
     let io = |e: &dyn std::fmt::Display| {
         Error::Io(format!("cannot read {} as a numpy .npz file ({e}): save it with np.savez", path.display()))
     };
-    let file = std::fs::File::open(path).map_err(|e| io(&e))?;
-    let mut npz = ndarray_npy::NpzReader::new(file).map_err(|e| io(&e))?;
+    let limit = crate::files::memory_limit();
+    let bytes = crate::files::read_regular(path, limit, "an .npz file")?;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..])).map_err(|e| io(&e))?;
     let mut out = Tensors::new();
-    for name in npz.names().map_err(|e| io(&e))? {
+    let mut left = limit.saturating_sub(bytes.len() as u64);
+    for i in 0..zip.len() {
+        let entry = zip.by_index(i).map_err(|e| io(&e))?;
+        let name = entry.name().to_string();
         let key = name.trim_end_matches(".npy").to_string();
-        let a: ArrayD<f64> = match npz.by_name::<ndarray::OwnedRepr<f64>, ndarray::IxDyn>(&name) {
+        let mut npy = Vec::new();
+        entry.take(left.saturating_add(1)).read_to_end(&mut npy).map_err(|e| io(&e))?;
+        if npy.len() as u64 > left {
+            return Err(Error::Io(format!(
+                "array {key} in {} decompresses to more than {}, the most recurrent reads on this machine: give a smaller file",
+                path.display(),
+                crate::files::human(limit)
+            )));
+        }
+        left -= npy.len() as u64;
+        check_npy_size(&npy).map_err(|why| {
+            Error::Io(format!(
+                "array {key} in {}: {why}: the file is damaged or was not written by numpy",
+                path.display()
+            ))
+        })?;
+        use ndarray_npy::ReadNpyExt;
+        let a: ArrayD<f64> = match ArrayD::<f64>::read_npy(&npy[..]) {
             Ok(a) => a,
-            Err(_) => npz
-                .by_name::<ndarray::OwnedRepr<f32>, ndarray::IxDyn>(&name)
+            Err(_) => ArrayD::<f32>::read_npy(&npy[..])
                 .map_err(|e| Error::Io(format!("array {key} in {}: {e}: save it as float64", path.display())))?
                 .mapv(f64::from),
         };
         out.insert(key, a);
     }
     Ok(out)
+}
+
+/// Whether an `.npy` file's header declares the shape its data holds: `descr` of 4 or 8 bytes
+/// per element (others are left to the reader, which refuses them), and the product of
+/// `shape` (in checked arithmetic) times that equal to the bytes after the header.
+fn check_npy_size(npy: &[u8]) -> std::result::Result<(), String> {
+    if npy.len() < 10 || &npy[..6] != b"\x93NUMPY" {
+        return Err("it is not an .npy array".into());
+    }
+    let (len_bytes, start): (usize, usize) = if npy[6] == 1 { (2, 10) } else { (4, 12) };
+    let hlen = if len_bytes == 2 {
+        u16::from_le_bytes([npy[8], npy[9]]) as usize
+    } else {
+        u32::from_le_bytes(npy.get(8..12).ok_or("its header is cut short")?.try_into().expect("4")) as usize
+    };
+    let header = npy.get(start..start.saturating_add(hlen)).ok_or("its header is cut short")?;
+    let header = String::from_utf8_lossy(header);
+    let item = if header.contains("f8") || header.contains("i8") {
+        8
+    } else if header.contains("f4") || header.contains("i4") {
+        4
+    } else {
+        return Ok(());
+    };
+    let shape = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|r| r.split_once('(').map(|x| x.1))
+        .and_then(|r| r.split_once(')').map(|x| x.0))
+        .ok_or("its header has no shape")?;
+    let mut n: u64 = 1;
+    for d in shape.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let d: u64 = d.parse().map_err(|_| format!("its shape ({shape}) is not a list of sizes"))?;
+        n = n.checked_mul(d).ok_or_else(|| format!("its shape ({shape}) overflows"))?;
+    }
+    let need = n.checked_mul(item).ok_or_else(|| format!("its shape ({shape}) overflows"))?;
+    let have = (npy.len() - start - hlen) as u64;
+    if need != have {
+        return Err(format!("its header declares shape ({shape}), {need} bytes, but it holds {have}"));
+    }
+    Ok(())
 }
 
 /// Writes arrays to an `.npz` file (uncompressed, like `np.savez`).

@@ -23,6 +23,7 @@ pub mod checkpoint;
 pub mod course;
 pub mod data;
 pub mod error;
+pub mod files;
 pub mod float;
 pub mod gradcheck;
 pub mod import;

@@ -83,12 +83,12 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
             let s = session.sample_text(500, 0.8)?;
             crate::outln(&s);
         }
-        Outcome::Interrupted { saved: true } => eprintln!(
+        Outcome::Interrupted { saved: true } => errln!(
             "interrupted at step {}: checkpoint saved in {out}; continue with: recurrent train --resume {out}",
             p.step
         ),
         Outcome::Interrupted { saved: false } => {
-            eprintln!("interrupted before the first step of this session: nothing new to save in {out}")
+            errln!("interrupted before the first step of this session: nothing new to save in {out}")
         }
         Outcome::Diverged { step, reason } => {
             let last = printer.out.join("last.safetensors");
@@ -97,7 +97,7 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
             } else {
                 "no checkpoint was written yet".into()
             };
-            eprintln!("error: {reason} at step {step}: training stopped; {kept}; lower --lr or set --clip-norm");
+            errln!("error: {reason} at step {step}: training stopped; {kept}; lower --lr or set --clip-norm");
         }
     }
     Ok(exit_code(&outcome))
@@ -169,8 +169,8 @@ impl Printer {
 impl Observer for Printer {
     fn note(&mut self, line: &str) {
         match &self.bar {
-            Some(b) => b.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(b) => b.suspend(|| errln!("{line}")),
+            None => errln!("{line}"),
         }
     }
 
@@ -194,7 +194,7 @@ impl Observer for Printer {
         let msg = format!("epoch {:.2} | loss {:.4}{vs} | {:.0} chars/s", m.epoch, m.train_loss, m.chars_per_sec);
         match &self.bar {
             Some(b) => b.set_message(msg),
-            None => eprintln!("step {}/{} {msg}", m.step, self.total),
+            None => errln!("step {}/{} {msg}", m.step, self.total),
         }
         if m.val_loss.is_some() || m.step == self.total {
             let train: Vec<(f64, f64)> = all.iter().map(|m| (m.step as f64, m.train_loss / self.per_char)).collect();
@@ -226,11 +226,11 @@ mod signals {
             let f = flag.clone();
             let _ = ctrlc::set_handler(move || {
                 if SIGNALS.fetch_add(1, Ordering::SeqCst) >= 1 {
-                    eprintln!("\nsecond interrupt: exiting at once (the last checkpoint is whole)");
+                    errln!("\nsecond interrupt: exiting at once (the last checkpoint is whole)");
                     std::process::exit(130);
                 }
                 f.store(true, Ordering::SeqCst);
-                eprintln!("\ninterrupted: saving a checkpoint after this step (interrupt again to exit at once)");
+                errln!("\ninterrupted: saving a checkpoint after this step (interrupt again to exit at once)");
             });
             flag
         })

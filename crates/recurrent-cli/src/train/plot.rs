@@ -18,10 +18,18 @@ fn register_font() {
 /// Both pictures from `(step, loss)` series.
 pub fn write(dir: &Path, train: &[(f64, f64)], val: &[(f64, f64)]) -> Result<()> {
     register_font();
-    let svg = dir.join("loss.svg");
-    draw(SVGBackend::new(&svg, (900, 540)).into_drawing_area(), train, val)?;
-    let png = dir.join("loss.png");
-    draw(BitMapBackend::new(&png, (900, 540)).into_drawing_area(), train, val)?;
+    // Drawn in memory, then written as every file of a run is: a temporary file renamed into
+    // place (never through a link, never half written).
+    let mut svg = String::new();
+    draw(SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area(), train, val)?;
+    recurrent::checkpoint::write_atomic(&dir.join("loss.svg"), svg.as_bytes())?;
+    let (w, h) = (900u32, 540u32);
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    draw(BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(), train, val)?;
+    let img = image::RgbImage::from_raw(w, h, rgb).ok_or_else(|| anyhow!("cannot encode the loss curve"))?;
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png).map_err(|e| anyhow!("cannot encode the loss curve: {e}"))?;
+    recurrent::checkpoint::write_atomic(&dir.join("loss.png"), png.get_ref())?;
     Ok(())
 }
 

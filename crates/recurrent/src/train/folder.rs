@@ -64,14 +64,121 @@ pub fn create_unique(parent: &Path, stamp: &str) -> Result<PathBuf> {
     unreachable!("the loop returns")
 }
 
-/// Creates `dir` if needed and takes its lock (`dir/.lock`); refuses when another process
-/// holds it. Temporary files that a killed writer left are removed; `note` is told how many.
+/// Every name a run writes in its folder: recurrent writes nothing else there.
+pub const WRITTEN: [&str; 10] = [
+    ".lock",
+    "config.json",
+    "metrics.jsonl",
+    "loss.svg",
+    "loss.png",
+    "last.state.safetensors",
+    "prev.state.safetensors",
+    "last.safetensors",
+    "best.safetensors",
+    "checkpoints",
+];
+
+/// Refuses a folder where a name the run writes is a symbolic link (writing through it would
+/// change a file outside the folder) or something other than a regular file (the
+/// `checkpoints` folder excepted).
+///
+/// # Errors
+/// [`Error::Config`] naming the entry and the fix.
+pub fn refuse_links(dir: &Path) -> Result<()> {
+    for name in WRITTEN {
+        let p = dir.join(name);
+        let Ok(md) = std::fs::symlink_metadata(&p) else { continue };
+        let ok = if name == "checkpoints" { md.is_dir() } else { md.is_file() };
+        if md.file_type().is_symlink() || !ok {
+            return Err(Error::Config(format!(
+                "{} is {}: recurrent writes only regular files of its own in a run folder; remove it or give another --out; nothing was changed",
+                p.display(),
+                if md.file_type().is_symlink() { "a symbolic link" } else { "not a regular file" }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to start a run in a folder holding files under the names a run writes that a run
+/// did not write: a `config.json` that is not a run configuration, a `metrics.jsonl` that is
+/// not metrics, plots or a non-empty `.lock` without a run's `config.json` beside them. (The
+/// files of a run stopped before its first checkpoint are its own, and may be replaced.)
+///
+/// # Errors
+/// [`Error::Config`] naming the foreign files and the fix.
+pub fn refuse_foreign(dir: &Path) -> Result<()> {
+    let exists = |n: &str| std::fs::symlink_metadata(dir.join(n)).is_ok();
+    let ours_config = exists("config.json")
+        && read_small(&dir.join("config.json"), 1 << 20)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<crate::train::config::RunConfig>(&b).ok())
+            .is_some();
+    let mut foreign = Vec::new();
+    if exists("config.json") && !ours_config {
+        foreign.push("config.json");
+    }
+    if exists("metrics.jsonl") {
+        let ok = read_small(&dir.join("metrics.jsonl"), 1 << 30).ok().is_some_and(|b| {
+            String::from_utf8_lossy(&b)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .all(|l| serde_json::from_str::<crate::train::session::Metric>(l).is_ok())
+        });
+        if !ok || !ours_config {
+            foreign.push("metrics.jsonl");
+        }
+    }
+    for n in ["loss.svg", "loss.png"] {
+        if exists(n) && !ours_config {
+            foreign.push(n);
+        }
+    }
+    if std::fs::metadata(dir.join(".lock")).is_ok_and(|m| m.len() > 0) {
+        foreign.push(".lock");
+    }
+    if !foreign.is_empty() {
+        return Err(Error::Config(format!(
+            "{} holds files recurrent did not write under the names a run writes ({}): give an empty or new --out folder; nothing was changed",
+            dir.display(),
+            foreign.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Opens `path` for writing without following a symbolic link at its last component, creating
+/// it when missing; `append` appends, else the file is left as it is (no truncation).
+///
+/// # Errors
+/// The system's error (a link gives `ELOOP`).
+pub fn open_no_follow(path: &Path, append: bool) -> std::io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true);
+    if append {
+        o.append(true);
+    } else {
+        o.write(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW);
+    }
+    o.open(path)
+}
+
+/// Creates `dir` if needed and takes its lock (`dir/.lock`, opened without following a link
+/// and never truncated); refuses when another process holds it, or when a name the run writes
+/// is a link ([`refuse_links`]). Temporary files that a killed writer of this folder left
+/// (`.NAME.tmp-PID` for the names a run writes) are removed; `note` is told how many.
 pub fn claim(dir: &Path, note: &mut dyn FnMut(String)) -> Result<Claimed> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::file(format!("cannot create the output folder {}: {e}", dir.display()), e))?;
+    refuse_links(dir)?;
     let lock_path = dir.join(".lock");
-    let lock =
-        File::create(&lock_path).map_err(|e| Error::file(format!("cannot write into {}: {e}", dir.display()), e))?;
+    let lock = open_no_follow(&lock_path, false)
+        .map_err(|e| Error::file(format!("cannot write into {}: {e}", dir.display()), e))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -84,33 +191,19 @@ pub fn claim(dir: &Path, note: &mut dyn FnMut(String)) -> Result<Claimed> {
             return Err(Error::file(format!("cannot lock {}: {e}", lock_path.display()), e))
         }
     }
-    let removed = crate::checkpoint::remove_stale_temporaries(dir);
+    let removed = crate::checkpoint::remove_stale_temporaries(dir, &WRITTEN);
     if removed > 0 {
         note(format!("removed {removed} temporary file(s) an interrupted run left in {}", dir.display()));
     }
     Ok(Claimed { path: dir.to_path_buf(), _lock: lock })
 }
 
-/// The bytes of the regular file `path`, refused when it is not a regular file or holds more
-/// than `limit` bytes (read with the limit, so an endless device stops there).
+/// The bytes of the regular file `path`, at most `limit` (see [`crate::files::read_regular`]).
 ///
 /// # Errors
-/// [`Error::Io`] naming the file and the problem.
+/// As [`crate::files::read_regular`].
 pub fn read_small(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let md = std::fs::metadata(path).map_err(|e| Error::file(format!("cannot read {}: {e}", path.display()), e))?;
-    if !md.is_file() {
-        return Err(Error::Io(format!("{} is not a regular file", path.display())));
-    }
-    let f = File::open(path).map_err(|e| Error::file(format!("cannot read {}: {e}", path.display()), e))?;
-    let mut out = Vec::new();
-    f.take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::file(format!("cannot read {}: {e}", path.display()), e))?;
-    if out.len() as u64 > limit {
-        return Err(Error::Io(format!("{} is larger than {limit} bytes", path.display())));
-    }
-    Ok(out)
+    crate::files::read_regular(path, limit, "a run's file")
 }
 
 #[cfg(test)]

@@ -339,6 +339,8 @@ impl Session {
         }
         let mut saved_text = None;
         if let Start::Resume(dir) = &start {
+            // Nothing is read through a link, nor written through one later.
+            folder::refuse_links(dir)?;
             let saved = RunConfig::saved(dir)?;
             saved_text = Some(saved.text.clone());
             if cfg.preset != saved.preset {
@@ -811,10 +813,7 @@ impl Session {
             use std::io::Write;
             let line = serde_json::to_string(&m).map_err(|e| Error::Config(e.to_string()))? + "\n";
             let path = out.join("metrics.jsonl");
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
+            folder::open_no_follow(&path, true)
                 .and_then(|mut f| f.write_all(line.as_bytes()))
                 .map_err(|e| Error::file(format!("cannot append to {}: {e}", path.display()), e))?;
         }
@@ -1022,6 +1021,11 @@ fn claim_folder(start: &Start, out: &Out, note: &mut dyn FnMut(String)) -> Resul
                 Some(o) => o,
                 None => folder::create_unique(Path::new("runs"), &timestamp())?,
             };
+            if dir.is_dir() {
+                folder::refuse_links(&dir)?;
+                folder::refuse_existing_run(&dir)?;
+                folder::refuse_foreign(&dir)?;
+            }
             let claimed = folder::claim(&dir, note)?;
             folder::refuse_existing_run(&dir)?;
             Ok(claimed)
@@ -1031,12 +1035,16 @@ fn claim_folder(start: &Start, out: &Out, note: &mut dyn FnMut(String)) -> Resul
             if folder::same_folder(dir, &out) {
                 return folder::claim(dir, note);
             }
+            if out.is_dir() {
+                folder::refuse_links(&out)?;
+                folder::refuse_existing_run(&out)?;
+                folder::refuse_foreign(&out)?;
+            }
             let claimed = folder::claim(&out, note)?;
             folder::refuse_existing_run(&out)?;
             for f in ["metrics.jsonl", "best.safetensors"] {
                 if dir.join(f).exists() {
-                    let bytes = std::fs::read(dir.join(f))
-                        .map_err(|e| Error::file(format!("cannot read {}: {e}", dir.join(f).display()), e))?;
+                    let bytes = crate::files::read_regular(&dir.join(f), crate::files::memory_limit(), "a run's file")?;
                     write_atomic(&out.join(f), &bytes)?;
                 }
             }
@@ -1048,9 +1056,11 @@ fn claim_folder(start: &Start, out: &Out, note: &mut dyn FnMut(String)) -> Resul
 /// The metrics of a resumed run up to its step; lines past it (from an interrupted session)
 /// or torn by a kill are dropped from the file too, which is rewritten atomically.
 fn load_metrics(path: &Path, upto: usize) -> Result<Vec<Metric>> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    if std::fs::symlink_metadata(path).is_err() {
         return Ok(Vec::new());
-    };
+    }
+    let bytes = crate::files::read_regular(path, 1 << 30, "metrics")?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let rows: Vec<Metric> =
         text.lines().filter_map(|l| serde_json::from_str::<Metric>(l).ok()).filter(|m| m.step <= upto).collect();
     let kept: String = rows.iter().map(|m| serde_json::to_string(m).expect("serialisable") + "\n").collect();

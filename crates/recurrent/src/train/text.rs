@@ -43,15 +43,12 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     if path == Path::new(BUNDLED) {
         return Ok(TINY_SHAKESPEARE.to_vec());
     }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            return Err(Error::file(
-                format!("cannot read {}: {e}: give the path of a UTF-8 text file", path.display()),
-                e,
-            ))
+    let bytes = crate::files::read_regular(path, crate::files::memory_limit(), "a text").map_err(|e| match e {
+        Error::File { message, source } => {
+            Error::File { message: format!("{message}: give the path of a UTF-8 text file"), source }
         }
-    };
+        e => e,
+    })?;
     if bytes.is_empty() {
         return Err(Error::Config(format!(
             "{} is empty: give a text with at least a few thousand characters",

@@ -300,7 +300,7 @@ fn the_page_shows_only_the_runs_own_text_unless_told() {
     let secret = d.path().join(".env");
     std::fs::write(
         &secret,
-        std::fs::read_to_string(corpus_head(d.path(), "other.txt", 31_000)).unwrap()[1000..].to_string(),
+        &std::fs::read_to_string(corpus_head(d.path(), "other.txt", 31_000)).unwrap()[1000..],
     )
     .unwrap();
     let cfg = run.join("config.json");

@@ -17,6 +17,7 @@ fn every_subcommand_answers_bad_input_with_one_line() {
     std::fs::write(dir.join("odd.txt"), "\u{1F600}".repeat(100)).unwrap();
     std::fs::write(dir.join("junk.safetensors"), b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1}").unwrap();
     std::fs::write(dir.join("junk.npz"), b"PK not really").unwrap();
+    assert!(Command::new("mkfifo").arg(dir.join("fifo")).status().unwrap().success());
     let run =
         |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_recurrent")).current_dir(dir).args(args).output().unwrap();
     let tiny = ["--hidden", "8", "--seq-len", "8", "--batch", "2", "--eval-every", "5", "--sample-every", "0"];
@@ -103,6 +104,18 @@ fn every_subcommand_answers_bad_input_with_one_line() {
         &["inspect", "nope.safetensors"],
         &["inspect", "t.txt"],
         &["inspect", "junk.safetensors"],
+        // files that never end, or block (issue 22)
+        &["train", "/dev/zero", "--out", "z"],
+        &["train", "fifo", "--out", "z"],
+        &["sample", "/dev/urandom"],
+        &["sample", "fifo"],
+        &["eval", ck, "/dev/zero"],
+        &["inspect", "fifo"],
+        &["grads", "--cell", "rnn", "--out", "o.npz", "/dev/zero"],
+        &["import", "fifo", "--vocab-from", "t.txt", "--out", "m.safetensors"],
+        &["report", "run", "--text", "/dev/zero", "--out", "r.html"],
+        &["train", "t.txt", "--epochs", "18446744073709551615", "--out", "e"],
+        &["import", ck, "--vocab-from", "t.txt", "--out", "t.txt"],
         // bench
         &["bench", "--config", "transformer"],
         &["bench", "--threads", "0"],

@@ -298,11 +298,8 @@ fn the_page_shows_only_the_runs_own_text_unless_told() {
     let d = tempfile::tempdir().unwrap();
     let (_, run, _) = make_report(d.path());
     let secret = d.path().join(".env");
-    std::fs::write(
-        &secret,
-        &std::fs::read_to_string(corpus_head(d.path(), "other.txt", 31_000)).unwrap()[1000..],
-    )
-    .unwrap();
+    std::fs::write(&secret, &std::fs::read_to_string(corpus_head(d.path(), "other.txt", 31_000)).unwrap()[1000..])
+        .unwrap();
     let cfg = run.join("config.json");
     let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
     c["text"] = Value::String(secret.display().to_string());

@@ -123,9 +123,38 @@ pub fn serialize<F: Float>(tensors: &[(String, Vec<usize>, Vec<F>)], meta: &Meta
     safetensors::tensor::serialize(views(), &Some(info)).map_err(fail)
 }
 
+/// The most header a checkpoint may have: names, shapes, offsets and the metadata (a vocabulary
+/// of 65,536 characters takes under 1 MB).
+const MAX_HEADER: u64 = 16 << 20;
+
+/// The bytes of a safetensors file, refused before they are read when its header (whose length
+/// the first 8 bytes declare) is larger than [`MAX_HEADER`]: its metadata would be parsed whole.
+fn read_checkpoint_bytes(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = crate::files::memory_limit();
+    let md = std::fs::metadata(path).map_err(|e| Error::file(format!("cannot read {}: {e}", path.display()), e))?;
+    if md.is_file() && md.len() >= 8 {
+        let mut head = [0u8; 8];
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .map_err(|e| Error::file(format!("cannot read {}: {e}", path.display()), e))?;
+        let n = u64::from_le_bytes(head);
+        let looks_safetensors = n < md.len();
+        if looks_safetensors && n > MAX_HEADER {
+            return Err(Error::Io(format!(
+                "{} has a {} header, more than a checkpoint's (at most {}: names, shapes and a vocabulary): it is not a recurrent checkpoint, or it is damaged",
+                path.display(),
+                crate::files::human(n),
+                crate::files::human(MAX_HEADER)
+            )));
+        }
+    }
+    crate::files::read_regular(path, limit, "a checkpoint")
+}
+
 /// Reads a safetensors file: every tensor as `f64` (from F32 or F64) and the metadata.
 pub fn read_tensors(path: &Path) -> Result<(Tensors, Meta)> {
-    let bytes = crate::files::read_regular(path, crate::files::memory_limit(), "a checkpoint")?;
+    let bytes = read_checkpoint_bytes(path)?;
     if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
         return Err(Error::Io(format!("{} is a torch.save file (a pickle), not safetensors: save the weights with safetensors.torch.save_file(model.state_dict(), \"model.safetensors\"), then convert them with `recurrent import`", path.display())));
     }
@@ -191,7 +220,17 @@ pub fn model_from_tensors<F: Float>(path: &Path, t: &Tensors, meta: &Meta) -> Re
     let plain = "it has no 'config' metadata; a PyTorch state_dict is converted with `recurrent import`";
     let cfg: serde_json::Value =
         serde_json::from_str(meta.get("config").ok_or_else(|| what(plain))?).map_err(|e| what(&e.to_string()))?;
-    let items: Vec<String> = serde_json::from_str(meta.get("vocab").ok_or_else(|| what("no 'vocab' metadata"))?)
+    // The vocabulary's size is believed only as far as the head's tensor (whose bytes are there)
+    // bears it out: a list longer than the head has rows is refused before it is parsed.
+    let rows = t.get("head.bias").map(|b| b.len());
+    let vocab_json = meta.get("vocab").ok_or_else(|| what("no 'vocab' metadata"))?;
+    if let Some(rows) = rows.filter(|&r| vocab_json.len() > 16 * r + 16) {
+        return Err(what(&format!(
+            "its 'vocab' metadata ({} bytes) lists more characters than its head (head.bias) has rows ({rows})",
+            vocab_json.len()
+        )));
+    }
+    let items: Vec<String> = serde_json::from_str(vocab_json)
         .map_err(|e| what(&format!("its 'vocab' metadata is not a list of strings ({e})")))?;
     let vocab = Vocab::from_strings(&items).map_err(|e| what(&e.to_string()))?;
     let cell = CellKind::parse(cfg["cell"].as_str().unwrap_or("?")).map_err(|e| what(&e.to_string()))?;

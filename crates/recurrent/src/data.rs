@@ -69,22 +69,24 @@ impl Vocab {
 
     /// The characters of `text` that are not in the vocabulary, in order of first appearance.
     pub fn unknown(&self, text: &str) -> Vec<char> {
-        let mut seen = Vec::new();
+        let (mut seen, mut order) = (std::collections::HashSet::new(), Vec::new());
         for c in text.chars() {
-            if !self.index.contains_key(&c) && !seen.contains(&c) {
-                seen.push(c);
+            if !self.index.contains_key(&c) && seen.insert(c) {
+                order.push(c);
             }
         }
-        seen
+        order
     }
 
-    /// Tokens of `text`; an error lists every character outside the vocabulary.
+    /// Tokens of `text`; an error names the characters outside the vocabulary (the first 20,
+    /// and how many there are).
     pub fn encode(&self, text: &str) -> Result<Vec<usize>> {
         let bad = self.unknown(text);
         if !bad.is_empty() {
-            let list: Vec<String> = bad.iter().map(|c| format!("{c:?}")).collect();
+            let list: Vec<String> = bad.iter().take(20).map(|c| format!("{c:?}")).collect();
+            let more = if bad.len() > 20 { format!(" and {} more", bad.len() - 20) } else { String::new() };
             return Err(Error::Config(format!(
-                "{} character(s) are not in the model's vocabulary: {}; use only characters the model was trained on",
+                "{} character(s) are not in the model's vocabulary: {}{more}; use only characters the model was trained on",
                 bad.len(),
                 list.join(", ")
             )));

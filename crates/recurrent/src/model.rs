@@ -272,10 +272,22 @@ impl<F: Float> CharModel<F> {
         self.rnn.forward_rows(Input::Tokens(x), state, None)?;
         let mut logits = Array2::zeros((tokens.len(), self.config.vocab));
         self.head.forward(self.rnn.output_rows(), &mut logits);
-        let inv_t = F::c(1.0 / temperature);
+        let inv = 1.0 / temperature;
+        let inv_t = F::c(inv);
+        let big = F::max_value().f64();
         for mut row in logits.rows_mut() {
-            row.mapv_inplace(|v| v * inv_t);
-            softmax_in_place(row);
+            if inv_t.is_finite() && row.iter().all(|v| (v.f64() * inv).abs() < big) {
+                row.mapv_inplace(|v| v * inv_t);
+                softmax_in_place(row);
+            } else {
+                // 1/T overflows the float type (a tiny temperature): scale in f64 after taking
+                // the row's largest logit out, so the most likely token keeps probability 1
+                // (shared among ties) and a tiny temperature is greedy.
+                let m = row.iter().fold(f64::NEG_INFINITY, |m, v| m.max(v.f64()));
+                let e: Vec<f64> = row.iter().map(|v| ((v.f64() - m) * inv).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                row.iter_mut().zip(e).for_each(|(x, v)| *x = F::c(v / sum));
+            }
         }
         Ok((logits, self.rnn.final_state()))
     }

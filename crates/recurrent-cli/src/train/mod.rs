@@ -123,6 +123,8 @@ struct Printer {
     start_step: usize,
     /// Characters one reported training loss is over (plots are per character).
     per_char: f64,
+    /// When the validation in progress started.
+    validation_started: Option<std::time::Instant>,
 }
 
 impl Printer {
@@ -142,6 +144,7 @@ impl Printer {
             total,
             start_step: step,
             per_char: s.config().chars_per_loss(),
+            validation_started: None,
         }
     }
 
@@ -182,7 +185,12 @@ impl Observer for Printer {
     }
 
     fn validating(&mut self, done: usize, of: usize) {
-        if let Some(bar) = &self.bar {
+        // Shown once a validation has taken a second (a short one would only flicker).
+        let started = *self.validation_started.get_or_insert_with(std::time::Instant::now);
+        if done + 1 == of {
+            self.validation_started = None;
+        }
+        if let Some(bar) = self.bar.as_ref().filter(|_| started.elapsed().as_secs_f64() > 1.0) {
             bar.set_message(format!("validating {done}/{of}"));
         }
     }

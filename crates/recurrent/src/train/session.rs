@@ -39,7 +39,7 @@ use crate::optim::{Clip, Optimizer};
 use crate::parallel::{columns, part_seeds, Parallelism};
 use crate::rng::NumpyRng;
 use crate::sample::{sample, SampleOptions};
-use crate::{CellKind, Reduction, State};
+use crate::{Reduction, State};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,7 +163,7 @@ pub trait Observer {
         let _ = report;
         Control::Continue
     }
-    /// During a validation of `of` windows, from time to time.
+    /// During a validation of `of` windows, before each window (`done` of them done).
     fn validating(&mut self, done: usize, of: usize) {
         let _ = (done, of);
     }
@@ -401,7 +401,7 @@ impl Session {
         let kind = cfg.cell;
         let loaded = match &start {
             Start::New => None,
-            Start::Resume(dir) => Some(load_resumable(dir, &mut opt, kind, &mut notes)?),
+            Start::Resume(dir) => Some(load_resumable(dir, &mut opt, &cfg, &mut notes)?),
             Start::InitFrom(ck) => {
                 let (m, v, _) = load_model::<f32>(ck)?;
                 init_from_sizes(ck, &m.config, &mut cfg)?;
@@ -490,10 +490,17 @@ impl Session {
         let (out, lock, metrics) = match (&out, team.leads()) {
             (Out::Memory, _) => (None, None, Vec::new()),
             (_, true) => {
+                // config.json names the text: a path that is not UTF-8 cannot be saved there, so
+                // it is refused before the folder is made or claimed.
+                let json = serde_json::to_string_pretty(&cfg).map_err(|_| {
+                    Error::Config(format!(
+                        "the text's path {} is not valid UTF-8, and the run's config.json must name it: rename the file",
+                        cfg.text.display()
+                    ))
+                })?;
                 let mut note = |s: String| notes.push(s);
                 let claimed = claim_folder(&start, &out, &mut note)?;
                 let path = claimed.path.clone();
-                let json = serde_json::to_string_pretty(&cfg).map_err(|e| Error::Config(e.to_string()))?;
                 write_atomic(&path.join("config.json"), json.as_bytes())?;
                 let metrics = load_metrics(&path.join("metrics.jsonl"), p.step)?;
                 (Some(path), Some(claimed), metrics)
@@ -688,6 +695,12 @@ impl Session {
                 let cps = ((step - tick_step) * t * b) as f64 / dt.max(1e-9);
                 (tick, tick_step) = (Instant::now(), step);
                 let val = if eval { self.validate(obs)? } else { None };
+                // An interrupt that stopped the validation: the step is saved as on any
+                // interrupt (not as a best), and the run says so rather than "done".
+                if eval && val.is_none() && self.split.val.is_some() {
+                    self.p.elapsed += tick.elapsed().as_secs_f64();
+                    return self.interrupted(obs);
+                }
                 if log || eval {
                     self.record(cps, last_norm, val, obs)?;
                 }
@@ -758,7 +771,6 @@ impl Session {
         let mut targets = vec![0; w.steps * w.batch];
         let mut state: Option<State<f32>> = None;
         let mut total = 0.0;
-        let t0 = Instant::now();
         let distributed = self.team.distributed();
         let (b0, b1) = self.team.cols(w.batch);
         for i in 0..w.count {
@@ -767,7 +779,7 @@ impl Session {
             if !distributed && self.interrupt.load(Ordering::SeqCst) {
                 return Ok(None);
             }
-            if t0.elapsed().as_secs_f64() > 1.0 && self.leads() {
+            if self.leads() {
                 obs.validating(i, w.count);
             }
             w.fill(&self.tokens, i, &mut inputs, &mut targets);
@@ -931,14 +943,17 @@ impl Session {
 fn load_resumable(
     dir: &Path,
     opt: &mut Optimizer<f32>,
-    kind: CellKind,
+    cfg: &RunConfig,
     notes: &mut Vec<String>,
 ) -> Result<(CharModel<f32>, Vocab, Option<Progress>)> {
+    let kind = cfg.cell;
     let (sp, prev, last) =
         (dir.join("last.state.safetensors"), dir.join("prev.state.safetensors"), dir.join("last.safetensors"));
+    let mut changed = Vec::new();
     // One read of the state file: its weights and its progress.
-    let attempt = |path: &Path, opt: &mut Optimizer<f32>| -> Result<(CharModel<f32>, Vocab, Option<Progress>)> {
+    let mut attempt = |path: &Path, opt: &mut Optimizer<f32>| -> Result<(CharModel<f32>, Vocab, Option<Progress>)> {
         let (t, st_meta) = state::read(path)?;
+        changed = against_checkpoint(dir, cfg, &st_meta)?;
         if state::holds_weights(&st_meta) {
             let (mut m, v) = crate::checkpoint::model_from_tensors::<f32>(path, &t, &st_meta)?;
             let p = state::load_from(path, &t, &st_meta, opt, &mut m, kind)?;
@@ -952,16 +967,66 @@ fn load_resumable(
         }
         Ok((m, v, Some(p)))
     };
-    match attempt(&sp, opt) {
+    let r = match attempt(&sp, opt) {
         Ok(r) => Ok(r),
-        Err(e) if prev.exists() => {
+        // A configuration that contradicts the checkpoint is not a damaged file: no fallback.
+        Err(e) if prev.exists() && !matches!(e, Error::Config(_)) => {
             let r = attempt(&prev, opt).map_err(|e2| Error::Io(format!("{e}; and the checkpoint before it: {e2}")))?;
             let step = r.2.as_ref().map_or(0, |p| p.step);
             notes.push(format!("note: {e}; resuming from the checkpoint before it, {} (step {step})", prev.display()));
             Ok(r)
         }
         Err(e) => Err(e),
+    }?;
+    if !changed.is_empty() {
+        notes.push(format!(
+            "note: {} changed since the run's last checkpoint ({}): its continuation is not bit for bit an uninterrupted run's",
+            if changed.len() == 1 { "a setting that shapes training has" } else { "settings that shape training have" },
+            changed.join(", ")
+        ));
     }
+    Ok(r)
+}
+
+/// The checkpoint's metadata is the truth about a run: a configuration (`config.json` as edited,
+/// with the flags given now) whose model or data layout, or optimizer, contradicts the one the
+/// checkpoint was trained with is refused; the other settings that shape training and differ
+/// are returned, `name (then → now)`, for a note.
+fn against_checkpoint(dir: &Path, cfg: &RunConfig, meta: &Meta) -> Result<Vec<String>> {
+    let Some(trained) = meta.get("train_config").and_then(|j| serde_json::from_str::<RunConfig>(j).ok()) else {
+        return Ok(Vec::new()); // written before the configuration was saved with the state
+    };
+    if trained.layout() != cfg.layout() || trained.optimizer != cfg.optimizer {
+        return Err(Error::Config(format!(
+            "{}/config.json (with the flags given) asks for {}{}, but the run's checkpoint was trained as {}{}: restore config.json (or leave those flags out), or start a new run from its weights with --init-from {}/last.safetensors",
+            dir.display(),
+            cfg.layout(),
+            optimizer_words(cfg),
+            trained.layout(),
+            optimizer_words(&trained),
+            dir.display()
+        )));
+    }
+    let mut changed = Vec::new();
+    let mut differs = |name: &str, then: String, now: String| {
+        if then != now {
+            changed.push(format!("{name} {then} → {now}"));
+        }
+    };
+    differs("dropout", trained.dropout.to_string(), cfg.dropout.to_string());
+    differs("clip", trained.clip.to_string(), cfg.clip.to_string());
+    differs("clip_norm", trained.clip_norm.to_string(), cfg.clip_norm.to_string());
+    differs("lr_decay", trained.lr_decay.to_string(), cfg.lr_decay.to_string());
+    differs("lr_decay_after", trained.lr_decay_after.to_string(), cfg.lr_decay_after.to_string());
+    differs("rmsprop_alpha", trained.rmsprop_alpha.to_string(), cfg.rmsprop_alpha.to_string());
+    differs("smooth_decay", trained.smooth_decay.to_string(), cfg.smooth_decay.to_string());
+    differs("loss", format!("{:?}", trained.loss), format!("{:?}", cfg.loss));
+    differs("frozen", format!("{:?}", trained.frozen), format!("{:?}", cfg.frozen));
+    Ok(changed)
+}
+
+fn optimizer_words(c: &RunConfig) -> String {
+    format!(" with optimizer {}", c.optimizer.rule(c.rmsprop_alpha).name())
 }
 
 /// With `init_from`, the model's sizes come from the checkpoint; a configuration asking for

@@ -203,6 +203,9 @@ fn errors_name_the_file_the_cause_and_the_fix() {
     }
     let (_, run_meta) = recurrent::checkpoint::read_tensors(&run.join("last.state.safetensors")).unwrap();
     meta.insert("config".into(), run_meta["config"].clone());
+    // (and the run's own train_config: a state whose train_config is another model's is refused
+    // earlier, as an edited configuration, by edges.rs's test)
+    meta.insert("train_config".into(), run_meta["train_config"].clone());
     std::fs::write(run.join("last.state.safetensors"), recurrent::checkpoint::serialize(&list, &meta).unwrap())
         .unwrap();
     let _ = std::fs::remove_file(run.join("prev.state.safetensors"));

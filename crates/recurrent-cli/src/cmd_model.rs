@@ -101,10 +101,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     if tokens.len() < 2 {
         bail!("{} has fewer than 2 characters: nothing to predict", a.text.display());
     }
-    // One stream from a zero state, state carried across chunks of up to 256 steps, so every
-    // character after the first is predicted exactly once.
     let n = tokens.len() - 1;
-    let (mut total, mut state, mut at) = (0.0, None, 0);
     // Progress on a terminal for texts that take more than a moment.
     let bar = (std::io::stderr().is_terminal() && n > 1 << 20).then(|| {
         let b = indicatif::ProgressBar::new(n as u64);
@@ -114,22 +111,14 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         );
         b
     });
-    while at < n {
+    let nats = model.nats_per_char(&tokens, &mut |at, _| {
         if let Some(b) = &bar {
             b.set_position(at as u64);
         }
-        let len = 256.min(n - at);
-        let x = ndarray::Array2::from_shape_fn((len, 1), |(i, _)| tokens.get(at + i));
-        let y: Vec<usize> = (at + 1..at + 1 + len).map(|i| tokens.get(i)).collect();
-        let (loss, s) = model.eval_loss(x.view(), &y, state.as_ref())?;
-        total += loss;
-        state = Some(s);
-        at += len;
-    }
+    })?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let nats = total / n as f64;
     let bits = nats / std::f64::consts::LN_2;
     if a.json {
         let j = serde_json::json!({"checkpoint": a.checkpoint.display().to_string(), "text": a.text.display().to_string(),

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every test: the Rust workspace's (`cargo test --workspace`), then the Python package's, in a
+# virtual environment made here with pip (maturin, pytest, numpy), against the extension built
+# from this checkout and the `recurrent` command built beside it. Needs python3 with venv/pip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo test --workspace
+
+cargo build --release -p recurrent-cli
+VENV="$PWD/target/pyenv"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q "maturin>=1.5,<2" pytest numpy
+(cd python && VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --release -q)
+RECURRENT_BIN="$PWD/target/release/recurrent" "$VENV/bin/python" -m pytest -q python/tests

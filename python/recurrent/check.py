@@ -98,8 +98,12 @@ def _case(kind, rng):
 def check(fn, name=None, cases=3, seed=1, rtol=1e-7):
     """Checks ``fn``, your version of the course function called ``name`` (by default
     ``fn.__name__``: one of rnn_cell_forward, rnn_forward, rnn_cell_backward, rnn_backward and
-    their lstm_ counterparts), on ``cases`` random cases. Returns a :class:`Report`; print it."""
+    their lstm_ counterparts; or min-char-rnn's ``lossFun(inputs, targets, hprev)``, whose
+    globals ``Wxh, Whh, Why, bh, by, vocab_size`` are set for each case and restored after), on
+    ``cases`` random cases. Returns a :class:`Report`; print it."""
     name = name or getattr(fn, "__name__", "")
+    if name == "lossFun":
+        return _check_loss_fun(fn, cases, seed, rtol)
     if name not in _FUNCS:
         raise ValueError(f"check does not know {name!r}: name it with name=…, one of {', '.join(_FUNCS)}")
     kind = name.split("_")[0]
@@ -252,3 +256,42 @@ def _name_cell_mistake(got, da, cache, report, rtol):
     }
     if _equal(got, v, rtol):
         report.mistake = "no_tanh_derivative"
+
+
+def _check_loss_fun(fn, cases, seed, rtol):
+    """min-char-rnn's lossFun against the library's tanh RNN, head and summed cross-entropy
+    (then clipped to ±5, as lossFun clips)."""
+    report = Report(function="lossFun", passed=True, cases=cases)
+    g = getattr(fn, "__globals__", None)
+    if g is None:
+        raise TypeError("lossFun must be a Python function (its globals hold the weights)")
+    names = ("Wxh", "Whh", "Why", "bh", "by", "vocab_size")
+    saved = {k: g[k] for k in names if k in g}
+    try:
+        for i in range(cases):
+            rng = np.random.RandomState(seed + i)
+            V, H, T = 7, 10, 6
+            w = {"Wxh": rng.randn(H, V) * 0.1, "Whh": rng.randn(H, H) * 0.1, "Why": rng.randn(V, H) * 0.1,
+                 "bh": rng.randn(H, 1) * 0.1, "by": rng.randn(V, 1) * 0.1}
+            inputs, targets = [int(v) for v in rng.randint(0, V, T)], [int(v) for v in rng.randint(0, V, T)]
+            hprev = rng.randn(H, 1) * 0.5
+            g.update(w, vocab_size=V)
+            got = fn(inputs, targets, np.copy(hprev))
+            loss, grads = _core.min_char_rnn(w["Wxh"], w["Whh"], w["Why"], w["bh"], w["by"], inputs, targets, hprev)
+            want = dict(zip(("dWxh", "dWhh", "dWhy", "dbh", "dby"), (np.clip(a, -5, 5) for a in grads[:5])))
+            want["loss"], want["hprev"] = np.array(loss), grads[5]
+            keys = ["loss", "dWxh", "dWhh", "dWhy", "dbh", "dby", "hprev"]
+            if not (isinstance(got, tuple) and len(got) == 7):
+                report.problems.append("lossFun returns (loss, dWxh, dWhh, dWhy, dbh, dby, hs[len(inputs)-1]): 7 values")
+            else:
+                _compare(dict(zip(keys, got)), want, keys, report, rtol)
+            if report.problems:
+                report.passed = False
+                break
+    finally:
+        for k in names:
+            if k in saved:
+                g[k] = saved[k]
+            else:
+                g.pop(k, None)
+    return report

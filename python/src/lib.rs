@@ -256,6 +256,70 @@ fn mistakes<'py>(
     list.into_iter().map(|(n, g)| Ok((n.to_string(), grads_dict(py, g)?))).collect()
 }
 
+/// min-char-rnn's `lossFun(inputs, targets, hprev)` computed by the library (a tanh RNN over
+/// one-hot tokens, a linear head, the summed cross-entropy, BPTT through the window): `(loss,
+/// dWxh, dWhh, dWhy, dbh, dby, h_last)` in min-char-rnn's shapes (`bh`, `by`, `hprev` columns),
+/// before min-char-rnn's clipping to ±5 (the Python side applies it).
+#[pyfunction]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn min_char_rnn<'py>(
+    py: Python<'py>,
+    wxh: PyReadonlyArrayDyn<'py, f64>,
+    whh: PyReadonlyArrayDyn<'py, f64>,
+    why: PyReadonlyArrayDyn<'py, f64>,
+    bh: PyReadonlyArrayDyn<'py, f64>,
+    by: PyReadonlyArrayDyn<'py, f64>,
+    inputs: Vec<usize>,
+    targets: Vec<usize>,
+    hprev: PyReadonlyArrayDyn<'py, f64>,
+) -> PyResult<(f64, Vec<Bound<'py, PyArrayDyn<f64>>>)> {
+    use recurrent::layer::Parameters;
+    let (wxh, whh, why) = (two("Wxh", arr(&wxh))?, two("Whh", arr(&whh))?, two("Why", arr(&why))?);
+    let (h, v) = wxh.dim();
+    let col = |name: &str, a: ArrayD<f64>, n: usize| -> PyResult<ndarray::Array1<f64>> {
+        if a.len() != n {
+            return Err(PyValueError::new_err(format!("{name} has shape {:?} but should be ({n}, 1)", a.shape())));
+        }
+        Ok(a.into_iter().collect())
+    };
+    let (bh, by, h0) = (col("bh", arr(&bh), h)?, col("by", arr(&by), v)?, col("hprev", arr(&hprev), h)?);
+    if inputs.is_empty() || inputs.len() != targets.len() || inputs.iter().chain(&targets).any(|&i| i >= v) {
+        return Err(PyValueError::new_err(format!(
+            "inputs and targets must be lists of the same length of token indices below vocab_size = {v}"
+        )));
+    }
+    let mut t = recurrent::interop::Tensors::new();
+    t.insert("rnn.weight_ih_l0".into(), wxh.into_dyn());
+    t.insert("rnn.weight_hh_l0".into(), whh.into_dyn());
+    t.insert("rnn.bias_ih_l0".into(), bh.into_dyn());
+    t.insert("rnn.bias_hh_l0".into(), ndarray::Array1::<f64>::zeros(h).into_dyn());
+    let rc = recurrent::RecurrentConfig::new(recurrent::CellKind::Rnn, v, h);
+    let rnn = recurrent::interop::recurrent_from_tensors::<f64>(&rc, &t, "rnn.").map_err(py_err)?;
+    let head = recurrent::Linear::from_weights(why, by);
+    let mc =
+        recurrent::model::ModelConfig { cell: recurrent::CellKind::Rnn, vocab: v, hidden: h, layers: 1, dropout: 0.0 };
+    let mut model = recurrent::model::CharModel::from_parts(mc, rnn, head);
+    let x = Array2::from_shape_vec((inputs.len(), 1), inputs).expect("(T, 1)");
+    let state = recurrent::State { h: h0.into_shape_with_order((1, 1, h)).expect("(1, 1, H)"), c: None };
+    let (loss, last) =
+        model.forward_loss(x.view(), &targets, Some(&state), recurrent::Reduction::Sum, None).map_err(py_err)?;
+    model.backward().map_err(py_err)?;
+    let mut g = std::collections::BTreeMap::new();
+    model.visit(&mut |name, shape, _, grad| {
+        g.insert(name.to_string(), ArrayD::from_shape_vec(shape.to_vec(), grad.to_vec()).expect("shape"));
+    });
+    let column = |a: &ArrayD<f64>| a.clone().into_shape_with_order(ndarray::IxDyn(&[a.len(), 1])).expect("column");
+    let out = vec![
+        g["rnn.weight_ih_l0"].clone(),
+        g["rnn.weight_hh_l0"].clone(),
+        g["head.weight"].clone(),
+        column(&g["rnn.bias_ih_l0"]),
+        column(&g["head.bias"]),
+        last.h.into_shape_with_order(ndarray::IxDyn(&[h, 1])).expect("column"),
+    ];
+    Ok((loss, out.into_iter().map(|a| to_py(py, a)).collect()))
+}
+
 /// A character model: a checkpoint's weights and vocabulary.
 #[pyclass(module = "recurrent._core")]
 struct Model {
@@ -453,6 +517,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lstm_cell_backward, m)?)?;
     m.add_function(wrap_pyfunction!(lstm_backward, m)?)?;
     m.add_function(wrap_pyfunction!(mistakes, m)?)?;
+    m.add_function(wrap_pyfunction!(min_char_rnn, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_class::<Model>()?;
     Ok(())

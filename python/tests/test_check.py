@@ -109,3 +109,31 @@ def test_a_shape_mistake_says_the_expected_shape():
 def test_an_unknown_function_is_refused():
     with pytest.raises(ValueError, match="check does not know 'my_func'"):
         recurrent.check(lambda: None, name="my_func")
+
+
+def _min_char_rnn_loss_fun(change=None):
+    """Karpathy's lossFun, from its original source (scripts/min_char_rnn.py keeps it
+    unchanged), in a namespace of its own whose globals the checker sets; `change` (old, new)
+    edits the source first, as a learner's slip would."""
+    from conftest import ROOT
+    src = (ROOT / "scripts/min_char_rnn.py").read_text()
+    src = src[src.index("def lossFun"):src.index("def sample")]
+    if change:
+        assert change[0] in src
+        src = src.replace(*change)
+    ns = {"np": np}
+    exec(src, ns)
+    return ns["lossFun"]
+
+
+def test_min_char_rnn_loss_fun_is_right():
+    r = recurrent.check(_min_char_rnn_loss_fun())
+    assert r.passed, str(r)
+    assert str(r).startswith("lossFun: correct on 3 random cases")
+
+
+def test_a_loss_fun_without_dhnext_is_caught():
+    r = recurrent.check(_min_char_rnn_loss_fun(("dh = np.dot(Why.T, dy) + dhnext", "dh = np.dot(Why.T, dy)")))
+    assert not r.passed
+    assert "dWhh differs" in str(r) and "dWxh differs" in str(r), str(r)
+    assert "dWhy" not in str(r), "the head's gradient does not depend on dhnext"

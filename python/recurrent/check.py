@@ -99,11 +99,15 @@ def check(fn, name=None, cases=3, seed=1, rtol=1e-7):
     """Checks ``fn``, your version of the course function called ``name`` (by default
     ``fn.__name__``: one of rnn_cell_forward, rnn_forward, rnn_cell_backward, rnn_backward and
     their lstm_ counterparts; or min-char-rnn's ``lossFun(inputs, targets, hprev)``, whose
-    globals ``Wxh, Whh, Why, bh, by, vocab_size`` are set for each case and restored after), on
-    ``cases`` random cases. Returns a :class:`Report`; print it."""
+    globals ``Wxh, Whh, Why, bh, by, vocab_size`` are set for each case and restored after; or a
+    batch-first SimpleRNN class: ``cls(W_x, W_h, b)``, ``forward(x)`` or ``forward(x, h0)``
+    returning the last state, ``backward(dh)`` returning ``dx, dh0, dW_x, dW_h, db`` as a dict
+    or in that order), on ``cases`` random cases. Returns a :class:`Report`; print it."""
     name = name or getattr(fn, "__name__", "")
     if name == "lossFun":
         return _check_loss_fun(fn, cases, seed, rtol)
+    if isinstance(fn, type) or name == "SimpleRNN":
+        return _check_simple_rnn(fn, cases, seed, rtol)
     if name not in _FUNCS:
         raise ValueError(f"check does not know {name!r}: name it with name=…, one of {', '.join(_FUNCS)}")
     kind = name.split("_")[0]
@@ -295,4 +299,33 @@ def _check_loss_fun(fn, cases, seed, rtol):
                 g[k] = saved[k]
             else:
                 g.pop(k, None)
+    return report
+
+
+def _check_simple_rnn(cls, cases, seed, rtol):
+    """A batch-first SimpleRNN class (x (batch, seq, features), h_t = tanh(x_t @ W_x + h_{t-1}
+    @ W_h + b), the last state out) against the library's tanh RNN and its BPTT."""
+    report = Report(function=getattr(cls, "__name__", "SimpleRNN"), passed=True, cases=cases)
+    keys = ["h_last", "dx", "dh0", "dW_x", "dW_h", "db"]
+    for i in range(cases):
+        rng = np.random.RandomState(seed + i)
+        B, T, F, H = 3, 5, 4, 6
+        W_x, W_h, b = rng.randn(F, H) * 0.5, rng.randn(H, H) * 0.5, rng.randn(H) * 0.5
+        x, dh = rng.randn(B, T, F), rng.randn(B, H)
+        h0 = np.zeros((B, H))
+        want = dict(zip(keys, _core.simple_rnn(W_x, W_h, b, x, h0, dh)))
+        obj = cls(W_x.copy(), W_h.copy(), b.copy())
+        try:
+            h_last = obj.forward(x)
+        except TypeError:
+            h_last = obj.forward(x, h0)
+        g = obj.backward(dh)
+        got = dict(g) if isinstance(g, dict) else dict(zip(keys[1:], g))
+        if "dh" in got and "dh0" not in got:
+            got["dh0"] = got.pop("dh")
+        got["h_last"] = h_last
+        _compare(got, want, keys, report, rtol)
+        if report.problems:
+            report.passed = False
+            break
     return report

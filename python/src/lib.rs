@@ -342,6 +342,30 @@ fn min_char_rnn<'py>(
     Ok((loss, out.into_iter().map(|a| to_py(py, a)).collect()))
 }
 
+/// The batch-first SimpleRNN (`h_t = tanh(x_t @ W_x + h_{t−1} @ W_h + b)`, many-to-one):
+/// `h_last`, then the gradients of `Σ h_last ⊙ dh_last`: `(h_last, dx, dh0, dW_x, dW_h, db)`.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn simple_rnn<'py>(
+    py: Python<'py>,
+    w_x: PyReadonlyArrayDyn<'py, f64>,
+    w_h: PyReadonlyArrayDyn<'py, f64>,
+    b: PyReadonlyArrayDyn<'py, f64>,
+    x: PyReadonlyArrayDyn<'py, f64>,
+    h0: PyReadonlyArrayDyn<'py, f64>,
+    dh_last: PyReadonlyArrayDyn<'py, f64>,
+) -> PyResult<Vec<Bound<'py, PyArrayDyn<f64>>>> {
+    let (w_x, w_h) = (two("W_x", arr(&w_x))?, two("W_h", arr(&w_h))?);
+    let b: Vec<f64> = arr(&b).into_iter().collect();
+    let mut m = course::simple_rnn::SimpleRnn::new(w_x.view(), w_h.view(), &b).map_err(py_err)?;
+    let h = m.forward(three("x", arr(&x))?.view(), two("h0", arr(&h0))?.view()).map_err(py_err)?;
+    let g = m.backward(two("dh", arr(&dh_last))?.view()).map_err(py_err)?;
+    Ok([h.into_dyn(), g.dx.into_dyn(), g.dh0.into_dyn(), g.dw_x.into_dyn(), g.dw_h.into_dyn(), g.db.into_dyn()]
+        .into_iter()
+        .map(|a| to_py(py, a))
+        .collect())
+}
+
 /// A character model: a checkpoint's weights and vocabulary.
 #[pyclass(module = "recurrent._core")]
 struct Model {
@@ -540,6 +564,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lstm_backward, m)?)?;
     m.add_function(wrap_pyfunction!(mistakes, m)?)?;
     m.add_function(wrap_pyfunction!(min_char_rnn, m)?)?;
+    m.add_function(wrap_pyfunction!(simple_rnn, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_class::<Model>()?;
     Ok(())

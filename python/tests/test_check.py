@@ -137,3 +137,52 @@ def test_a_loss_fun_without_dhnext_is_caught():
     assert not r.passed
     assert "dWhh differs" in str(r) and "dWxh differs" in str(r), str(r)
     assert "dWhy" not in str(r), "the head's gradient does not depend on dhnext"
+
+
+class SimpleRNN:
+    """A learner's batch-first SimpleRNN (SPEC's S3), with a correct backward through time."""
+
+    def __init__(self, W_x, W_h, b):
+        self.W_x, self.W_h, self.b = W_x, W_h, b
+
+    def forward(self, x):
+        self.x = x
+        self.hs = [np.zeros((x.shape[0], self.W_h.shape[0]))]
+        for t in range(x.shape[1]):
+            self.hs.append(np.tanh(x[:, t] @ self.W_x + self.hs[-1] @ self.W_h + self.b))
+        return self.hs[-1]
+
+    def backward(self, dh):
+        dW_x, dW_h, db = np.zeros_like(self.W_x), np.zeros_like(self.W_h), np.zeros_like(self.b)
+        dx = np.zeros_like(self.x)
+        for t in reversed(range(self.x.shape[1])):
+            dpre = dh * (1 - self.hs[t + 1] ** 2)
+            dW_x += self.x[:, t].T @ dpre
+            dW_h += self.hs[t].T @ dpre
+            db += dpre.sum(axis=0)
+            dx[:, t] = dpre @ self.W_x.T
+            dh = dpre @ self.W_h.T
+        return {"dx": dx, "dh": dh, "dW_x": dW_x, "dW_h": dW_h, "db": db}
+
+
+def test_a_batch_first_simple_rnn_class_is_checked():
+    assert recurrent.check(SimpleRNN).passed
+
+    class SeedsBackward(SimpleRNN):
+        # The tutorial's seed: gradients of one step only, never walked back through time.
+        def backward(self, dh):
+            dpre = dh * (1 - self.hs[-1] ** 2)
+            return {"dx": np.zeros_like(self.x), "dh": dpre @ self.W_h.T, "dW_x": self.x[:, -1].T @ dpre,
+                    "dW_h": self.hs[-2].T @ dpre, "db": dpre.sum(axis=0)}
+
+    r = recurrent.check(SeedsBackward)
+    assert not r.passed and "dW_h differs" in str(r) and "dx differs" in str(r), str(r)
+
+
+def test_the_simple_rnn_worked_example():
+    # SPEC S3's worked example: the last state [[0.79494228, 0.81839002, 0.83939649, 0.85584174]].
+    x = np.array([[[1, 2], [2, 3], [3, 4]]]) / 100
+    W_x = np.array([[1, 3, 5, 7], [3, 5, 7, 8]]) / 100
+    W_h = np.array([[1, 3, 5, 7], [2, 4, 6, 8], [3, 5, 7, 8], [4, 6, 8, 10]]) / 100
+    h = recurrent._core.simple_rnn(W_x, W_h, np.ones(4), x, np.zeros((1, 4)), np.ones((1, 4)))[0]
+    np.testing.assert_allclose(h, [[0.79494228, 0.81839002, 0.83939649, 0.85584174]], atol=1e-8)

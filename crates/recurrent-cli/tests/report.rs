@@ -176,16 +176,7 @@ fn the_page_renders_in_chromium() {
     let (_, _, page) = make_report(d.path());
     let url = format!("file://{}", page.display());
     let profile = d.path().join("profile");
-    let o = Command::new(&chrome)
-        .args(FLAGS)
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--enable-logging=stderr", "--v=0", "--dump-dom", &url])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let dom = String::from_utf8_lossy(&o.stdout);
-    let log = String::from_utf8_lossy(&o.stderr);
-    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught")).collect();
+    let (dom, console) = render(&page, &profile).expect("chromium is there");
     assert!(console.is_empty(), "console messages: {console:?}");
     assert!(dom.contains(r#"data-ready="ok""#), "the page's script did not finish: {}", &dom[..dom.len().min(2000)]);
     assert!(dom.contains(r#"<div id="errors"></div>"#), "errors on the page");

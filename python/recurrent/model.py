@@ -33,10 +33,10 @@ class Model:
         """``{"cell", "layers", "hidden", "vocab"}``."""
         return self._m.config
 
-    def sample(self, prime="", length=200, temperature=1.0, top_k=None, seed=0):
-        """``length`` characters after ``prime``; the same as ``recurrent sample`` with the same
-        seed."""
-        return self._m.sample(prime, int(length), float(temperature), top_k, int(seed))
+    def sample(self, prime="", length=200, temperature=1.0, top_k=None, seed=0, top_p=None):
+        """``length`` characters after ``prime`` (``top_k``, nucleus ``top_p``); the same as
+        ``recurrent sample`` with the same seed."""
+        return self._m.sample(prime, int(length), float(temperature), top_k, int(seed), top_p)
 
     def evaluate(self, text):
         """The mean loss of ``text`` in nats per character (``recurrent eval``'s figure)."""

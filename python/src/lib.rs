@@ -13,7 +13,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use recurrent::course::{self, Grads, LstmCache, LstmCaches, Params, RnnCache, RnnCaches};
 use recurrent::train::config::{Preset, RunConfig};
 use recurrent::train::session::{Control, Observer, Options, Out, Outcome, Session, StepReport};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A library error as the Python exception a caller expects.
 fn py_err(e: recurrent::Error) -> PyErr {
@@ -376,22 +376,12 @@ struct Model {
     path: String,
 }
 
-/// A run folder's best checkpoint, else its last; a file is itself.
-fn checkpoint_of(p: &Path) -> PyResult<PathBuf> {
-    if !p.is_dir() {
-        return Ok(p.to_path_buf());
-    }
-    ["best.safetensors", "last.safetensors"].iter().map(|f| p.join(f)).find(|f| f.is_file()).ok_or_else(|| {
-        PyOSError::new_err(format!("{} holds no checkpoint (best.safetensors or last.safetensors)", p.display()))
-    })
-}
-
 #[pymethods]
 impl Model {
     /// Loads a checkpoint, or a run folder's best (else last) checkpoint.
     #[staticmethod]
     fn load(path: PathBuf) -> PyResult<Model> {
-        let ck = checkpoint_of(&path)?;
+        let (ck, _) = recurrent::checkpoint::resolve(&path).map_err(py_err)?;
         let (model, vocab, _) = recurrent::checkpoint::load_model::<f32>(&ck).map_err(py_err)?;
         Ok(Model { model, vocab, path: ck.display().to_string() })
     }
@@ -416,7 +406,7 @@ impl Model {
 
     /// `length` characters after `prime`, as `recurrent sample` draws them (the same seed gives
     /// the same text).
-    #[pyo3(signature = (prime="", length=200, temperature=1.0, top_k=None, seed=0))]
+    #[pyo3(signature = (prime="", length=200, temperature=1.0, top_k=None, seed=0, top_p=None))]
     fn sample(
         &mut self,
         prime: &str,
@@ -424,11 +414,12 @@ impl Model {
         temperature: f64,
         top_k: Option<usize>,
         seed: u32,
+        top_p: Option<f64>,
     ) -> PyResult<String> {
         if top_k == Some(0) {
             return Err(PyValueError::new_err("top_k is 0: give at least 1, or None"));
         }
-        let opts = recurrent::sample::SampleOptions { length, temperature, top_k };
+        let opts = recurrent::sample::SampleOptions { length, temperature, top_k, top_p };
         let mut rng = recurrent::NumpyRng::new(seed);
         let mut out = String::new();
         recurrent::sample::sample(&mut self.model, &self.vocab, prime, opts, &mut rng, |c| {

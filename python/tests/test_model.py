@@ -51,6 +51,9 @@ def test_samples_and_scores_equal_the_cli(tmp_path, recurrent_bin, shakespeare_h
     got = m.sample("ROMEO:", length=120, temperature=0.8, top_k=10, seed=3)
     out = cli(recurrent_bin, "sample", ck, "--prime", "ROMEO:", "--length", 120, "--temperature", 0.8, "--top-k", 10, "--seed", 3).stdout
     assert "ROMEO:" + got + "\n" == out
+    got = m.sample("ROMEO:", length=120, top_p=0.9, seed=5)
+    out = cli(recurrent_bin, "sample", ck, "--prime", "ROMEO:", "--length", 120, "--temperature", 1, "--top-p", 0.9, "--seed", 5).stdout
+    assert "ROMEO:" + got + "\n" == out
     text = shakespeare_head.read_text()[:5000]
     (tmp_path / "e.txt").write_text(text)
     j = json.loads(cli(recurrent_bin, "eval", ck, tmp_path / "e.txt", "--json").stdout)
@@ -76,7 +79,7 @@ def test_a_string_trains_in_memory_and_a_callback_stops_and_resumes(tmp_path):
 def test_bad_inputs_raise(tmp_path, shakespeare_head):
     with pytest.raises(OSError, match="cannot read"):
         recurrent.Model.load(tmp_path / "nope.safetensors")
-    with pytest.raises(OSError, match="holds no checkpoint"):
+    with pytest.raises(ValueError, match="is a folder without a checkpoint"):
         recurrent.Model.load(tmp_path)
     with pytest.raises(ValueError, match='unknown setting "hiden"' ):
         recurrent.train("abc" * 1000, hiden=3)

@@ -197,7 +197,7 @@ fn bench_sample(c: &StandardConfig, seconds: f64) -> Result<Figures> {
     let mut model = CharModel::<f32>::new(c.model(65), Init::PyTorch, &mut NumpyRng::new(0))?;
     let vocab = Vocab::from_chars((0..65u8).map(|i| (b'0' + i) as char).collect());
     let mut rng = NumpyRng::new(1);
-    let opts = recurrent::sample::SampleOptions { length: 200, temperature: 1.0, top_k: None };
+    let opts = recurrent::sample::SampleOptions { length: 200, temperature: 1.0, top_k: None, top_p: None };
     let (t0, mut n) = (Instant::now(), 0usize);
     while t0.elapsed().as_secs_f64() < seconds {
         recurrent::sample::sample(&mut model, &vocab, "0", opts, &mut rng, |_| {

@@ -109,8 +109,9 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(a: InspectArgs) -> Result<()> {
-    let (tensors, meta) = read_tensors(&a.checkpoint)?;
-    let (mut model, vocab) = model_from_tensors::<f32>(&a.checkpoint, &tensors, &meta)?;
+    let checkpoint = crate::checkpoint_of(&a.checkpoint)?;
+    let (tensors, meta) = read_tensors(&checkpoint)?;
+    let (mut model, vocab) = model_from_tensors::<f32>(&checkpoint, &tensors, &meta)?;
     let mut shapes = Vec::new();
     model.visit(&mut |n, s, _, _| shapes.push((n.to_string(), s.to_vec())));
     let others: Vec<(String, Vec<usize>)> = tensors
@@ -125,14 +126,14 @@ pub fn inspect(a: InspectArgs) -> Result<()> {
     let num = |k: &str| meta.get(k).and_then(|v| v.parse::<f64>().ok());
     if a.json {
         let j = serde_json::json!({
-            "path": a.checkpoint.display().to_string(),
+            "path": checkpoint.display().to_string(),
             "format": meta.get("format"),
             "cell": c.cell.name(), "layers": c.layers, "hidden": c.hidden, "vocab_size": c.vocab,
             "dropout": c.dropout, "parameters": params,
             "vocab": vocab.chars().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             "tensors": shapes.iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
             "other_tensors": others.len(),
-            "step": num("step"), "val_loss": num("val_loss"),
+            "step": meta.get("step").and_then(|v| v.parse::<u64>().ok()), "val_loss": num("val_loss"),
             "checksum": meta.contains_key("data_sha256"),
             "imported_from": meta.get("imported_from"),
             "train_config": train_config,
@@ -140,7 +141,7 @@ pub fn inspect(a: InspectArgs) -> Result<()> {
         crate::outln(&serde_json::to_string_pretty(&j)?);
         return Ok(());
     }
-    let mut out = vec![format!("{}: {}", a.checkpoint.display(), meta.get("format").map_or("(no format)", |s| s))];
+    let mut out = vec![format!("{}: {}", checkpoint.display(), meta.get("format").map_or("(no format)", |s| s))];
     out.push(format!(
         "model: {} {}×{}, vocabulary {}, dropout {}; {params} parameters",
         c.cell, c.layers, c.hidden, c.vocab, c.dropout

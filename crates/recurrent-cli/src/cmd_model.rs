@@ -4,7 +4,7 @@ use crate::text::load_tokens;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use recurrent::checkpoint::load_model;
-use recurrent::sample::{sample as draw, SampleOptions};
+use recurrent::sample::{sample_with_probs as draw, SampleOptions};
 use recurrent::NumpyRng;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -12,12 +12,13 @@ use std::path::PathBuf;
 /// Flags of `recurrent sample`.
 #[derive(Args, Debug)]
 pub struct SampleArgs {
-    /// A checkpoint written by `recurrent train` (e.g. runs/…/best.safetensors).
+    /// A checkpoint written by `recurrent train` (e.g. runs/…/best.safetensors), or a run folder
+    /// (its best checkpoint, else its last).
     checkpoint: PathBuf,
     /// Text fed to the model before sampling (printed first).
     #[arg(long, default_value = "")]
     prime: String,
-    /// Characters to generate.
+    /// Characters to generate (per sample).
     #[arg(long, default_value_t = 1000)]
     length: usize,
     /// Softmax temperature; 0 always takes the most likely character.
@@ -26,9 +27,30 @@ pub struct SampleArgs {
     /// Sample among the K most likely characters only.
     #[arg(long)]
     top_k: Option<usize>,
-    /// Random seed.
-    #[arg(long, default_value_t = 0)]
-    seed: u32,
+    /// Nucleus sampling: among the fewest most likely characters whose probabilities reach P
+    /// (in (0, 1]; after --top-k).
+    #[arg(long, allow_negative_numbers = true)]
+    top_p: Option<f64>,
+    /// How many samples, one after another from the same generator (nanoGPT's num_samples).
+    #[arg(long, default_value_t = 1)]
+    num_samples: usize,
+    /// End a sample where this text appears (not printed), e.g. --stop $'\n\n'.
+    #[arg(long)]
+    stop: Option<String>,
+    /// One JSON object per sample: the prime, the text, the seed, the options and the mean
+    /// log-probability per character (of the distribution each was drawn from).
+    #[arg(long)]
+    json: bool,
+    /// Random seed. Default: a new one each call, printed on stderr so the sample can be drawn
+    /// again.
+    #[arg(long)]
+    seed: Option<u32>,
+}
+
+/// A seed from the clock and the process id (when none is given).
+fn fresh_seed() -> u32 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    ((t ^ (t >> 32) ^ u128::from(std::process::id()) << 16) & 0x7fff_ffff) as u32
 }
 
 pub fn sample(a: SampleArgs) -> Result<()> {
@@ -38,49 +60,102 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     if a.top_k == Some(0) {
         bail!("--top-k is 0: give at least 1, or leave it out");
     }
-    let (mut model, vocab, _) = load_model::<f32>(&a.checkpoint)?;
+    if let Some(p) = a.top_p.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
+        bail!("--top-p {p} is outside (0, 1]: use e.g. 0.9, or leave it out");
+    }
+    if a.num_samples == 0 {
+        bail!("--num-samples is 0: give at least 1");
+    }
+    if a.stop.as_deref() == Some("") {
+        bail!("--stop is empty: give the text that ends a sample, e.g. --stop $'\\n\\n'");
+    }
+    let checkpoint = crate::checkpoint_of(&a.checkpoint)?;
+    let (mut model, vocab, _) = load_model::<f32>(&checkpoint)?;
     let bad = vocab.unknown(&a.prime);
     if !bad.is_empty() {
-        let list: Vec<String> = bad.iter().map(|c| format!("{c:?}")).collect();
+        let list: Vec<String> = bad.iter().take(20).map(|c| format!("{c:?}")).collect();
         bail!(
             "--prime has {} character(s) outside the model's vocabulary: {}; remove them",
             bad.len(),
             list.join(", ")
         );
     }
+    let seed = match a.seed {
+        Some(s) => s,
+        None => {
+            let s = fresh_seed();
+            errln!("seed {s} (give --seed {s} to draw this sample again)");
+            s
+        }
+    };
+    let mut rng = NumpyRng::new(seed);
+    let opts = SampleOptions { length: a.length, temperature: a.temperature, top_k: a.top_k, top_p: a.top_p };
     let mut out = std::io::stdout().lock();
-    match write!(out, "{}", a.prime) {
-        // A reader gone before the prime was written: nothing more to do.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-        r => r?,
-    }
-    let mut rng = NumpyRng::new(a.seed);
-    let opts = SampleOptions { length: a.length, temperature: a.temperature, top_k: a.top_k };
-    // A reader that goes away (`| head`) stops the generation quietly; another write error
-    // (a full disk) is reported.
-    let mut failed = None;
-    draw(&mut model, &vocab, &a.prime, opts, &mut rng, |c| {
-        let mut buf = [0u8; 4];
-        let written =
-            out.write_all(c.encode_utf8(&mut buf).as_bytes())
-                .and_then(|_| if c == '\n' { out.flush() } else { Ok(()) });
-        match written {
-            Ok(()) => true,
-            Err(e) => {
-                failed = Some(e);
-                false
+    // Streamed as drawn, unless a stop string or JSON needs the whole sample first.
+    let whole = a.stop.is_some() || a.json;
+    for n in 0..a.num_samples {
+        if n > 0 && !a.json && writeln!(out, "---").is_err() {
+            return Ok(());
+        }
+        if !whole {
+            match write!(out, "{}", a.prime) {
+                // A reader gone before the prime was written: nothing more to do.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                r => r?,
             }
         }
-    })?;
-    let end = match failed {
-        None => writeln!(out).and_then(|_| out.flush()),
-        Some(e) => Err(e),
-    };
-    match end {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(e.into()),
-        Ok(()) => Ok(()),
+        // A reader that goes away (`| head`) stops the generation quietly; another write error
+        // (a full disk) is reported.
+        let (mut failed, mut text, mut logp) = (None, String::new(), 0.0);
+        draw(&mut model, &vocab, &a.prime, opts, &mut rng, |c, lp| {
+            text.push(c);
+            logp += lp;
+            if let Some(stop) = &a.stop {
+                return !text.ends_with(stop.as_str());
+            }
+            if whole {
+                return true;
+            }
+            let mut buf = [0u8; 4];
+            let written = out.write_all(c.encode_utf8(&mut buf).as_bytes()).and_then(|_| {
+                if c == '\n' {
+                    out.flush()
+                } else {
+                    Ok(())
+                }
+            });
+            match written {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        })?;
+        let chars = text.chars().count().max(1);
+        if let Some(stop) = &a.stop {
+            if text.ends_with(stop.as_str()) {
+                text.truncate(text.len() - stop.len());
+            }
+        }
+        let end = match failed {
+            Some(e) => Err(e),
+            None if a.json => {
+                let j = serde_json::json!({"prime": a.prime, "text": text, "seed": seed, "sample": n,
+                    "temperature": a.temperature, "top_k": a.top_k, "top_p": a.top_p,
+                    "mean_logprob": logp / chars as f64, "checkpoint": checkpoint.display().to_string()});
+                writeln!(out, "{j}").and_then(|_| out.flush())
+            }
+            None if whole => writeln!(out, "{}{text}", a.prime).and_then(|_| out.flush()),
+            None => writeln!(out).and_then(|_| out.flush()),
+        };
+        match end {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e.into()),
+            Ok(()) => {}
+        }
     }
+    Ok(())
 }
 
 /// Flags of `recurrent eval`.
@@ -96,7 +171,8 @@ pub struct EvalArgs {
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
-    let (mut model, vocab, _) = load_model::<f32>(&a.checkpoint)?;
+    let checkpoint = crate::checkpoint_of(&a.checkpoint)?;
+    let (mut model, vocab, _) = load_model::<f32>(&checkpoint)?;
     let tokens = load_tokens(&a.text, Some(&vocab), "").context("this text cannot be scored by this model")?.tokens;
     if tokens.len() < 2 {
         bail!("{} has fewer than 2 characters: nothing to predict", a.text.display());
@@ -121,7 +197,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     }
     let bits = nats / std::f64::consts::LN_2;
     if a.json {
-        let j = serde_json::json!({"checkpoint": a.checkpoint.display().to_string(), "text": a.text.display().to_string(),
+        let j = serde_json::json!({"checkpoint": checkpoint.display().to_string(), "text": a.text.display().to_string(),
             "characters": n, "nats_per_char": nats, "bits_per_char": bits, "perplexity": nats.exp()});
         crate::outln(&j.to_string());
     } else {

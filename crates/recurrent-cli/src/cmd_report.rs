@@ -210,7 +210,7 @@ pub fn report_data(a: &ReportArgs) -> Result<(String, Value)> {
     for (i, temperature) in [0.5, 0.8, 1.0].into_iter().enumerate() {
         let mut s = String::new();
         let mut m = model.clone();
-        let opts = SampleOptions { length: 400, temperature, top_k: None };
+        let opts = SampleOptions { length: 400, temperature, top_k: None, top_p: None };
         sample(&mut m, &vocab, "", opts, &mut NumpyRng::new(i as u32), |c| {
             s.push(c);
             true

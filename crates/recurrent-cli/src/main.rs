@@ -106,6 +106,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// The checkpoint a path names (a run folder gives its best, else its last), saying on stderr
+/// which one a folder gave.
+pub fn checkpoint_of(path: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let (p, note) = recurrent::checkpoint::resolve(path)?;
+    if let Some(n) = note {
+        errln!("{n}");
+    }
+    Ok(p)
+}
+
 /// Prints a line on stdout; a reader that has gone (`recurrent … | head`) is not an error: the
 /// line is dropped, quietly.
 pub fn outln(line: &str) {

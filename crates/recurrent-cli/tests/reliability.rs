@@ -311,7 +311,7 @@ fn pipes_missing_arguments_bundled_corpus_and_explosions() {
     let run = d.path().join("run");
     ok(&train(&t, &run, &["--steps", "5"]));
     let mut child = bin()
-        .args(["sample", s(&run.join("last.safetensors")), "--length", "100000000"])
+        .args(["sample", s(&run.join("last.safetensors")), "--length", "100000000", "--seed", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

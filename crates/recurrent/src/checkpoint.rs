@@ -152,6 +152,27 @@ fn read_checkpoint_bytes(path: &Path) -> Result<Vec<u8>> {
     crate::files::read_regular(path, limit, "a checkpoint")
 }
 
+/// The checkpoint `path` names: a file is itself; a run folder gives its `best.safetensors`,
+/// else its `last.safetensors`, with a line saying which (for a person to read).
+///
+/// # Errors
+/// [`Error::Config`] when a folder holds neither.
+pub fn resolve(path: &Path) -> Result<(std::path::PathBuf, Option<String>)> {
+    if !path.is_dir() {
+        return Ok((path.to_path_buf(), None));
+    }
+    for (name, what) in [("best.safetensors", "its best checkpoint"), ("last.safetensors", "its last checkpoint")] {
+        let p = path.join(name);
+        if p.is_file() {
+            return Ok((p.clone(), Some(format!("using {} ({what})", p.display()))));
+        }
+    }
+    Err(Error::Config(format!(
+        "{} is a folder without a checkpoint (best.safetensors or last.safetensors): give a run folder that has trained a step, or a .safetensors file",
+        path.display()
+    )))
+}
+
 /// Reads a safetensors file: every tensor as `f64` (from F32 or F64) and the metadata.
 pub fn read_tensors(path: &Path) -> Result<(Tensors, Meta)> {
     let bytes = read_checkpoint_bytes(path)?;

@@ -13,8 +13,13 @@ pub struct TrainArgs {
     /// compiled into the binary).
     pub text: Option<PathBuf>,
     /// Start from a preset.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with = "config")]
     pub preset: Option<Preset>,
+    /// Start from a run's configuration file (a run folder's config.json: the same keys);
+    /// flags given as well override it. `train --config runs/X/config.json --steps N` repeats
+    /// that run's first N steps exactly.
+    #[arg(long, conflicts_with = "resume")]
+    pub config: Option<PathBuf>,
     /// The cell.
     #[arg(long, value_enum)]
     pub cell: Option<Cell>,
@@ -131,11 +136,20 @@ pub fn apply(cfg: &mut RunConfig, a: &TrainArgs) {
     }
 }
 
-/// The configuration a preset gives, with the flags applied.
-pub fn from_flags(a: &TrainArgs) -> RunConfig {
-    let preset = a.preset.unwrap_or(Preset::Default);
-    let mut cfg = RunConfig::preset(preset.into(), recurrent::train::text::default_corpus());
+/// The configuration a preset (or `--config FILE`) gives, with the flags applied.
+pub fn from_flags(a: &TrainArgs) -> anyhow::Result<RunConfig> {
+    let mut cfg = match &a.config {
+        Some(file) => {
+            let bytes = recurrent::files::read_regular(file, 1 << 20, "a run configuration")?;
+            serde_json::from_slice::<RunConfig>(&bytes).map_err(|e| {
+                anyhow::anyhow!("{} is not a run configuration ({e}): give a run folder's config.json", file.display())
+            })?
+        }
+        None => RunConfig::preset(a.preset.unwrap_or(Preset::Default).into(), recurrent::train::text::default_corpus()),
+    };
     apply(&mut cfg, a);
-    cfg.init_from = a.init_from.clone();
-    cfg
+    if a.init_from.is_some() {
+        cfg.init_from = a.init_from.clone();
+    }
+    Ok(cfg)
 }

@@ -30,7 +30,7 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
             config::apply(&mut cfg, &args);
             cfg
         }
-        None => config::from_flags(&args),
+        None => config::from_flags(&args)?,
     };
     let opts = Options {
         out: args.out.clone().map_or(Out::Auto, Out::Dir),
@@ -69,6 +69,10 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
         Outcome::Done => {
             let best = p.best_val.map(|v| format!(", best validation loss {v:.4} nats/char")).unwrap_or_default();
             crate::outln(&format!("done: {} steps in {:.1} s{best}; checkpoints in {out}", p.step, p.elapsed));
+            crate::outln(&format!(
+                "next: recurrent sample {out} --prime \"ROMEO:\" · recurrent eval {out} TEXT · recurrent report {out} --out report.html · recurrent train --resume {out} --steps {}",
+                2 * session.total_steps()
+            ));
             let team = session.team();
             if team.distributed() {
                 let steps = (p.step - printer.start_step).max(1);
@@ -125,6 +129,18 @@ struct Printer {
     per_char: f64,
     /// When the validation in progress started.
     validation_started: Option<std::time::Instant>,
+    /// When this session's training started.
+    started: std::time::Instant,
+}
+
+/// `1:02:03`, `4:05` or `17 s`.
+fn clock(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{}:{:02}", s / 60, s % 60),
+        _ => format!("{}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60),
+    }
 }
 
 impl Printer {
@@ -145,6 +161,7 @@ impl Printer {
             start_step: step,
             per_char: s.config().chars_per_loss(),
             validation_started: None,
+            started: std::time::Instant::now(),
         }
     }
 
@@ -161,6 +178,17 @@ impl Printer {
 
     fn header(&self, s: &Session) {
         let c = s.config();
+        if s.resumed() {
+            let p = s.progress();
+            let epoch = p.epoch as f64 + p.window as f64 / s.windows_per_epoch().max(1) as f64;
+            self.say(&format!(
+                "resuming {} at step {} of {} (epoch {epoch:.2}, {:.0} s trained so far)",
+                self.out.display(),
+                p.step,
+                s.total_steps(),
+                p.elapsed
+            ));
+        }
         self.say(&format!(
             "training a {} {}×{} ({} parameters) on {} ({} characters, vocabulary {}): {} windows of {}×{} per epoch, {} steps → {}",
             c.cell, c.layers, c.hidden, s.model().config.params(), describe(&c.text), s.text_chars(), s.vocab().len(),
@@ -199,10 +227,17 @@ impl Observer for Printer {
         // The last validation loss, whenever it was measured.
         let last_val = m.val_loss.or_else(|| all.iter().rev().find_map(|m| m.val_loss));
         let vs = last_val.map(|v| format!(" | val {v:.4}")).unwrap_or_default();
-        let msg = format!("epoch {:.2} | loss {:.4}{vs} | {:.0} chars/s", m.epoch, m.train_loss, m.chars_per_sec);
+        let unit = &m.train_loss_unit;
+        let msg =
+            format!("epoch {:.2} | loss {:.4} {unit}{vs} | {:.0} chars/s", m.epoch, m.train_loss, m.chars_per_sec);
         match &self.bar {
             Some(b) => b.set_message(msg),
-            None => errln!("step {}/{} {msg}", m.step, self.total),
+            None => {
+                // Without a terminal (a log file, a pipe): the clock and an estimate of what is left.
+                let done = (m.step - self.start_step).max(1) as f64;
+                let left = self.started.elapsed().as_secs_f64() / done * (self.total - m.step) as f64;
+                errln!("step {}/{} {msg} | {} elapsed, ETA {}", m.step, self.total, clock(m.elapsed_s), clock(left))
+            }
         }
         if m.val_loss.is_some() || m.step == self.total {
             let train: Vec<(f64, f64)> = all.iter().map(|m| (m.step as f64, m.train_loss / self.per_char)).collect();

@@ -65,6 +65,24 @@ pub struct Metric {
     pub chars_per_sec: f64,
     /// Seconds of training so far, over every session of the run.
     pub elapsed_s: f64,
+    /// The unit of `train_loss`: `nats/char`, or for a loss summed over the window
+    /// (min-char-rnn's) `nats/25 chars` (the validation loss is always per character).
+    #[serde(default = "per_char_unit")]
+    pub train_loss_unit: String,
+}
+
+fn per_char_unit() -> String {
+    "nats/char".into()
+}
+
+impl RunConfig {
+    /// The unit of the reported training loss (see [`Metric::train_loss_unit`]).
+    pub fn loss_unit(&self) -> String {
+        match self.chars_per_loss() {
+            1.0 => per_char_unit(),
+            n => format!("nats/{n} chars"),
+        }
+    }
 }
 
 /// Where a run's files go.
@@ -403,8 +421,10 @@ impl Session {
             Start::New => None,
             Start::Resume(dir) => Some(load_resumable(dir, &mut opt, &cfg, &mut notes)?),
             Start::InitFrom(ck) => {
-                let (m, v, _) = load_model::<f32>(ck)?;
-                init_from_sizes(ck, &m.config, &mut cfg)?;
+                let (ck, note) = crate::checkpoint::resolve(ck)?;
+                notes.extend(note);
+                let (m, v, _) = load_model::<f32>(&ck)?;
+                init_from_sizes(&ck, &m.config, &mut cfg)?;
                 Some((m, v, None))
             }
         };
@@ -815,6 +835,7 @@ impl Session {
             grad_norm: norm,
             chars_per_sec: cps,
             elapsed_s: self.p.elapsed,
+            train_loss_unit: self.cfg.loss_unit(),
         };
         if !self.leads() {
             return Ok(());
@@ -927,7 +948,7 @@ impl Session {
     pub fn sample_text(&mut self, n: usize, temperature: f64) -> Result<String> {
         let mut s = String::new();
         let mut m = self.tr.model.clone();
-        let opts = SampleOptions { length: n, temperature, top_k: None };
+        let opts = SampleOptions { length: n, temperature, top_k: None, top_p: None };
         sample(&mut m, &self.vocab, "", opts, &mut self.p.rng_sample, |c| {
             s.push(c);
             true

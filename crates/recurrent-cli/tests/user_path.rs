@@ -1,0 +1,159 @@
+//! The ordinary user's path (issue 25): a run folder wherever a checkpoint goes, the next
+//! command said, logs a person can follow (resume, clock, units), sampling as nanoGPT users
+//! expect, and a run's configuration given back with --config.
+
+mod common;
+use common::*;
+
+use std::path::Path;
+
+fn small_run(dir: &Path, name: &str, extra: &[&str]) -> (std::path::PathBuf, std::process::Output) {
+    let t = corpus_head(dir, "t.txt", 30_000);
+    let out = dir.join(name);
+    let o = train(&t, &out, &[&["--steps", "20", "--threads", "1"][..], extra].concat());
+    ok(&o);
+    (out, o)
+}
+
+// Item 1: sample, eval, inspect and train --init-from take a run folder (its best, else its
+// last), and say which checkpoint they used.
+#[test]
+fn a_run_folder_is_accepted_wherever_a_checkpoint_is() {
+    let d = tempfile::tempdir().unwrap();
+    let (run, _) = small_run(d.path(), "run", &[]);
+    let t = d.path().join("t.txt");
+    let best = run.join("best.safetensors");
+    for args in [
+        vec!["sample", s(&run), "--length", "20", "--seed", "1"],
+        vec!["eval", s(&run), s(&t)],
+        vec!["inspect", s(&run)],
+        vec!["train", s(&t), "--init-from", s(&run), "--out", s(&d.path().join("again")), "--steps", "2"],
+    ] {
+        let o = recurrent(&args);
+        ok(&o);
+        assert!(
+            stderr(&o).contains(&format!("using {} (its best checkpoint)", best.display())),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    // The same sample from the folder as from its best checkpoint.
+    let a = recurrent(&["sample", s(&run), "--length", "50", "--seed", "4"]);
+    let b = recurrent(&["sample", s(&best), "--length", "50", "--seed", "4"]);
+    assert_eq!(stdout(&a), stdout(&b));
+    std::fs::remove_file(&best).unwrap();
+    let o = recurrent(&["sample", s(&run), "--length", "5", "--seed", "1"]);
+    assert!(stderr(&o).contains("last.safetensors (its last checkpoint)"), "{}", stderr(&o));
+    let empty = d.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_fails(
+        &recurrent(&["sample", s(&empty)]),
+        "is a folder without a checkpoint (best.safetensors or last.safetensors)",
+    );
+}
+
+// Items 2 and 3: the next commands at the end; a resume says where it resumes; without a
+// terminal the progress lines carry the clock and an ETA; the loss's unit is named in the log
+// and in metrics.jsonl; inspect --json gives the step as an integer.
+#[test]
+fn the_log_says_what_happens_and_what_to_do_next() {
+    let d = tempfile::tempdir().unwrap();
+    let (run, o) = small_run(d.path(), "run", &[]);
+    let out = stdout(&o);
+    assert!(out.contains(&format!("next: recurrent sample {}", run.display())), "{out}");
+    assert!(out.contains(&format!("recurrent report {} --out report.html", run.display())), "{out}");
+    let log = stderr(&o);
+    let line = log.lines().find(|l| l.starts_with("step 5/20")).unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains(" nats/char") && line.contains(" elapsed, ETA "), "{line}");
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert!(metrics.lines().all(|l| l.contains(r#""train_loss_unit":"nats/char""#)), "{metrics}");
+    let o = recurrent(&["train", "--resume", s(&run), "--steps", "30"]);
+    ok(&o);
+    assert!(stdout(&o).contains(&format!("resuming {} at step 20 of 30 (epoch", run.display())), "{}", stdout(&o));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&recurrent(&["inspect", s(&run), "--json"]))).unwrap();
+    assert_eq!(j["step"], serde_json::json!(30), "an integer step");
+    // min-char-rnn's loss is summed over its 25-character window, and says so.
+    let t = d.path().join("t.txt");
+    let mc = d.path().join("mc");
+    let o = recurrent(&["train", s(&t), "--preset", "min-char-rnn", "--steps", "200", "--out", s(&mc)]);
+    ok(&o);
+    assert!(stderr(&o).contains(" nats/25 chars"), "{}", stderr(&o));
+    let metrics = std::fs::read_to_string(mc.join("metrics.jsonl")).unwrap();
+    assert!(metrics.contains(r#""train_loss_unit":"nats/25 chars""#), "{metrics}");
+}
+
+// Item 5: top-p, several samples, a stop string, JSON, and a seed drawn and printed when none
+// is given (and that seed draws the same text again).
+#[test]
+fn sampling_as_nanogpt_users_expect() {
+    let d = tempfile::tempdir().unwrap();
+    let (run, _) = small_run(d.path(), "run", &[]);
+    let o = recurrent(&["sample", s(&run), "--length", "80", "--top-p", "0.9", "--seed", "2"]);
+    ok(&o);
+    assert_eq!(stdout(&o), stdout(&recurrent(&["sample", s(&run), "--length", "80", "--top-p", "0.9", "--seed", "2"])));
+    assert_ne!(
+        stdout(&o),
+        stdout(&recurrent(&["sample", s(&run), "--length", "80", "--seed", "2"])),
+        "top-p changes the draw"
+    );
+    let three =
+        stdout(&recurrent(&["sample", s(&run), "--length", "30", "--num-samples", "3", "--seed", "1", "--prime", "A"]));
+    assert_eq!(three.matches("\n---\n").count(), 2, "{three}");
+    let o = recurrent(&[
+        "sample",
+        s(&run),
+        "--length",
+        "400",
+        "--stop",
+        "\n",
+        "--seed",
+        "1",
+        "--prime",
+        "A",
+        "--temperature",
+        "1",
+    ]);
+    ok(&o);
+    assert_eq!(stdout(&o).matches('\n').count(), 1, "the sample ends before its first newline: {:?}", stdout(&o));
+    let j: serde_json::Value = serde_json::from_str(
+        stdout(&recurrent(&["sample", s(&run), "--length", "40", "--json", "--seed", "7"])).trim(),
+    )
+    .unwrap();
+    assert_eq!(j["seed"], 7);
+    assert_eq!(j["text"].as_str().unwrap().chars().count(), 40);
+    let lp = j["mean_logprob"].as_f64().unwrap();
+    assert!(lp < 0.0 && lp > -10.0, "{lp}");
+    // No seed: one is drawn, printed, and gives the same text when given back.
+    let o = recurrent(&["sample", s(&run), "--length", "60"]);
+    ok(&o);
+    let err = stderr(&o);
+    let line = err.lines().find(|l| l.starts_with("seed ")).unwrap_or_else(|| panic!("{err}"));
+    let seed: String = line.split_whitespace().nth(1).unwrap().to_string();
+    assert_eq!(line, format!("seed {seed} (give --seed {seed} to draw this sample again)"));
+    assert_eq!(stdout(&o), stdout(&recurrent(&["sample", s(&run), "--length", "60", "--seed", &seed])));
+    assert_fails(&recurrent(&["sample", s(&run), "--top-p", "0"]), "--top-p 0 is outside (0, 1]");
+    assert_fails(&recurrent(&["sample", s(&run), "--num-samples", "0"]), "--num-samples is 0");
+}
+
+// Item 6: a run's config.json given back with --config repeats its first steps bit for bit.
+#[test]
+fn a_config_file_repeats_the_run() {
+    let d = tempfile::tempdir().unwrap();
+    let (run, _) = small_run(d.path(), "run", &[]);
+    let again = d.path().join("again");
+    ok(&recurrent(&["train", "--config", s(&run.join("config.json")), "--out", s(&again)]));
+    for name in ["last.safetensors", "last.state.safetensors"] {
+        let (ta, ma) = recurrent::checkpoint::read_tensors(&run.join(name)).unwrap();
+        let (tb, mb) = recurrent::checkpoint::read_tensors(&again.join(name)).unwrap();
+        assert_eq!(ta, tb, "{name}: tensors");
+        assert_eq!(ma.get("train_config"), mb.get("train_config"), "{name}: configuration");
+    }
+    // Fewer steps from the same file: the first steps of the same run.
+    let short = d.path().join("short");
+    ok(&recurrent(&["train", "--config", s(&run.join("config.json")), "--steps", "10", "--out", s(&short)]));
+    let a = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let b = std::fs::read_to_string(short.join("metrics.jsonl")).unwrap();
+    let first = |m: &str| m.lines().take(2).map(|l| l.split(",\"lr\"").next().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(first(&a), first(&b));
+    assert_fails(&recurrent(&["train", "--config", s(&run.join("metrics.jsonl"))]), "is not a run configuration");
+}

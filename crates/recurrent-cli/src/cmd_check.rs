@@ -118,6 +118,14 @@ pub fn grads(a: GradsArgs) -> Result<()> {
     let kind = CellKind::from(a.cell);
     let case = read_npz(&a.case)?;
     let course = a.layout == Layout::Course;
+    let course_names = ["Wax", "Waa", "Wf", "a0", "xt"].iter().any(|k| case.contains_key(*k));
+    if !course && course_names && !case.contains_key("weight_ih_l0") {
+        bail!(
+            "{} holds the course's names ({}): add --layout course",
+            a.case.display(),
+            case.keys().take(6).cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
     if course && a.batch_first {
         bail!("--batch-first is for the torch layout: the course's x is always (n_x, m, T_x)");
     }

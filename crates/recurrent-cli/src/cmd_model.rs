@@ -1,7 +1,7 @@
 //! `recurrent sample` and `recurrent eval`: using a trained checkpoint.
 
 use crate::text::load_tokens;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use recurrent::checkpoint::load_model;
 use recurrent::sample::{sample_with_probs as draw, SampleOptions};
@@ -171,9 +171,20 @@ pub struct EvalArgs {
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
+    let json = a.json;
+    let r = eval_inner(a);
+    // With --json the error is a JSON object on stdout too (and the exit is non-zero).
+    if let (true, Err(e)) = (json, &r) {
+        let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+        crate::outln(&serde_json::json!({ "error": chain.join(": ") }).to_string());
+    }
+    r
+}
+
+fn eval_inner(a: EvalArgs) -> Result<()> {
     let checkpoint = crate::checkpoint_of(&a.checkpoint)?;
     let (mut model, vocab, _) = load_model::<f32>(&checkpoint)?;
-    let tokens = load_tokens(&a.text, Some(&vocab), "").context("this text cannot be scored by this model")?.tokens;
+    let tokens = load_tokens(&a.text, Some(&vocab), "; this text cannot be scored by this model")?.tokens;
     if tokens.len() < 2 {
         bail!("{} has fewer than 2 characters: nothing to predict", a.text.display());
     }

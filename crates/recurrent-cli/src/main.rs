@@ -65,11 +65,8 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(2);
         }
-        Err(e) if !e.use_stderr() => e.exit(),
-        Err(e) => {
-            errln!("{}", one_line(&e.to_string()));
-            return ExitCode::from(2);
-        }
+        // clap's own message, with its layout and colours (and --help, --version).
+        Err(e) => e.exit(),
     };
     // A kernel set forced with RECURRENT_ISA that this CPU lacks is an error, not a crash.
     if let Err(e) = recurrent::backend::Isa::from_env() {
@@ -122,39 +119,4 @@ pub fn outln(line: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(line.as_bytes()).and_then(|_| out.write_all(b"\n"));
-}
-
-/// clap's message in one line: its first line, then what its other lines add — the possible
-/// values, a similar argument, the usage — and a pointer to --help.
-fn one_line(clap_message: &str) -> String {
-    let mut lines = clap_message.lines().map(str::trim).filter(|l| !l.is_empty());
-    let mut out = lines.next().unwrap_or("error: bad arguments").to_string();
-    for l in lines {
-        if l.starts_with("For more information") {
-            continue;
-        }
-        let l = l.trim_start_matches("tip: ");
-        out.push_str("; ");
-        out.push_str(l.strip_prefix('[').and_then(|l| l.strip_suffix(']')).unwrap_or(l));
-    }
-    out + "; run with --help for usage"
-}
-
-#[cfg(test)]
-mod tests {
-    // clap's several lines (as clap 4 prints an unknown value and a misspelt flag) become one
-    // line that keeps the possible values and the suggestion.
-    #[test]
-    fn clap_messages_keep_their_details_in_one_line() {
-        let m = "error: invalid value 'transformer' for '--cell <CELL>'\n  [possible values: rnn, lstm, gru]\n\nFor more information, try '--help'.\n";
-        assert_eq!(
-            super::one_line(m),
-            "error: invalid value 'transformer' for '--cell <CELL>'; possible values: rnn, lstm, gru; run with --help for usage"
-        );
-        let m = "error: unexpected argument '--hiden' found\n\n  tip: a similar argument exists: '--hidden'\n\nUsage: recurrent train --hidden <HIDDEN> [TEXT]\n\nFor more information, try '--help'.\n";
-        assert_eq!(
-            super::one_line(m),
-            "error: unexpected argument '--hiden' found; a similar argument exists: '--hidden'; Usage: recurrent train --hidden <HIDDEN> [TEXT]; run with --help for usage"
-        );
-    }
 }

@@ -322,7 +322,8 @@ fn pipes_missing_arguments_bundled_corpus_and_explosions() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stderr(&o), "", "nothing on stderr for a closed pipe");
     let o = recurrent(&["sample"]);
-    assert_fails(&o, "the following required arguments were not provided");
+    // clap's own layout (several lines) names the missing argument.
+    assert!(!o.status.success() && stderr(&o).contains("the following required arguments were not provided"));
     assert!(stderr(&o).contains("<CHECKPOINT>"), "{}", stderr(&o));
     // From a folder with no data/: the bundled tiny-shakespeare is inside the binary.
     let cwd = d.path().join("elsewhere");

@@ -157,3 +157,51 @@ fn a_config_file_repeats_the_run() {
     assert_eq!(first(&a), first(&b));
     assert_fails(&recurrent(&["train", "--config", s(&run.join("metrics.jsonl"))]), "is not a run configuration");
 }
+
+// Item 4: messages that name what is wrong — a text given as a checkpoint is not a checkpoint;
+// a missing text is not "cannot be scored"; a resume of a folder that does not exist says so;
+// a course case without --layout course says to add it; eval --json reports an error as JSON;
+// clap's errors keep clap's layout; --steps -5 is an invalid value, not a suggestion of `--`.
+#[test]
+fn messages_name_the_problem() {
+    let d = tempfile::tempdir().unwrap();
+    let (run, _) = small_run(d.path(), "run", &[]);
+    let t = d.path().join("t.txt");
+    for f in [t.clone(), run.join("config.json")] {
+        assert_fails(
+            &recurrent(&["sample", s(&f)]),
+            "is not a checkpoint (a .safetensors file written by `recurrent train` or `recurrent import`)",
+        );
+    }
+    let best = run.join("best.safetensors");
+    let o = recurrent(&["eval", s(&best), "/nope.txt"]);
+    assert_fails(&o, "cannot read /nope.txt");
+    assert!(!stderr(&o).contains("cannot be scored"), "{}", stderr(&o));
+    assert_fails(
+        &recurrent(&["train", "--resume", s(&d.path().join("nope"))]),
+        "nope does not exist: give the --out folder of an earlier run",
+    );
+    let case = d.path().join("case.npz");
+    let mut tensors = recurrent::interop::Tensors::new();
+    tensors.insert("Wax".into(), ndarray::ArrayD::zeros(vec![5, 3]));
+    tensors.insert("a0".into(), ndarray::ArrayD::zeros(vec![5, 10]));
+    recurrent::interop::write_npz(&case, &tensors).unwrap();
+    assert_fails(
+        &recurrent(&["grads", s(&case), "--cell", "rnn", "--out", "o.npz"]),
+        "holds the course's names (Wax, a0): add --layout course",
+    );
+    let o = recurrent(&["eval", s(&best), "/nope.txt", "--json"]);
+    assert!(!o.status.success());
+    let j: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert!(j["error"].as_str().unwrap().contains("cannot read /nope.txt"), "{j}");
+    let o = recurrent(&["train", "--hiden", "8"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).lines().count() > 1 && stderr(&o).contains("a similar argument exists: '--hidden'"),
+        "{}",
+        stderr(&o)
+    );
+    let o = recurrent(&["train", "--steps", "-5"]);
+    assert!(stderr(&o).contains("invalid value '-5' for '--steps <STEPS>'"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("-- -5"), "{}", stderr(&o));
+}

@@ -179,6 +179,9 @@ pub fn read_tensors(path: &Path) -> Result<(Tensors, Meta)> {
     if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
         return Err(Error::Io(format!("{} is a torch.save file (a pickle), not safetensors: save the weights with safetensors.torch.save_file(model.state_dict(), \"model.safetensors\"), then convert them with `recurrent import`", path.display())));
     }
+    if bytes.len() < 9 || bytes[8] != b'{' {
+        return Err(Error::Io(format!("{} is not a checkpoint (a .safetensors file written by `recurrent train` or `recurrent import`): give one, or a run folder", path.display())));
+    }
     let bad = |e: &dyn std::fmt::Display| {
         Error::Io(format!("{} is not a valid checkpoint ({e}): it is truncated or corrupt; use another checkpoint (e.g. best.safetensors) or retrain", path.display()))
     };

@@ -57,7 +57,7 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub clip_norm: Option<f64>,
     /// Total updates, counted from the start of the run (also when resuming).
-    #[arg(long, conflicts_with = "epochs")]
+    #[arg(long, conflicts_with = "epochs", allow_negative_numbers = true)]
     pub steps: Option<usize>,
     /// Total epochs (passes over the training text).
     #[arg(long)]

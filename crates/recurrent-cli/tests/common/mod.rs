@@ -41,6 +41,15 @@ pub fn assert_fails(o: &Output, needle: &str) {
     assert!(!e.contains("panicked"), "{e}");
 }
 
+/// A refusal by clap: non-zero exit, `needle` in clap's own message (several lines: the error,
+/// then the usage or the possible values), no panic.
+pub fn assert_clap_fails(o: &Output, needle: &str) {
+    assert!(!o.status.success(), "should fail: {}", stdout(o));
+    let e = stderr(o);
+    assert!(e.starts_with("error: ") && e.contains(needle), "expected '{needle}' in: {e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
 /// The first `n` bytes of the bundled corpus (ASCII), written to `dir/name`.
 pub fn corpus_head(dir: &Path, name: &str, n: usize) -> PathBuf {
     let corpus =

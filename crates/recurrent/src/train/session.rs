@@ -305,6 +305,12 @@ impl Session {
     /// # Errors
     /// When `dir` holds no checkpoint or no readable `config.json`.
     pub fn saved_config(dir: &Path) -> Result<RunConfig> {
+        if std::fs::symlink_metadata(dir).is_err() {
+            return Err(Error::Config(format!(
+                "{} does not exist: give the --out folder of an earlier run",
+                dir.display()
+            )));
+        }
         if folder::run_files(dir).is_empty() {
             if dir.join("config.json").exists() {
                 return Err(Error::Config(format!("{} holds no checkpoint (last.safetensors): the run stopped before its first; start it again with --out {}", dir.display(), dir.display())));

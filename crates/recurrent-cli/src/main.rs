@@ -56,8 +56,42 @@ enum Command {
     Report(cmd_report::ReportArgs),
 }
 
+/// The command, with each `train` flag's help ending in what the presets set it to (the flags
+/// have no fixed default: a preset chooses), read from the library's presets.
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    use recurrent::train::config::{Preset, RunConfig};
+    let presets = [Preset::Default, Preset::CharRnn, Preset::MinCharRnn]
+        .map(|p| serde_json::to_value(RunConfig::preset(p, "TEXT".into())).expect("serialisable"));
+    let show = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "none".into(),
+        v => v.to_string(),
+    };
+    Cli::command().mut_subcommand("train", |train| {
+        let ids: Vec<String> = train.get_arguments().map(|a| a.get_id().to_string()).collect();
+        ids.iter().fold(train, |cmd, id| {
+            let values: Vec<String> =
+                presets.iter().map(|p| p.get(id.as_str()).map(show).unwrap_or_default()).collect();
+            if values[0].is_empty() || ["text", "threads", "preset"].contains(&id.as_str()) {
+                return cmd;
+            }
+            let note = if values.iter().all(|v| v == &values[0]) {
+                format!("[every preset: {}]", values[0])
+            } else {
+                format!("[default: {}; char-rnn: {}; min-char-rnn: {}]", values[0], values[1], values[2])
+            };
+            cmd.mut_arg(id.as_str(), |a| {
+                let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                a.help(format!("{help} {note}"))
+            })
+        })
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let cli = match command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
         Ok(c) => c,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             errln!(

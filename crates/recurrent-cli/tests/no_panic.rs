@@ -60,7 +60,6 @@ fn every_subcommand_answers_bad_input_with_one_line() {
         &["train", "t.txt", "--dropout", "nan"],
         &["train", "t.txt", "--val-frac", "1"],
         &["train", "t.txt", "--steps", "0"],
-        &["train", "t.txt", "--eval-every", "0"],
         &["train", "t.txt", "--checkpoint-every", "0"],
         &["train", "t.txt", "--cell", "transformer"],
         &["train", "--resume", "nope"],

@@ -205,3 +205,25 @@ fn messages_name_the_problem() {
     assert!(stderr(&o).contains("invalid value '-5' for '--steps <STEPS>'"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("-- -5"), "{}", stderr(&o));
 }
+
+// Item 6: --help shows what every preset sets each flag to; --eval-every 0 turns validation off
+// (the run still writes its checkpoint at the end).
+#[test]
+fn help_shows_the_presets_and_eval_every_zero_is_off() {
+    let help = stdout(&recurrent(&["train", "--help"]));
+    assert!(help.contains("Hidden size H [default: 256; char-rnn: 128; min-char-rnn: 100]"), "{help}");
+    assert!(help.contains("[default: adam; char-rnn: rmsprop; min-char-rnn: adagrad]"), "{help}");
+    assert!(help.contains("Possible values:") && help.contains("- rmsprop:"), "{help}");
+    let d = tempfile::tempdir().unwrap();
+    let t = corpus_head(d.path(), "t.txt", 30_000);
+    let run = d.path().join("run");
+    let args =
+        ["--steps", "20", "--hidden", "16", "--seq-len", "16", "--batch", "4", "--eval-every", "0", "--log-every", "5"];
+    let o =
+        recurrent(&[&["train", s(&t), "--out", s(&run), "--threads", "1", "--sample-every", "0"][..], &args].concat());
+    ok(&o);
+    assert!(!stderr(&o).contains("| val "), "{}", stderr(&o));
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert!(metrics.lines().all(|l| l.contains(r#""val_loss":null"#)), "{metrics}");
+    assert!(run.join("last.state.safetensors").exists() && run.join("last.safetensors").exists());
+}

@@ -69,7 +69,7 @@ pub struct TrainArgs {
     /// stream.
     #[arg(long, value_enum)]
     pub split: Option<Split>,
-    /// Evaluate on validation every N steps (and write a checkpoint when it improves).
+    /// Evaluate on validation every N steps (and write a checkpoint when it improves); 0 = never.
     #[arg(long)]
     pub eval_every: Option<usize>,
     /// Validate on the first N windows of the validation text only (0 = all of it); nanoGPT's

@@ -98,7 +98,8 @@ pub struct RunConfig {
     pub val_frac: f64,
     /// Where the validation text comes from.
     pub split: SplitKind,
-    /// Steps between validations.
+    /// Steps between validations (0 = never: no validation, checkpoints at the end, or every
+    /// `checkpoint_every`).
     pub eval_every: usize,
     /// Steps between samples (0 = never).
     pub sample_every: usize,
@@ -301,7 +302,6 @@ impl RunConfig {
             ("--layers", self.layers),
             ("--seq-len", self.seq_len),
             ("--batch", self.batch),
-            ("--eval-every", self.eval_every),
             ("--log-every", self.log_every),
             ("--checkpoint-every", self.checkpoint_every.unwrap_or(1)),
             ("--threads", self.threads),
@@ -355,7 +355,7 @@ impl RunConfig {
         }
     }
 
-    /// Steps between checkpoints.
+    /// Steps between checkpoints (0: at the end only).
     pub fn checkpoint_interval(&self) -> usize {
         self.checkpoint_every.unwrap_or(self.eval_every)
     }

@@ -684,7 +684,8 @@ impl Session {
             let step = self.p.step + 1;
             let last = step == self.total;
             let log = step.is_multiple_of(self.cfg.log_every);
-            let eval = step.is_multiple_of(self.cfg.eval_every) || last;
+            // An interval of 0 is "never" (is_multiple_of(0) is false for a step ≥ 1).
+            let eval = self.cfg.eval_every > 0 && (step.is_multiple_of(self.cfg.eval_every) || last);
             let ckpt = step.is_multiple_of(self.cfg.checkpoint_interval()) || last;
             // The norm costs a pass over the gradients when clipping does not compute it: only
             // on the steps that record it.

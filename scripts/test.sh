@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 cargo test --workspace
 
 cargo build --release -p recurrent-cli
-VENV="$PWD/target/pyenv"
+TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
+VENV="$TARGET/pyenv"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q "maturin>=1.5,<2" pytest numpy
 (cd python && VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --release -q)
-RECURRENT_BIN="$PWD/target/release/recurrent" "$VENV/bin/python" -m pytest -q python/tests
+RECURRENT_BIN="$TARGET/release/recurrent" "$VENV/bin/python" -m pytest -q python/tests

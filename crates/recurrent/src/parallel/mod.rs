@@ -8,4 +8,4 @@ mod shards;
 
 pub(crate) use helper::{available, join, rows_in_two, weight_grad_split, GradSplit};
 pub use helper::{with_threads, Helper};
-pub use shards::{columns, part_seeds, share, Parallelism, Shards};
+pub use shards::{columns, part_seed, part_seeds, share, Parallelism, Shards};

@@ -239,6 +239,19 @@ pub fn part_seeds(rng: &mut NumpyRng, n: usize) -> Vec<u32> {
     (0..n).map(|_| rng.next_u32()).collect()
 }
 
+/// Part `i`'s seed of [`part_seeds`] (the same draws, all `n` of them), without a `Vec`: what
+/// one rank of a distributed run needs at every step.
+pub fn part_seed(rng: &mut NumpyRng, i: usize, n: usize) -> u32 {
+    let mut mine = 0;
+    for j in 0..n {
+        let s = rng.next_u32();
+        if j == i {
+            mine = s;
+        }
+    }
+    mine
+}
+
 /// Writes a shard's final state into columns `b0..b1` of the batch's.
 fn put_columns<F: Float>(out: &mut State<F>, (b0, b1): (usize, usize), st: State<F>) {
     out.h.slice_mut(ndarray::s![.., b0..b1, ..]).assign(&st.h);

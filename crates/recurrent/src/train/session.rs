@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::layer::Parameters;
 use crate::model::{CharModel, ModelConfig};
 use crate::optim::{Clip, Optimizer};
-use crate::parallel::{columns, part_seeds, Parallelism};
+use crate::parallel::{columns, part_seed, Parallelism};
 use crate::rng::NumpyRng;
 use crate::sample::{sample, SampleOptions};
 use crate::{Reduction, State};
@@ -928,7 +928,7 @@ impl Session {
         let (xl, yl, local) = columns(inputs.view(), targets, carry, (b0, b1));
         // The dropout seeds the batch shards would draw, one per rank: this rank's. (All are
         // drawn, so the generator stays the same on every rank.)
-        let seed = rng.map(|r| part_seeds(r, size)[rank]);
+        let seed = rng.map(|r| part_seed(r, rank, size));
         let weight = if self.cfg.loss == Reduction::Sum { 1.0 } else { (b1 - b0) as f64 / b as f64 };
         let mut extra = [f64::from(u8::from(requested))];
         let all: &mut dyn AllSum<f32> = &mut **comm;

@@ -7,15 +7,18 @@ use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::Path;
 
+/// The memory this machine has available now (`MemAvailable`), in bytes, when it can be read.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+}
+
 /// The most bytes read from one file: half of the memory available now (at least 64 MiB; 8 GiB
 /// when that cannot be read). A text, checkpoint or `.npz` larger than this could not be worked
 /// on in memory anyway.
 pub fn memory_limit() -> u64 {
-    let avail = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
-        let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?.to_string();
-        line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
-    });
-    avail.map_or(8 << 30, |b| (b / 2).max(64 << 20))
+    available_memory().map_or(8 << 30, |b| (b / 2).max(64 << 20))
 }
 
 /// The bytes of `path`, which must be a regular file (or a link to one) of at most `limit`

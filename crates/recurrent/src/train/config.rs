@@ -284,9 +284,10 @@ impl RunConfig {
                 dir.display()
             )));
         }
-        let saved = crate::train::folder::read_small(&dir.join("config.json"), 1 << 20).map_err(|e| {
-            Error::Config(format!("{} has no readable config.json ({e}): it is not a run folder", dir.display()))
-        })?;
+        let saved =
+            crate::files::read_regular(&dir.join("config.json"), 1 << 20, "a run configuration").map_err(|e| {
+                Error::Config(format!("{} has no readable config.json ({e}): it is not a run folder", dir.display()))
+            })?;
         serde_json::from_slice(&saved)
             .map_err(|e| Error::Config(format!("{}/config.json is not a run configuration: {e}", dir.display())))
     }

@@ -110,7 +110,7 @@ pub fn refuse_links(dir: &Path) -> Result<()> {
 pub fn refuse_foreign(dir: &Path) -> Result<()> {
     let exists = |n: &str| std::fs::symlink_metadata(dir.join(n)).is_ok();
     let ours_config = exists("config.json")
-        && read_small(&dir.join("config.json"), 1 << 20)
+        && crate::files::read_regular(&dir.join("config.json"), 1 << 20, "a run configuration")
             .ok()
             .and_then(|b| serde_json::from_slice::<crate::train::config::RunConfig>(&b).ok())
             .is_some();
@@ -119,7 +119,7 @@ pub fn refuse_foreign(dir: &Path) -> Result<()> {
         foreign.push("config.json");
     }
     if exists("metrics.jsonl") {
-        let ok = read_small(&dir.join("metrics.jsonl"), 1 << 30).ok().is_some_and(|b| {
+        let ok = crate::files::read_regular(&dir.join("metrics.jsonl"), 1 << 30, "metrics").ok().is_some_and(|b| {
             String::from_utf8_lossy(&b)
                 .lines()
                 .filter(|l| !l.trim().is_empty())
@@ -196,14 +196,6 @@ pub fn claim(dir: &Path, note: &mut dyn FnMut(String)) -> Result<Claimed> {
         note(format!("removed {removed} temporary file(s) an interrupted run left in {}", dir.display()));
     }
     Ok(Claimed { path: dir.to_path_buf(), _lock: lock })
-}
-
-/// The bytes of the regular file `path`, at most `limit` (see [`crate::files::read_regular`]).
-///
-/// # Errors
-/// As [`crate::files::read_regular`].
-pub fn read_small(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    crate::files::read_regular(path, limit, "a run's file")
 }
 
 #[cfg(test)]

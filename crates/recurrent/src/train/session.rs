@@ -244,18 +244,10 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// The memory this machine has available now (`MemAvailable`), when it can be read.
-fn available_memory() -> Option<f64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024.0)
-}
-
 /// Refuses a run whose estimated memory exceeds what the machine has available.
 fn check_memory(cfg: &RunConfig, mc: &ModelConfig, slots: usize, text_bytes: usize) -> Result<()> {
     let need = mc.training_bytes(cfg.seq_len, cfg.batch, cfg.threads, slots) + text_bytes as f64;
-    let Some(have) = available_memory() else {
+    let Some(have) = crate::files::available_memory().map(|b| b as f64) else {
         return Ok(());
     };
     if need > have {

@@ -168,6 +168,24 @@ pub fn open_no_follow(path: &Path, append: bool) -> std::io::Result<File> {
     o.open(path)
 }
 
+/// A folder for a new run (or a resumed run's continuation): refused, before anything is
+/// created or written there, when it holds a run, links under a run's names, or files a run did
+/// not write under them; then claimed ([`claim`]) and checked once more under the lock (another
+/// process may have started a run there in between).
+///
+/// # Errors
+/// As [`refuse_existing_run`], [`refuse_foreign`] and [`claim`].
+pub fn claim_new(dir: &Path, note: &mut dyn FnMut(String)) -> Result<Claimed> {
+    if dir.is_dir() {
+        refuse_links(dir)?;
+        refuse_existing_run(dir)?;
+        refuse_foreign(dir)?;
+    }
+    let claimed = claim(dir, note)?;
+    refuse_existing_run(dir)?;
+    Ok(claimed)
+}
+
 /// Creates `dir` if needed and takes its lock (`dir/.lock`, opened without following a link
 /// and never truncated); refuses when another process holds it, or when a name the run writes
 /// is a link ([`refuse_links`]). Temporary files that a killed writer of this folder left

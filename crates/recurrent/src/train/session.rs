@@ -1106,27 +1106,14 @@ fn claim_folder(start: &Start, out: &Out, note: &mut dyn FnMut(String)) -> Resul
                 Some(o) => o,
                 None => folder::create_unique(Path::new("runs"), &timestamp())?,
             };
-            if dir.is_dir() {
-                folder::refuse_links(&dir)?;
-                folder::refuse_existing_run(&dir)?;
-                folder::refuse_foreign(&dir)?;
-            }
-            let claimed = folder::claim(&dir, note)?;
-            folder::refuse_existing_run(&dir)?;
-            Ok(claimed)
+            folder::claim_new(&dir, note)
         }
         Start::Resume(dir) => {
             let out = given.unwrap_or_else(|| dir.clone());
             if folder::same_folder(dir, &out) {
                 return folder::claim(dir, note);
             }
-            if out.is_dir() {
-                folder::refuse_links(&out)?;
-                folder::refuse_existing_run(&out)?;
-                folder::refuse_foreign(&out)?;
-            }
-            let claimed = folder::claim(&out, note)?;
-            folder::refuse_existing_run(&out)?;
+            let claimed = folder::claim_new(&out, note)?;
             for f in ["metrics.jsonl", "best.safetensors"] {
                 if dir.join(f).exists() {
                     let bytes = crate::files::read_regular(&dir.join(f), crate::files::memory_limit(), "a run's file")?;

@@ -46,8 +46,7 @@ def rnn_backward(da, caches):
     ``{"dx", "da0", "dWax", "dWaa", "dba"}``."""
     da = f64(da, "da", 3, "(n_a, m, T_x)")
     steps, x = _pair(caches)
-    memo = {}
-    return _core.rnn_backward(da, ([_rnn_cache(c, memo) for c in steps], f64(x, "x", 3, "(n_x, m, T_x)")))
+    return _core.rnn_backward(da, ([_rnn_cache(c) for c in steps], f64(x, "x", 3, "(n_x, m, T_x)")))
 
 
 def lstm_cell_forward(xt, a_prev, c_prev, parameters):
@@ -81,8 +80,7 @@ def lstm_backward(da, caches):
     "dbo"}``."""
     da = f64(da, "da", 3, "(n_a, m, T)")
     steps, x = _pair(caches)
-    memo = {}
-    return _core.lstm_backward(da, ([_lstm_cache(c, memo) for c in steps], f64(x, "x", 3, "(n_x, m, T_x)")))
+    return _core.lstm_backward(da, ([_lstm_cache(c) for c in steps], f64(x, "x", 3, "(n_x, m, T_x)")))
 
 
 def _pair(caches):
@@ -91,26 +89,15 @@ def _pair(caches):
     return caches
 
 
-def _converted(p, names, memo):
-    """The parameters as float64 arrays, once per dict object (every step's cache holds the
-    same dict): the same converted dict is handed on, so the core converts it once too."""
-    if memo is not None and id(p) in memo:
-        return memo[id(p)]
-    out = params(p, names)
-    if memo is not None:
-        memo[id(p)] = out
-    return out
-
-
-def _rnn_cache(c, memo=None):
+def _rnn_cache(c):
     if not (isinstance(c, tuple) and len(c) == 4):
         raise ValueError("an RNN cache is (a_next, a_prev, xt, parameters), as rnn_cell_forward returns it")
     a_next, a_prev, xt, p = c
-    return (f64(a_next, "a_next", 2, "(n_a, m)"), f64(a_prev, "a_prev", 2, "(n_a, m)"), f64(xt, "xt", 2, "(n_x, m)"), _converted(p, _RNN, memo))
+    return (f64(a_next, "a_next", 2, "(n_a, m)"), f64(a_prev, "a_prev", 2, "(n_a, m)"), f64(xt, "xt", 2, "(n_x, m)"), params(p, _RNN))
 
 
-def _lstm_cache(c, memo=None):
+def _lstm_cache(c):
     if not (isinstance(c, tuple) and len(c) == 10):
         raise ValueError("an LSTM cache is (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, parameters), as lstm_cell_forward returns it")
     arrays = tuple(f64(v, n, 2, "(n, m)") for v, n in zip(c[:9], ("a_next", "c_next", "a_prev", "c_prev", "ft", "it", "cct", "ot", "xt")))
-    return arrays + (_converted(c[9], _LSTM, memo),)
+    return arrays + (params(c[9], _LSTM),)

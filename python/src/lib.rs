@@ -70,27 +70,8 @@ fn get2(t: &Bound<'_, PyTuple>, i: usize, name: &str) -> PyResult<Array2<f64>> {
     two(name, arr(&a))
 }
 
-/// The parameters dict of a cache, read once per dict object: every step's cache of a
-/// sequence holds the same dict, so it is converted once and cloned (a copy in Rust) after.
-#[derive(Default)]
-struct Memo(Option<(usize, Params)>);
-
-impl Memo {
-    fn params(&mut self, d: &Bound<'_, PyAny>) -> PyResult<Params> {
-        let key = d.as_ptr() as usize;
-        if let Some((k, p)) = &self.0 {
-            if *k == key {
-                return Ok(p.clone());
-            }
-        }
-        let p = params(d.downcast()?)?;
-        self.0 = Some((key, p.clone()));
-        Ok(p)
-    }
-}
-
 /// `(a_next, a_prev, xt, parameters)`, as the course's `rnn_cell_forward` builds it.
-fn rnn_cache(t: &Bound<'_, PyTuple>, memo: &mut Memo) -> PyResult<RnnCache> {
+fn rnn_cache(t: &Bound<'_, PyTuple>) -> PyResult<RnnCache> {
     if t.len() != 4 {
         return Err(PyValueError::new_err(format!(
             "an RNN cache is (a_next, a_prev, xt, parameters); this one has {} items",
@@ -101,12 +82,12 @@ fn rnn_cache(t: &Bound<'_, PyTuple>, memo: &mut Memo) -> PyResult<RnnCache> {
         a_next: get2(t, 0, "cache's a_next")?,
         a_prev: get2(t, 1, "cache's a_prev")?,
         xt: get2(t, 2, "cache's xt")?,
-        parameters: memo.params(&t.get_item(3)?)?,
+        parameters: params(t.get_item(3)?.downcast()?)?,
     })
 }
 
 /// `(a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, parameters)`.
-fn lstm_cache(t: &Bound<'_, PyTuple>, memo: &mut Memo) -> PyResult<LstmCache> {
+fn lstm_cache(t: &Bound<'_, PyTuple>) -> PyResult<LstmCache> {
     if t.len() != 10 {
         return Err(PyValueError::new_err(format!(
             "an LSTM cache is (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, parameters); this one has {} items",
@@ -124,14 +105,14 @@ fn lstm_cache(t: &Bound<'_, PyTuple>, memo: &mut Memo) -> PyResult<LstmCache> {
         cct: g(6, "cct")?,
         ot: g(7, "ot")?,
         xt: g(8, "xt")?,
-        parameters: memo.params(&t.get_item(9)?)?,
+        parameters: params(t.get_item(9)?.downcast()?)?,
     })
 }
 
 /// `caches = (list of step caches, x)`.
 fn seq<'py, C>(
     caches: &Bound<'py, PyTuple>,
-    one: impl Fn(&Bound<'py, PyTuple>, &mut Memo) -> PyResult<C>,
+    one: impl Fn(&Bound<'py, PyTuple>) -> PyResult<C>,
 ) -> PyResult<(Vec<C>, Array3<f64>)> {
     if caches.len() != 2 {
         return Err(PyValueError::new_err(
@@ -140,8 +121,7 @@ fn seq<'py, C>(
     }
     let list = caches.get_item(0)?;
     let list: &Bound<'py, PyList> = list.downcast()?;
-    let mut memo = Memo::default();
-    let steps = list.iter().map(|c| one(c.downcast::<PyTuple>()?, &mut memo)).collect::<PyResult<Vec<C>>>()?;
+    let steps = list.iter().map(|c| one(c.downcast::<PyTuple>()?)).collect::<PyResult<Vec<C>>>()?;
     let x: PyReadonlyArrayDyn<'_, f64> = caches.get_item(1)?.extract()?;
     Ok((steps, three("caches' x", arr(&x))?))
 }
@@ -176,8 +156,7 @@ fn rnn_cell_backward<'py>(
     da_next: PyReadonlyArrayDyn<'py, f64>,
     cache: &Bound<'py, PyTuple>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let cache = rnn_cache(cache, &mut Memo::default())?;
-    let g = course::rnn_cell_backward(two("da_next", arr(&da_next))?.view(), &cache).map_err(py_err)?;
+    let g = course::rnn_cell_backward(two("da_next", arr(&da_next))?.view(), &rnn_cache(cache)?).map_err(py_err)?;
     grads_dict(py, g)
 }
 
@@ -240,8 +219,7 @@ fn lstm_cell_backward<'py>(
     cache: &Bound<'py, PyTuple>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (da, dc) = (two("da_next", arr(&da_next))?, two("dc_next", arr(&dc_next))?);
-    let cache = lstm_cache(cache, &mut Memo::default())?;
-    grads_dict(py, course::lstm_cell_backward(da.view(), dc.view(), &cache).map_err(py_err)?)
+    grads_dict(py, course::lstm_cell_backward(da.view(), dc.view(), &lstm_cache(cache)?).map_err(py_err)?)
 }
 
 #[pyfunction]

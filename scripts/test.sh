@@ -10,9 +10,9 @@ cargo test --workspace
 cargo build --release -p recurrent-cli
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 VENV="$TARGET/pyenv"
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
+# A fresh virtual environment every time (pip's cache keeps it quick): nothing left over from an
+# earlier run can make the tests pass.
+python3 -m venv --clear "$VENV"
 "$VENV/bin/pip" install -q "maturin>=1.5,<2" pytest numpy
 (cd python && VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --release -q)
 RECURRENT_BIN="$TARGET/release/recurrent" "$VENV/bin/python" -m pytest -q python/tests

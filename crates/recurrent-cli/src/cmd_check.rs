@@ -94,7 +94,8 @@ pub struct GradsArgs {
     #[arg(long)]
     out: PathBuf,
     /// torch: PyTorch names and (T, B, I); course: the numpy course's names and (n_x, m, T_x),
-    /// with a0 and da (optional c0, dc), writing dx, da0, dWax, dWaa, dba (or the LSTM set); or
+    /// with a0 and da (optional c0, dc), writing dx, da0, dWax, dWaa, dba (or the LSTM set) —
+    /// or dy, the gradient of the output's logits, with Wya and by, adding dWya and dby; or
     /// one step under the cell functions' names (xt, a_prev, c_prev, da_next, dc_next).
     #[arg(long, value_enum, default_value = "torch")]
     layout: Layout,
@@ -135,6 +136,13 @@ pub fn grads(a: GradsArgs) -> Result<()> {
         grads_for_case(kind, &case, a.batch_first)
     }
     .with_context(|| format!("case {}", a.case.display()))?;
+    // The output layer takes part only through dy: say so when it is given without it.
+    let out_w = ["Wya", "Wy"].into_iter().find(|k| case.contains_key(*k));
+    if let (true, Some(w), false) = (course, out_w, case.contains_key("dy") || case.contains_key("dyt")) {
+        errln!(
+            "note: {w} and by are not used by a backward from da; give dy (the gradient of the loss with respect to {w}·a + by, ŷ − y for the softmax cross-entropy) instead of da to get d{w} and dby too"
+        );
+    }
     // The course's lstm_backward takes T from da: say so when da is shorter than x.
     if let (true, Some(x), Some(da)) = (course, case.get("x"), case.get("da")) {
         let (tx, td) = (x.shape().last().copied(), da.shape().last().copied());

@@ -189,6 +189,13 @@ fn eval_inner(a: EvalArgs) -> Result<()> {
         bail!("{} has fewer than 2 characters: nothing to predict", a.text.display());
     }
     let n = tokens.len() - 1;
+    if n < 1000 {
+        errln!(
+            "note: {} gives only {n} prediction{} to score: a loss over so few characters says little about the model; score a few thousand",
+            a.text.display(),
+            if n == 1 { "" } else { "s" }
+        );
+    }
     // Progress on a terminal for texts that take more than a moment.
     let bar = (std::io::stderr().is_terminal() && n > 1 << 20).then(|| {
         let b = indicatif::ProgressBar::new(n as u64);

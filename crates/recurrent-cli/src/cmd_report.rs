@@ -234,6 +234,8 @@ pub fn report_data(a: &ReportArgs) -> Result<(String, Value)> {
                   "step": meta.get("step"), "val_loss": meta.get("val_loss")},
         "checkpoint": src.checkpoint.display().to_string(),
         "metrics": metrics,
+        // The steps the run planned (a run given in epochs: its last metrics line's step).
+        "planned_steps": src.config.as_ref().and_then(|c| c.steps),
         "passage": passage,
         "units": {"layers": layers, "hidden": hidden, "h_b64": base64::engine::general_purpose::STANDARD.encode(&q)},
         "trackers": trackers_json,
@@ -251,8 +253,7 @@ pub fn report(a: ReportArgs) -> Result<()> {
     }
     let (title, data) = report_data(&a)?;
     let subtitle = format!(
-        "{} · {} parameters · checkpoint {}{}{}",
-        title,
+        "{} parameters · checkpoint {}{}{}",
         data["model"]["params"],
         data["checkpoint"].as_str().unwrap_or_default(),
         data["model"]["step"].as_str().map(|s| format!(" (step {s})")).unwrap_or_default(),

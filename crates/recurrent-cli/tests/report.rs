@@ -308,3 +308,112 @@ fn the_page_shows_only_the_runs_own_text_unless_told() {
     assert!(!page.exists(), "no page written");
     ok(&recurrent(&["report", s(&run), "--out", s(&page), "--text", s(&secret), "--chars", "400"]));
 }
+
+/// The `<text>` elements of the chart titled `title` in `dom`: (attributes, content).
+fn chart_texts(dom: &str, title: &str) -> Vec<(String, String)> {
+    let start = dom.find(&format!(r#"data-chart="{title}""#)).unwrap_or_else(|| panic!("no chart {title}"));
+    let svg = &dom[start..start + dom[start..].find("</svg>").unwrap()];
+    let mut out = Vec::new();
+    let mut rest = svg;
+    while let Some(i) = rest.find("<text ") {
+        let tag_end = i + rest[i..].find('>').unwrap();
+        let close = tag_end + rest[tag_end..].find("</text>").unwrap();
+        out.push((rest[i..tag_end].to_string(), rest[tag_end + 1..close].to_string()));
+        rest = &rest[close..];
+    }
+    out
+}
+
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let i = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    Some(&tag[i..i + tag[i..].find('"')?])
+}
+
+/// Tick labels are round: equally spaced by 1, 2, 2.5 or 5 × 10^k, each a multiple of that step,
+/// printed with no more decimals than the step needs.
+fn assert_round(ticks: &[String], what: &str) {
+    assert!(ticks.len() >= 3, "{what}: ticks {ticks:?}");
+    let v: Vec<f64> = ticks.iter().map(|t| t.parse().unwrap_or_else(|_| panic!("{what}: tick {t:?}"))).collect();
+    let step = v[1] - v[0];
+    let mant = step / 10f64.powf(step.log10().floor());
+    assert!([1.0, 2.0, 2.5, 5.0].iter().any(|m| (m - mant).abs() < 1e-6), "{what}: step {step} in {ticks:?}");
+    for w in v.windows(2) {
+        assert!(((w[1] - w[0]) - step).abs() < 1e-6 * step, "{what}: uneven ticks {ticks:?}");
+    }
+    for (x, t) in v.iter().zip(ticks) {
+        assert!(((x / step) - (x / step).round()).abs() < 1e-6, "{what}: {t} is not a multiple of {step}");
+        let decimals = t.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(decimals <= 2 || step < 0.01, "{what}: {t} has {decimals} decimals for a step of {step}");
+    }
+}
+
+/// The loss chart's x-axis tick labels (below the plot) and y-axis ones (left of it).
+fn axis_ticks(texts: &[(String, String)]) -> (Vec<String>, Vec<String>) {
+    let x = texts.iter().filter(|(t, _)| attr(t, "y") == Some("240")).map(|(_, c)| c.clone()).collect();
+    let y = texts.iter().filter(|(t, _)| attr(t, "x") == Some("58")).map(|(_, c)| c.clone()).collect();
+    (x, y)
+}
+
+// Issue 25, item 7: the report's looks, in headless Chromium. A finished run's loss chart has
+// round ticks on both axes, its last x tick inside the picture, train and validation in
+// loss.png's colours (checked in loss.png's pixels too), and a subtitle that does not repeat
+// the title. A run interrupted early without validation has no "validation" legend, and the
+// page says where its curve stops and that the run stopped short of its plan.
+#[test]
+fn the_charts_look_right() {
+    let d = tempfile::tempdir().unwrap();
+    let (text, run, page) = make_report(d.path());
+    let Some((dom, console)) = render(&page, &d.path().join("profile")) else { return };
+    assert!(console.is_empty(), "console messages: {console:?}");
+    let texts = chart_texts(&dom, "loss (nats/char) against step");
+    let (x, y) = axis_ticks(&texts);
+    assert_round(&x, "x ticks");
+    assert_round(&y, "y ticks");
+    assert_eq!(x.last().map(String::as_str), Some("60"), "{x:?}");
+    // The last x tick is anchored at its end inside the picture (520 wide), not centred on the edge.
+    let last = texts.iter().find(|(t, c)| attr(t, "y") == Some("240") && c == "60").unwrap();
+    assert_eq!(attr(&last.0, "text-anchor"), Some("end"), "{}", last.0);
+    assert!(attr(&last.0, "x").unwrap().parse::<f64>().unwrap() <= 520.0);
+    let legend = |name: &str| texts.iter().find(|(t, _)| attr(t, "data-legend") == Some(name)).map(|(t, _)| t.clone());
+    assert!(legend("train (smoothed)").unwrap().contains("fill:#1f77b4"));
+    assert!(legend("validation").unwrap().contains("fill:#d62728"));
+    assert!(!texts.iter().any(|(t, _)| attr(t, "data-stop").is_some()), "a finished run has no stop note");
+    let h1 = &dom[dom.find("<h1>").unwrap() + 4..dom.find("</h1>").unwrap()];
+    let sub = &dom[dom.find(r#"<p class="sub">"#).unwrap()..];
+    let sub = &sub[..sub.find("</p>").unwrap()];
+    assert!(!sub.contains(h1), "the subtitle repeats the title {h1:?}: {sub}");
+    // loss.png in the same colours.
+    let png = image::open(run.join("loss.png")).unwrap().to_rgb8();
+    let count = |c: [u8; 3]| png.pixels().filter(|p| p.0 == c).count();
+    assert!(count([0x1f, 0x77, 0xb4]) > 50, "train's blue in loss.png");
+    assert!(count([0xd6, 0x27, 0x28]) > 50, "validation's red in loss.png");
+
+    // An interrupted run without validation: Ctrl-C once its metrics have begun.
+    let stopped = d.path().join("stopped");
+    let mut child = common::bin()
+        .args(["train", s(&text), "--out", s(&stopped), "--hidden", "16", "--seq-len", "16", "--batch", "4"])
+        .args(["--steps", "1000000", "--eval-every", "0", "--log-every", "5", "--sample-every", "0", "--threads", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(stopped.join("metrics.jsonl")).map_or(0, |m| m.lines().count()) < 4 {
+        assert!(t0.elapsed().as_secs() < 60, "no metrics after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let page2 = d.path().join("stopped.html");
+    ok(&recurrent(&["report", s(&stopped), "--out", s(&page2), "--chars", "600"]));
+    let Some((dom, console)) = render(&page2, &d.path().join("profile2")) else { return };
+    assert!(console.is_empty(), "console messages: {console:?}");
+    let texts = chart_texts(&dom, "loss (nats/char) against step");
+    assert!(!texts.iter().any(|(t, _)| attr(t, "data-legend") == Some("validation")), "an empty validation legend");
+    let note = texts.iter().find(|(t, _)| attr(t, "data-stop") == Some("train (smoothed)")).expect("a stop note");
+    assert!(note.1.starts_with("train stops at step ") && note.1.ends_with(" of 1000000"), "{}", note.1);
+    assert!(dom.contains("The run stopped at step ") && dom.contains("No validation loss was measured"));
+    let (x, y) = axis_ticks(&texts);
+    assert_round(&x, "x ticks, stopped run");
+    assert_round(&y, "y ticks, stopped run");
+}

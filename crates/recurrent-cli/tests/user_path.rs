@@ -62,14 +62,30 @@ fn the_log_says_what_happens_and_what_to_do_next() {
     let out = stdout(&o);
     assert!(out.contains(&format!("next: recurrent sample {}", run.display())), "{out}");
     assert!(out.contains(&format!("recurrent report {} --out report.html", run.display())), "{out}");
-    let log = stderr(&o);
-    let line = log.lines().find(|l| l.starts_with("step 5/20")).unwrap_or_else(|| panic!("{log}"));
+    // One stream tells the story: the header, the progress lines (with the clock and an ETA
+    // when no terminal shows a bar), the samples and the last lines are all on stdout, in
+    // order; and the same lines are in train.log in the run folder.
+    let line = out.lines().find(|l| l.starts_with("step 5/20")).unwrap_or_else(|| panic!("{out}"));
     assert!(line.contains(" nats/char") && line.contains(" elapsed, ETA "), "{line}");
+    let order = [
+        "training a lstm",
+        "step 5/20",
+        "step 20/20",
+        "done: 20 steps",
+        "next: recurrent sample",
+        "--- sample (temperature 0.8) ---",
+    ];
+    let at: Vec<usize> = order.iter().map(|w| out.find(w).unwrap_or_else(|| panic!("no {w:?} in {out}"))).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "out of order: {out}");
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    assert_eq!(log, out, "train.log holds what stdout showed");
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     assert!(metrics.lines().all(|l| l.contains(r#""train_loss_unit":"nats/char""#)), "{metrics}");
     let o = recurrent(&["train", "--resume", s(&run), "--steps", "30"]);
     ok(&o);
     assert!(stdout(&o).contains(&format!("resuming {} at step 20 of 30 (epoch", run.display())), "{}", stdout(&o));
+    let log2 = std::fs::read_to_string(run.join("train.log")).unwrap();
+    assert_eq!(log2, log + &stdout(&o), "a resume appends to train.log");
     let j: serde_json::Value = serde_json::from_str(&stdout(&recurrent(&["inspect", s(&run), "--json"]))).unwrap();
     assert_eq!(j["step"], serde_json::json!(30), "an integer step");
     // min-char-rnn's loss is summed over its 25-character window, and says so.
@@ -77,7 +93,7 @@ fn the_log_says_what_happens_and_what_to_do_next() {
     let mc = d.path().join("mc");
     let o = recurrent(&["train", s(&t), "--preset", "min-char-rnn", "--steps", "200", "--out", s(&mc)]);
     ok(&o);
-    assert!(stderr(&o).contains(" nats/25 chars"), "{}", stderr(&o));
+    assert!(stdout(&o).contains(" nats/25 chars"), "{}", stdout(&o));
     let metrics = std::fs::read_to_string(mc.join("metrics.jsonl")).unwrap();
     assert!(metrics.contains(r#""train_loss_unit":"nats/25 chars""#), "{metrics}");
 }
@@ -190,6 +206,60 @@ fn messages_name_the_problem() {
         &recurrent(&["grads", s(&case), "--cell", "rnn", "--out", "o.npz"]),
         "holds the course's names (Wax, a0): add --layout course",
     );
+    // A text of 2 characters is scored (one prediction), with a note that so few say little;
+    // an empty one names both minimums.
+    let two = d.path().join("two.txt");
+    std::fs::write(&two, "ab").unwrap();
+    let o = recurrent(&["eval", s(&best), s(&two)]);
+    ok(&o);
+    assert!(stdout(&o).starts_with("1 characters: "), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("gives only 1 prediction to score: a loss over so few characters says little"),
+        "{}",
+        stderr(&o)
+    );
+    let empty = d.path().join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    assert_fails(
+        &recurrent(&["eval", s(&best), s(&empty)]),
+        "is empty: give a UTF-8 text, of a few thousand characters at least to train on (2 at least to score)",
+    );
+    // The course layout: Wya and by beside da are named as unused; dy (the output's logits'
+    // gradient) is taken and gives dWya and dby too (their values: crates/recurrent/tests/course.rs,
+    // against finite differences).
+    let course = d.path().join("course.npz");
+    let mut c = recurrent::interop::Tensors::new();
+    let z = |shape: &[usize], k: f64| {
+        use ndarray::Dimension;
+        ndarray::ArrayD::from_shape_fn(shape.to_vec(), |i| k * (i.as_array_view().sum() as f64 + 1.0) / 10.0)
+    };
+    for (n, shape, k) in [
+        ("x", &[3, 2, 4][..], 1.0),
+        ("a0", &[5, 2], -0.5),
+        ("Wax", &[5, 3], 0.3),
+        ("Waa", &[5, 5], -0.2),
+        ("ba", &[5, 1], 0.1),
+        ("Wya", &[2, 5], 0.4),
+        ("by", &[2, 1], 0.2),
+    ] {
+        c.insert(n.into(), z(shape, k));
+    }
+    let mut with_da = c.clone();
+    with_da.insert("da".into(), z(&[5, 2, 4], 0.7));
+    recurrent::interop::write_npz(&course, &with_da).unwrap();
+    let out = d.path().join("g.npz");
+    let o = recurrent(&["grads", s(&course), "--cell", "rnn", "--layout", "course", "--out", s(&out)]);
+    ok(&o);
+    assert!(stderr(&o).contains("note: Wya and by are not used by a backward from da; give dy"), "{}", stderr(&o));
+    c.insert("dy".into(), z(&[2, 2, 4], 0.7));
+    recurrent::interop::write_npz(&course, &c).unwrap();
+    let o = recurrent(&["grads", s(&course), "--cell", "rnn", "--layout", "course", "--out", s(&out)]);
+    ok(&o);
+    assert!(!stderr(&o).contains("note: Wya"), "{}", stderr(&o));
+    let g = recurrent::interop::read_npz(&out).unwrap();
+    assert_eq!(g["dWya"].shape(), &[2, 5]);
+    assert_eq!(g["dby"].shape(), &[2, 1]);
+    assert_eq!(g["dx"].shape(), &[3, 2, 4]);
     let o = recurrent(&["eval", s(&best), "/nope.txt", "--json"]);
     assert!(!o.status.success());
     let j: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
@@ -222,7 +292,7 @@ fn help_shows_the_presets_and_eval_every_zero_is_off() {
     let o =
         recurrent(&[&["train", s(&t), "--out", s(&run), "--threads", "1", "--sample-every", "0"][..], &args].concat());
     ok(&o);
-    assert!(!stderr(&o).contains("| val "), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("| val "), "{}", stdout(&o));
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     assert!(metrics.lines().all(|l| l.contains(r#""val_loss":null"#)), "{metrics}");
     assert!(run.join("last.state.safetensors").exists() && run.join("last.safetensors").exists());

@@ -420,3 +420,86 @@ fn simple_rnn_backward_passes_finite_differences() {
     // Gradients cross time: x at step 0 gets a non-zero gradient from the last state.
     assert!(grads.dx.slice(s![0, 0, ..]).iter().all(|v| v.abs() > 1e-6));
 }
+
+/// `grads --layout course` with `dy` (the gradient of the output's logits `Wya·a⟨t⟩ + by`)
+/// instead of `da`: every gradient, `dWya` and `dby` included, against centred finite
+/// differences of `L = Σ_t Σ dy⟨t⟩ ⊙ (Wya·a⟨t⟩ + by)`, for the RNN (`Wya`) and the LSTM (`Wy`);
+/// and `da` given beside `dy` adds `Σ a ⊙ da` to that loss.
+#[test]
+fn a_case_with_dy_gives_the_output_layers_gradients() {
+    use recurrent::CellKind;
+    let mut r = NumpyRng::new(11);
+    let (x, a0) = (randn3(&mut r, 3, 2, 4), randn2(&mut r, 4, 2));
+    let rnn = draw(&mut r, &[("Wax", 4, 3), ("Waa", 4, 4), ("Wya", 5, 4), ("ba", 4, 1), ("by", 5, 1)]);
+    let lstm = draw(
+        &mut r,
+        &[
+            ("Wf", 4, 7),
+            ("bf", 4, 1),
+            ("Wi", 4, 7),
+            ("bi", 4, 1),
+            ("Wc", 4, 7),
+            ("bc", 4, 1),
+            ("Wo", 4, 7),
+            ("bo", 4, 1),
+            ("Wy", 5, 4),
+            ("by", 5, 1),
+        ],
+    );
+    let dy = randn3(&mut r, 5, 2, 4);
+    let da = randn3(&mut r, 4, 2, 4);
+    for (kind, p, wy) in [(CellKind::Rnn, &rnn, "Wya"), (CellKind::Lstm, &lstm, "Wy")] {
+        for with_da in [false, true] {
+            let case = |p: &Params, x: &Array3<f64>, a0: &Array2<f64>| -> Tensors {
+                let mut c: Tensors = p.iter().map(|(k, v)| (k.clone(), v.clone().into_dyn())).collect();
+                c.insert("x".into(), x.clone().into_dyn());
+                c.insert("a0".into(), a0.clone().into_dyn());
+                c.insert("dy".into(), dy.clone().into_dyn());
+                if with_da {
+                    c.insert("da".into(), da.clone().into_dyn());
+                }
+                c
+            };
+            let loss = |p: &Params, x: &Array3<f64>, a0: &Array2<f64>| -> f64 {
+                let a = match kind {
+                    CellKind::Rnn => rnn_forward(x.view(), a0.view(), p).unwrap().0,
+                    _ => lstm_forward(x.view(), a0.view(), p).unwrap().0,
+                };
+                let mut l = if with_da { seq_loss(&a, &da) } else { 0.0 };
+                for t in 0..4 {
+                    let z = p[wy].dot(&a.slice(s![.., .., t])) + &p["by"];
+                    l += (&z * &dy.slice(s![.., .., t])).sum();
+                }
+                l
+            };
+            let g = grads_for_case(kind, &case(p, &x, &a0)).unwrap();
+            let what = format!("{kind:?}, da given: {with_da}");
+            let names: &[&str] =
+                if kind == CellKind::Rnn { &["Wax", "Waa", "ba", "Wya", "by"] } else { &["Wf", "bo", "Wy", "by"] };
+            for &name in names {
+                let e = fd_check(&mut p[name].clone().into_dyn(), &g[&format!("d{name}")], &mut |v| {
+                    let mut q = p.clone();
+                    q.insert(name.into(), v.clone().into_dimensionality().unwrap());
+                    loss(&q, &x, &a0)
+                });
+                assert!(e < 1e-6, "{what}: d{name}: {e:.3e}");
+            }
+            let e = fd_check(&mut x.clone().into_dyn(), &g["dx"], &mut |v| {
+                loss(p, &v.clone().into_dimensionality().unwrap(), &a0)
+            });
+            assert!(e < 1e-6, "{what}: dx: {e:.3e}");
+            let e = fd_check(&mut a0.clone().into_dyn(), &g["da0"], &mut |v| {
+                loss(p, &x, &v.clone().into_dimensionality().unwrap())
+            });
+            assert!(e < 1e-6, "{what}: da0: {e:.3e}");
+        }
+    }
+    // dy without the output layer: one error naming what is missing.
+    let mut c: Tensors =
+        rnn.iter().filter(|(k, _)| *k != "Wya").map(|(k, v)| (k.clone(), v.clone().into_dyn())).collect();
+    c.insert("x".into(), x.clone().into_dyn());
+    c.insert("a0".into(), a0.clone().into_dyn());
+    c.insert("dy".into(), dy.clone().into_dyn());
+    let e = grads_for_case(CellKind::Rnn, &c).unwrap_err().to_string();
+    assert!(e.contains("Wya (n_y, n_a) and by (n_y, 1): dy needs the output layer"), "{e}");
+}

@@ -60,7 +60,7 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
     let p = session.progress();
     match &outcome {
         Outcome::AlreadyDone => {
-            crate::outln(&format!(
+            printer.say(&format!(
                 "the run is already at step {} of {}: nothing to do (raise --steps)",
                 p.step,
                 session.total_steps()
@@ -68,31 +68,31 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
         }
         Outcome::Done => {
             let best = p.best_val.map(|v| format!(", best validation loss {v:.4} nats/char")).unwrap_or_default();
-            crate::outln(&format!("done: {} steps in {:.1} s{best}; checkpoints in {out}", p.step, p.elapsed));
-            crate::outln(&format!(
+            printer.say(&format!("done: {} steps in {:.1} s{best}; checkpoints in {out}", p.step, p.elapsed));
+            printer.say(&format!(
                 "next: recurrent sample {out} --prime \"ROMEO:\" · recurrent eval {out} TEXT · recurrent report {out} --out report.html · recurrent train --resume {out} --steps {}",
                 2 * session.total_steps()
             ));
             let team = session.team();
             if team.distributed() {
                 let steps = (p.step - printer.start_step).max(1);
-                crate::outln(&format!(
+                let line = format!(
                     "{} ranks: {:.2} ms per step in MPI_Allreduce on rank 0 (waiting for the other ranks included), {:.1} ms per step in all",
                     team.size,
                     1e3 * team.seconds() / steps as f64,
                     1e3 * session.session_seconds() / steps as f64
-                ));
+                );
+                printer.say(&line);
             }
-            crate::outln("--- sample (temperature 0.8) ---");
             let s = session.sample_text(500, 0.8)?;
-            crate::outln(&s);
+            printer.say(&format!("--- sample (temperature 0.8) ---\n{s}"));
         }
-        Outcome::Interrupted { saved: true } => errln!(
+        Outcome::Interrupted { saved: true } => printer.note(&format!(
             "interrupted at step {}: checkpoint saved in {out}; continue with: recurrent train --resume {out}",
             p.step
-        ),
+        )),
         Outcome::Interrupted { saved: false } => {
-            errln!("interrupted before the first step of this session: nothing new to save in {out}")
+            printer.note(&format!("interrupted before the first step of this session: nothing new to save in {out}"))
         }
         Outcome::Diverged { step, reason } => {
             let last = printer.out.join("last.safetensors");
@@ -101,7 +101,9 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
             } else {
                 "no checkpoint was written yet".into()
             };
-            errln!("error: {reason} at step {step}: training stopped; {kept}; lower --lr or set --clip-norm");
+            printer.note(&format!(
+                "error: {reason} at step {step}: training stopped; {kept}; lower --lr or set --clip-norm"
+            ));
         }
     }
     Ok(exit_code(&outcome))
@@ -117,9 +119,14 @@ fn exit_code(o: &Outcome) -> ExitCode {
 }
 
 /// What a person sees of a run: a progress bar on a terminal, log lines otherwise; samples;
-/// the plots, redrawn with each validation.
+/// the plots, redrawn with each validation. The run's story (the header, the progress lines,
+/// the samples, notes and the last lines) is one stream, stdout (warnings and notes on stderr),
+/// and is appended as it goes to `train.log` in the run folder, progress lines included when a
+/// bar shows them on the terminal.
 struct Printer {
     bar: Option<ProgressBar>,
+    /// `train.log` in the run folder, appended (the lead rank of a run with a folder).
+    log: Option<std::fs::File>,
     /// The run folder.
     out: PathBuf,
     leads: bool,
@@ -153,8 +160,17 @@ impl Printer {
             );
             bar
         });
+        // The folder was claimed by the session: its names were checked for links and foreign
+        // files; the log is opened without following a link all the same.
+        let log = s.folder().filter(|_| leads).and_then(|d| {
+            let path = d.join("train.log");
+            recurrent::train::folder::open_no_follow(&path, true)
+                .map_err(|e| errln!("warning: cannot write {}: {e}; the run goes on without it", path.display()))
+                .ok()
+        });
         Printer {
             bar,
+            log,
             out: s.folder().map(PathBuf::from).unwrap_or_default(),
             leads,
             total,
@@ -165,8 +181,8 @@ impl Printer {
         }
     }
 
-    /// A line on stdout, above the bar.
-    fn say(&self, line: &str) {
+    /// A line of the run's story on stdout (above the bar), and in the log.
+    fn say(&mut self, line: &str) {
         if !self.leads {
             return;
         }
@@ -174,9 +190,25 @@ impl Printer {
             Some(b) => b.suspend(|| crate::outln(line)),
             None => crate::outln(line),
         }
+        self.log(line);
     }
 
-    fn header(&self, s: &Session) {
+    /// Appends `line` to `train.log`; a failed write is said once, and the log given up (the
+    /// run matters more than its log).
+    fn log(&mut self, line: &str) {
+        use std::io::Write;
+        if let Some(f) = &mut self.log {
+            if let Err(e) = writeln!(f, "{line}") {
+                errln!(
+                    "warning: cannot append to {}: {e}; the run goes on without it",
+                    self.out.join("train.log").display()
+                );
+                self.log = None;
+            }
+        }
+    }
+
+    fn header(&mut self, s: &Session) {
         let c = s.config();
         if s.resumed() {
             let p = s.progress();
@@ -202,6 +234,9 @@ impl Observer for Printer {
         match &self.bar {
             Some(b) => b.suspend(|| errln!("{line}")),
             None => errln!("{line}"),
+        }
+        if self.leads {
+            self.log(line);
         }
     }
 
@@ -230,20 +265,24 @@ impl Observer for Printer {
         let unit = &m.train_loss_unit;
         let msg =
             format!("epoch {:.2} | loss {:.4} {unit}{vs} | {:.0} chars/s", m.epoch, m.train_loss, m.chars_per_sec);
+        // Without a terminal (a log file, a pipe) and in train.log: the clock and an estimate of
+        // what is left.
+        let done = (m.step - self.start_step).max(1) as f64;
+        let left = self.started.elapsed().as_secs_f64() / done * (self.total - m.step) as f64;
+        let line =
+            format!("step {}/{} {msg} | {} elapsed, ETA {}", m.step, self.total, clock(m.elapsed_s), clock(left));
         match &self.bar {
-            Some(b) => b.set_message(msg),
-            None => {
-                // Without a terminal (a log file, a pipe): the clock and an estimate of what is left.
-                let done = (m.step - self.start_step).max(1) as f64;
-                let left = self.started.elapsed().as_secs_f64() / done * (self.total - m.step) as f64;
-                errln!("step {}/{} {msg} | {} elapsed, ETA {}", m.step, self.total, clock(m.elapsed_s), clock(left))
+            Some(b) => {
+                b.set_message(msg);
+                self.log(&line);
             }
+            None => self.say(&line),
         }
         if m.val_loss.is_some() || m.step == self.total {
             let train: Vec<(f64, f64)> = all.iter().map(|m| (m.step as f64, m.train_loss / self.per_char)).collect();
             let vals: Vec<(f64, f64)> = all.iter().filter_map(|m| m.val_loss.map(|v| (m.step as f64, v))).collect();
             if let Err(e) = plot::write(&self.out, &train, &vals) {
-                self.say(&format!("warning: {e}"));
+                self.note(&format!("warning: {e}"));
             }
         }
     }

@@ -33,6 +33,10 @@ pub fn write(dir: &Path, train: &[(f64, f64)], val: &[(f64, f64)]) -> Result<()>
     Ok(())
 }
 
+/// The report page's colours (matplotlib's first two): train blue, validation red.
+const TRAIN: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
+const VALIDATION: RGBColor = RGBColor(0xd6, 0x27, 0x28);
+
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     train: &[(f64, f64)],
@@ -50,22 +54,31 @@ where
     let mut chart = ChartBuilder::on(&root)
         .caption("loss (nats per character)", ("sans-serif", 22))
         .margin(12)
+        .margin_right(28)
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..xmax, ymin..ymax)
         .map_err(|x| e(&x))?;
-    chart.configure_mesh().x_desc("step").y_desc("loss").draw().map_err(|x| e(&x))?;
+    // Steps are whole numbers; the loss to two decimals.
     chart
-        .draw_series(LineSeries::new(train.iter().copied(), &BLUE))
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("loss")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.2}"))
+        .draw()
+        .map_err(|x| e(&x))?;
+    chart
+        .draw_series(LineSeries::new(train.iter().copied(), TRAIN.stroke_width(2)))
         .map_err(|x| e(&x))?
         .label("train (smoothed)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAIN));
     if !val.is_empty() {
         chart
-            .draw_series(LineSeries::new(val.iter().copied(), RED.stroke_width(2)))
+            .draw_series(LineSeries::new(val.iter().copied(), VALIDATION.stroke_width(2)))
             .map_err(|x| e(&x))?
             .label("validation")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], VALIDATION));
     }
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|x| e(&x))?;
     root.present().map_err(|x| e(&x))?;

@@ -84,8 +84,12 @@ pub(crate) fn sum_cols(a: ArrayView2<'_, f64>) -> Array2<f64> {
 /// `recurrent grads --layout course`: a learner's case in the course's names and layout gives the
 /// course's gradients. Parameters: `Wax, Waa, ba` (RNN) or `Wf, bf, Wi, bi, Wc, bc, Wo, bo`
 /// (LSTM); biases may be `(n,)` or `(n, 1)`, and the output weights (`Wya, by` / `Wy, by`) are
-/// optional, since backward does not use them. Then either
-/// - a sequence: `x (n_x, m, T_x)`, `a0 (n_a, m)`, upstream `da (n_a, m, T)` for the first
+/// optional. The upstream gradient is `da`, the loss's gradient with respect to the hidden
+/// states, or `dy`, its gradient with respect to the output's logits `Wya·a⟨t⟩ + by` (`Wy`
+/// for the LSTM; `ŷ − y` for the softmax cross-entropy of the course's language model), which
+/// needs `Wya, by` and also gives `dWya, dby` (`dWy, dby`); given both, `da` adds to
+/// `Wyaᵀ·dy` — the backward of the course's dinosaur-name model. Then either
+/// - a sequence: `x (n_x, m, T_x)`, `a0 (n_a, m)`, upstream `da (n_a, m, T)` (or `dy (n_y, m, T)`) for the first
 ///   `T ≤ T_x` steps (as the course's `lstm_backward` takes `T` from `da`), and for the LSTM
 ///   optional `c0` and `dc` (the gradient of the last cell state), giving `a`, `dx (n_x, m, T)`,
 ///   `da0` (and `dc0` when `c0` or `dc` is given) and the weight gradients; or
@@ -143,10 +147,60 @@ pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> 
     }
     let x = seq(xn, "n_x")?;
     let a0 = state(a0n)?.ok_or_else(|| Error::Missing(format!("{a0n}: expected (n_a, m)")))?;
-    let da = seq(dan, "n_a")?;
-    let (c0, dc) = (state(c0n)?, state(dcn)?);
     let n_a = a0.nrows();
     let (wy, by) = if kind == CellKind::Lstm { ("Wy", "by") } else { ("Wya", "by") };
+    // dy: the output layer's backward first, dWya = Σ_t dy⟨t⟩·a⟨t⟩ᵀ (once a is known),
+    // dby = Σ_t Σ_m dy⟨t⟩, and its part of da, Wyaᵀ·dy⟨t⟩.
+    let dyn_ = if one_step { "dyt" } else { "dy" };
+    let dy = match case.get(dyn_).or_else(|| case.get("dy")) {
+        None => None,
+        Some(_) => {
+            let name = if case.contains_key(dyn_) { dyn_ } else { "dy" };
+            let dy = seq(name, "n_y")?;
+            let w = p.get(wy).ok_or_else(|| {
+                Error::Missing(format!("{wy} (n_y, n_a) and {by} (n_y, 1): {name} needs the output layer"))
+            })?;
+            if !p.contains_key(by) {
+                return Err(Error::Missing(format!("{by} (n_y, 1): {name} needs the output layer")));
+            }
+            if w.ncols() != n_a || dy.shape()[0] != w.nrows() || dy.shape()[1] != a0.ncols() {
+                return Err(Error::shape(
+                    name,
+                    dy.shape(),
+                    format!(
+                        "it must be ({}, {}, T): {wy} is {}",
+                        w.nrows(),
+                        a0.ncols(),
+                        crate::error::fmt_shape(w.shape())
+                    ),
+                ));
+            }
+            Some(dy)
+        }
+    };
+    let da = match (&dy, case.contains_key(dan)) {
+        (Some(dy), given) => {
+            let w = &p[wy];
+            let mut da = Array3::<f64>::zeros((n_a, dy.shape()[1], dy.shape()[2]));
+            for t in 0..dy.shape()[2] {
+                da.index_axis_mut(Axis(2), t).assign(&w.t().dot(&dy.index_axis(Axis(2), t)));
+            }
+            if given {
+                let extra = seq(dan, "n_a")?;
+                if extra.shape() != da.shape() {
+                    return Err(Error::shape(
+                        dan,
+                        extra.shape(),
+                        format!("it must match Wyaᵀ·dy: {}", crate::error::fmt_shape(da.shape())),
+                    ));
+                }
+                da += &extra;
+            }
+            da
+        }
+        (None, _) => seq(dan, "n_a")?,
+    };
+    let (c0, dc) = (state(c0n)?, state(dcn)?);
     if !p.contains_key(wy) {
         p.insert(wy.into(), Array2::zeros((1, n_a)));
         p.insert(by.into(), Array2::zeros((1, 1)));
@@ -187,6 +241,18 @@ pub fn grads_for_case(kind: crate::CellKind, case: &crate::interop::Tensors) -> 
         }
     }
     let mut out: crate::interop::Tensors = g.into_iter().collect();
+    if let Some(dy) = &dy {
+        let (n_y, t_len) = (dy.shape()[0], dy.shape()[2]);
+        let mut dw = Array2::<f64>::zeros((n_y, n_a));
+        let mut db = Array2::<f64>::zeros((n_y, 1));
+        for t in 0..t_len {
+            let dyt = dy.index_axis(Axis(2), t);
+            dw += &dyt.dot(&a.index_axis(Axis(2), t).t());
+            db += &sum_cols(dyt);
+        }
+        out.insert(format!("d{wy}"), dw.into_dyn());
+        out.insert(format!("d{by}"), db.into_dyn());
+    }
     for (name, grads) in wrong {
         out.extend(grads.into_iter().map(|(k, v)| (format!("_{name}.{k}"), v)));
     }

@@ -65,10 +65,11 @@ pub fn create_unique(parent: &Path, stamp: &str) -> Result<PathBuf> {
 }
 
 /// Every name a run writes in its folder: recurrent writes nothing else there.
-pub const WRITTEN: [&str; 10] = [
+pub const WRITTEN: [&str; 11] = [
     ".lock",
     "config.json",
     "metrics.jsonl",
+    "train.log",
     "loss.svg",
     "loss.png",
     "last.state.safetensors",
@@ -102,7 +103,7 @@ pub fn refuse_links(dir: &Path) -> Result<()> {
 
 /// Refuses to start a run in a folder holding files under the names a run writes that a run
 /// did not write: a `config.json` that is not a run configuration, a `metrics.jsonl` that is
-/// not metrics, plots or a non-empty `.lock` without a run's `config.json` beside them. (The
+/// not metrics, plots, a log or a non-empty `.lock` without a run's `config.json` beside them. (The
 /// files of a run stopped before its first checkpoint are its own, and may be replaced.)
 ///
 /// # Errors
@@ -129,7 +130,7 @@ pub fn refuse_foreign(dir: &Path) -> Result<()> {
             foreign.push("metrics.jsonl");
         }
     }
-    for n in ["loss.svg", "loss.png"] {
+    for n in ["loss.svg", "loss.png", "train.log"] {
         if exists(n) && !ours_config {
             foreign.push(n);
         }

@@ -51,7 +51,7 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     })?;
     if bytes.is_empty() {
         return Err(Error::Config(format!(
-            "{} is empty: give a text with at least a few thousand characters",
+            "{} is empty: give a UTF-8 text, of a few thousand characters at least to train on (2 at least to score)",
             path.display()
         )));
     }
@@ -105,7 +105,7 @@ pub fn encode(
     let t0 = Instant::now();
     let large = bytes.len() > LARGE;
     if bytes.is_empty() {
-        return Err(Error::Config(format!("{name} is empty: give a text with at least a few thousand characters")));
+        return Err(Error::Config(format!("{name} is empty: give a UTF-8 text, of a few thousand characters at least to train on (2 at least to score)")));
     }
     let s = std::str::from_utf8(&bytes).map_err(|e| not_utf8(name, e))?;
     let chars = s.chars().count();

@@ -378,6 +378,13 @@ fn the_charts_look_right() {
     assert!(legend("train (smoothed)").unwrap().contains("fill:#1f77b4"));
     assert!(legend("validation").unwrap().contains("fill:#d62728"));
     assert!(!texts.iter().any(|(t, _)| attr(t, "data-stop").is_some()), "a finished run has no stop note");
+    // The log-scale gradient chart labels at most six powers of ten, evenly.
+    let reach = chart_texts(&dom, "‖∂L_T / ∂h_{T−k}‖ against k");
+    let (_, ylog) = axis_ticks(&reach);
+    let powers: Vec<i32> =
+        ylog.iter().map(|t| t.strip_prefix("1e").unwrap_or_else(|| panic!("{t}")).parse().unwrap()).collect();
+    assert!((2..=6).contains(&powers.len()), "{ylog:?}");
+    assert!(powers.windows(2).all(|w| w[1] - w[0] == powers[1] - powers[0]), "{ylog:?}");
     let h1 = &dom[dom.find("<h1>").unwrap() + 4..dom.find("</h1>").unwrap()];
     let sub = &dom[dom.find(r#"<p class="sub">"#).unwrap()..];
     let sub = &sub[..sub.find("</p>").unwrap()];

@@ -307,3 +307,56 @@ fn two_threads_on_large_products_give_one_threads_weights() {
     };
     assert!(run(1) == run(2), "two threads changed the weights");
 }
+
+/// Masks given by the caller (`forward_rows_masked`, how `recurrent.torch` passes PyTorch's
+/// draws) run the same code as masks drawn inside: with the masks the generator would draw,
+/// the output, the final state and every gradient are the same bits; the drawn-mask path is
+/// the one gradient-checked above. A wrong count or shape, or masks for a stack without
+/// dropout, is refused.
+#[test]
+fn given_dropout_masks_are_the_drawn_ones() {
+    use ndarray::{Array2, Array3};
+    use recurrent::{Input, NumpyRng, Parameters};
+    let (t, b, p) = (5, 3, 0.3);
+    for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+        let cfg = RecurrentConfig::new(kind, 3, 4).with_layers(3).with_bidirectional(true).with_dropout(p);
+        let mut a = cfg.init::<f64>(&mut NumpyRng::new(1)).unwrap();
+        let mut m = a.clone();
+        let mut r = NumpyRng::new(2);
+        let x = Array3::from_shape_fn((t, b, 3), |_| r.random_sample() - 0.5);
+        let dy = Array2::from_shape_fn((t * b, 8), |_| r.random_sample() - 0.5);
+        let mut rng = NumpyRng::new(7);
+        let mut drawer = NumpyRng::new(7);
+        let masks: Vec<Array2<f64>> = (0..2)
+            .map(|_| {
+                Array2::from_shape_fn((t * b, 8), |_| if drawer.random_sample() >= p { 1.0 / (1.0 - p) } else { 0.0 })
+            })
+            .collect();
+        a.forward_rows(Input::Dense(x.view()), None, Some(&mut rng)).unwrap();
+        let views: Vec<_> = masks.iter().map(|m| m.view()).collect();
+        m.forward_rows_masked(Input::Dense(x.view()), None, &views).unwrap();
+        assert_eq!(a.output_rows(), m.output_rows(), "{kind}");
+        assert_eq!(a.final_state(), m.final_state(), "{kind}");
+        let (dxa, dsa) = a.backward_rows(dy.view(), None).unwrap();
+        let (dxm, dsm) = m.backward_rows(dy.view(), None).unwrap();
+        assert_eq!(dxa, dxm, "{kind}");
+        assert_eq!(dsa, dsm, "{kind}");
+        let grads = |s: &mut recurrent::Recurrent<f64>| {
+            let mut g = Vec::new();
+            s.visit(&mut |_, _, _, gr| g.extend_from_slice(gr));
+            g
+        };
+        let (ga, gm) = (grads(&mut a), grads(&mut m));
+        assert!(ga.iter().any(|v| *v != 0.0));
+        assert_eq!(ga, gm, "{kind}");
+        let e = m.forward_rows_masked(Input::Dense(x.view()), None, &views[..1]).unwrap_err().to_string();
+        assert!(e.contains("1 dropout masks were given: a stack of 3 layers has 2"), "{e}");
+        let short = Array2::<f64>::zeros((t * b - 1, 8));
+        let e =
+            m.forward_rows_masked(Input::Dense(x.view()), None, &[short.view(), short.view()]).unwrap_err().to_string();
+        assert!(e.contains("dropout mask 0"), "{e}");
+        let mut plain = RecurrentConfig::new(kind, 3, 4).with_layers(3).init::<f64>(&mut NumpyRng::new(1)).unwrap();
+        let e = plain.forward_rows_masked(Input::Dense(x.view()), None, &views).unwrap_err().to_string();
+        assert!(e.contains("configured without dropout"), "{e}");
+    }
+}

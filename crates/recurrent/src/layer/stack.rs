@@ -140,6 +140,16 @@ pub enum Input<'a, F> {
     Tokens(ArrayView2<'a, usize>),
 }
 
+/// Where a training forward's dropout masks come from.
+enum Dropout<'r, 'm, F> {
+    /// No dropout (evaluation).
+    Off,
+    /// Drawn from the library's generator.
+    Draw(&'r mut NumpyRng),
+    /// Given by the caller, one per gap between layers.
+    Given(&'r [ArrayView2<'m, F>]),
+}
+
 #[derive(Clone, Debug, Default)]
 struct StackWorkspace<F> {
     t: usize,
@@ -250,7 +260,53 @@ impl<F: Float> Recurrent<F> {
         &mut self,
         x: Input<'_, F>,
         h0: Option<&State<F>>,
-        mut dropout_rng: Option<&mut NumpyRng>,
+        dropout_rng: Option<&mut NumpyRng>,
+    ) -> Result<(usize, usize)> {
+        self.run(x, h0, dropout_rng.map_or(Dropout::Off, Dropout::Draw))
+    }
+
+    /// [`Recurrent::forward_rows`] in training with dropout masks the caller drew (another
+    /// generator's, such as PyTorch's): `masks[l]` multiplies layer `l`'s output before layer
+    /// `l + 1` reads it, `L − 1` arrays of `(T·B, D·H)` in time-major rows, already scaled
+    /// (`0` or `1/(1−p)` for PyTorch's semantics). The stack needs `dropout > 0` in its
+    /// configuration; the masks' values are used as given.
+    ///
+    /// # Errors
+    /// As [`Recurrent::forward`], and when the count or a shape of `masks` is off.
+    pub fn forward_rows_masked(
+        &mut self,
+        x: Input<'_, F>,
+        h0: Option<&State<F>>,
+        masks: &[ArrayView2<'_, F>],
+    ) -> Result<(usize, usize)> {
+        let (t, b) = self.check_input(&x)?;
+        let nl = self.config.num_layers;
+        if self.config.dropout <= 0.0 {
+            return Err(Error::Config("dropout masks were given to a stack configured without dropout".into()));
+        }
+        if masks.len() != nl - 1 {
+            return Err(Error::Config(format!(
+                "{} dropout masks were given: a stack of {nl} layers has {} (one between each two layers)",
+                masks.len(),
+                nl - 1
+            )));
+        }
+        for (l, m) in masks.iter().enumerate() {
+            crate::error::expect_shape(
+                &format!("dropout mask {l}"),
+                m.shape(),
+                &[t * b, self.output_size()],
+                "(T·B, D·H) =",
+            )?;
+        }
+        self.run(x, h0, Dropout::Given(masks))
+    }
+
+    fn run(
+        &mut self,
+        x: Input<'_, F>,
+        h0: Option<&State<F>>,
+        mut dropout: Dropout<'_, '_, F>,
     ) -> Result<(usize, usize)> {
         let (t, b) = self.check_input(&x)?;
         if let Some(h0) = h0 {
@@ -260,7 +316,7 @@ impl<F: Float> Recurrent<F> {
         self.ws.dropout_ran = false;
         let (nl, d, h) = (self.config.num_layers, self.config.directions(), self.config.hidden_size);
         let p = self.config.dropout;
-        let drop = p > 0.0 && dropout_rng.is_some() && nl > 1;
+        let drop = p > 0.0 && !matches!(dropout, Dropout::Off) && nl > 1;
         self.ws.dropout_ran = drop;
         let zeros = Array2::zeros(if h0.is_some() { (0, 0) } else { (b, h) });
         for l in 0..nl {
@@ -276,11 +332,16 @@ impl<F: Float> Recurrent<F> {
                 }
             }
             if drop && l + 1 < nl {
-                let rng = dropout_rng.as_deref_mut().expect("drop implies rng");
                 let keep = F::c(1.0 / (1.0 - p));
                 let ws = &mut self.ws;
                 let out = if d == 2 { ws.feats[l].view() } else { self.layers[l].output() };
-                ws.masks[l].mapv_inplace(|_| if rng.random_sample() >= p { keep } else { F::zero() });
+                match &mut dropout {
+                    Dropout::Draw(rng) => {
+                        ws.masks[l].mapv_inplace(|_| if rng.random_sample() >= p { keep } else { F::zero() })
+                    }
+                    Dropout::Given(m) => ws.masks[l].assign(&m[l]),
+                    Dropout::Off => unreachable!("drop is false without masks"),
+                }
                 ndarray::Zip::from(&mut ws.dropped[l]).and(&out).and(&ws.masks[l]).for_each(|o, &f, &m| *o = f * m);
             }
         }

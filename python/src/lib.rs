@@ -15,6 +15,8 @@ use recurrent::train::config::{Preset, RunConfig};
 use recurrent::train::session::{Control, Observer, Options, Out, Outcome, Session, StepReport};
 use std::path::PathBuf;
 
+mod torch;
+
 /// A library error as the Python exception a caller expects.
 fn py_err(e: recurrent::Error) -> PyErr {
     match e {
@@ -536,5 +538,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simple_rnn, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_class::<Model>()?;
+    m.add_class::<torch::TorchStack>()?;
     Ok(())
 }

@@ -1,0 +1,319 @@
+//! `recurrent._core.TorchStack`: the library's [`Recurrent`] stack (PyTorch's `nn.RNN` /
+//! `nn.LSTM` / `nn.GRU`, its forward and its hand-written BPTT) for `recurrent.torch`, in
+//! float32 or float64.
+//!
+//! One object holds one forward's activations until its backward: `recurrent.torch` keeps a
+//! small pool of them, hands one to each forward that needs a backward, and takes it back once
+//! the backward has run. The weights are copied in at each forward (the layers keep them in
+//! the layout their kernels read); the input is read where numpy holds it; the outputs and
+//! gradients are new arrays handed to numpy (and from there to torch) without a copy. The
+//! interpreter lock is released while the stack runs.
+
+use ndarray::{Array3, ArrayView2, ArrayView3};
+use numpy::{IntoPyArray, PyReadonlyArrayDyn};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use recurrent::parallel::Helper;
+use recurrent::{CellKind, CellParams, Float, Input, Parameters, Recurrent, RecurrentConfig, State};
+
+/// The stack in the module's dtype.
+enum Stack {
+    F32(Recurrent<f32>),
+    F64(Recurrent<f64>),
+}
+
+/// One stack and its activations, plus a helper thread for the products' second half.
+#[pyclass(module = "recurrent._core")]
+pub struct TorchStack {
+    stack: Stack,
+    /// Created at the first call asking for two threads.
+    helper: Option<Helper>,
+    /// `"float32"` or `"float64"`.
+    dtype: &'static str,
+}
+
+fn value_err(e: recurrent::Error) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// A float array of the stack's dtype, or a `TypeError`-like message naming it.
+fn view<'py, F: Float + numpy::Element>(
+    a: &Bound<'py, PyAny>,
+    what: &str,
+    dtype: &str,
+) -> PyResult<PyReadonlyArrayDyn<'py, F>> {
+    a.extract::<PyReadonlyArrayDyn<'py, F>>()
+        .map_err(|_| PyValueError::new_err(format!("{what} must be a {dtype} array, like the module's parameters")))
+}
+
+fn three<'a, F>(a: ndarray::ArrayViewD<'a, F>, what: &str) -> PyResult<ArrayView3<'a, F>> {
+    let shape = a.shape().to_vec();
+    a.into_dimensionality().map_err(|_| PyValueError::new_err(format!("{what} must be 3-d; it is {shape:?}")))
+}
+
+/// Copies the module's parameters into the stack: `weights` holds, for each layer and
+/// direction (`layer·D + direction`), `weight_ih, weight_hh, bias_ih, bias_hh`, a bias `None`
+/// when the module has none (`bias=False`: zero).
+fn load<F: Float + numpy::Element>(r: &mut Recurrent<F>, weights: &Bound<'_, PyList>, dtype: &str) -> PyResult<()> {
+    let want = 4 * r.layers.len();
+    if weights.len() != want {
+        return Err(PyValueError::new_err(format!("{} weights were given; this stack takes {want}", weights.len())));
+    }
+    let d = r.config.directions();
+    for (i, layer) in r.layers.iter_mut().enumerate() {
+        let names = CellParams::<F>::names(i / d, i % d == 1);
+        let shapes = layer.params.shapes();
+        for (j, dst) in layer.params.tensors_mut().into_iter().enumerate() {
+            let item = weights.get_item(4 * i + j)?;
+            if item.is_none() {
+                dst.fill(F::zero());
+                continue;
+            }
+            let a = view::<F>(&item, &names[j], dtype)?;
+            let a = a.as_array();
+            if a.shape() != shapes[j].as_slice() {
+                return Err(PyValueError::new_err(format!(
+                    "{} is {:?}; this stack needs {:?}",
+                    names[j],
+                    a.shape(),
+                    shapes[j]
+                )));
+            }
+            for (o, v) in dst.iter_mut().zip(a.iter()) {
+                *o = *v;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The state `(L·D, B, H)` from `h` and, for the LSTM, `c` (`None` for both: zeros).
+fn state<F: Float + numpy::Element>(
+    r: &Recurrent<F>,
+    h: Option<ArrayView3<'_, F>>,
+    c: Option<ArrayView3<'_, F>>,
+    b: usize,
+) -> Option<State<F>> {
+    if h.is_none() && c.is_none() {
+        return None;
+    }
+    let mut s = State::zeros(&r.config, b);
+    if let Some(h) = h {
+        s.h = h.to_owned();
+    }
+    if let (Some(c), true) = (c, r.config.kind.has_cell_state()) {
+        s.c = Some(c.to_owned());
+    }
+    Some(s)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward<'py, F: Float + numpy::Element>(
+    py: Python<'py>,
+    r: &mut Recurrent<F>,
+    helper: Option<&Helper>,
+    dtype: &str,
+    weights: &Bound<'py, PyList>,
+    x: &Bound<'py, PyAny>,
+    h0: Option<&Bound<'py, PyAny>>,
+    c0: Option<&Bound<'py, PyAny>>,
+    masks: Option<&Bound<'py, PyList>>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    load(r, weights, dtype)?;
+    let xa = view::<F>(x, "the input", dtype)?;
+    let xv = three(xa.as_array(), "the input")?;
+    let b = if r.config.batch_first { xv.shape()[0] } else { xv.shape()[1] };
+    let ha = h0.map(|h| view::<F>(h, "h_0", dtype)).transpose()?;
+    let ca = c0.map(|c| view::<F>(c, "c_0", dtype)).transpose()?;
+    let hv = ha.as_ref().map(|h| three(h.as_array(), "h_0")).transpose()?;
+    let cv = ca.as_ref().map(|c| three(c.as_array(), "c_0")).transpose()?;
+    let s0 = state(r, hv, cv, b);
+    let ms: Vec<PyReadonlyArrayDyn<'py, F>> = match masks {
+        Some(l) => l.iter().map(|m| view::<F>(&m, "a dropout mask", dtype)).collect::<PyResult<_>>()?,
+        None => Vec::new(),
+    };
+    let mv: Vec<ArrayView2<'_, F>> = ms
+        .iter()
+        .map(|m| {
+            let shape = m.as_array().shape().to_vec();
+            m.as_array()
+                .into_dimensionality()
+                .map_err(|_| PyValueError::new_err(format!("a dropout mask must be 2-d (T·B, D·H); it is {shape:?}")))
+        })
+        .collect::<PyResult<_>>()?;
+    let masked = masks.is_some();
+    let (y, s) = py
+        .allow_threads(|| {
+            let mut run = || -> recurrent::Result<(Array3<F>, State<F>)> {
+                let (t, b) = if masked {
+                    r.forward_rows_masked(Input::Dense(xv), s0.as_ref(), &mv)?
+                } else {
+                    r.forward_rows(Input::Dense(xv), s0.as_ref(), None)?
+                };
+                let y = r.output_rows().to_owned().into_shape_with_order((t, b, r.output_size())).expect("T·B rows");
+                let y =
+                    if r.config.batch_first { y.permuted_axes([1, 0, 2]).as_standard_layout().into_owned() } else { y };
+                Ok((y, r.final_state()))
+            };
+            match helper {
+                Some(h) => h.install(run),
+                None => run(),
+            }
+        })
+        .map_err(value_err)?;
+    let mut out = vec![y.into_dyn().into_pyarray(py).into_any(), s.h.into_dyn().into_pyarray(py).into_any()];
+    if let Some(c) = s.c {
+        out.push(c.into_dyn().into_pyarray(py).into_any());
+    }
+    Ok(out)
+}
+
+fn backward<'py, F: Float + numpy::Element>(
+    py: Python<'py>,
+    r: &mut Recurrent<F>,
+    helper: Option<&Helper>,
+    dtype: &str,
+    dy: &Bound<'py, PyAny>,
+    dh: Option<&Bound<'py, PyAny>>,
+    dc: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let dya = view::<F>(dy, "the output's gradient", dtype)?;
+    let dyv = three(dya.as_array(), "the output's gradient")?;
+    let b = if r.config.batch_first { dyv.shape()[0] } else { dyv.shape()[1] };
+    let ha = dh.map(|h| view::<F>(h, "h_n's gradient", dtype)).transpose()?;
+    let ca = dc.map(|c| view::<F>(c, "c_n's gradient", dtype)).transpose()?;
+    let hv = ha.as_ref().map(|h| three(h.as_array(), "h_n's gradient")).transpose()?;
+    let cv = ca.as_ref().map(|c| three(c.as_array(), "c_n's gradient")).transpose()?;
+    let ds = state(r, hv, cv, b);
+    let (dx, ds0) = py
+        .allow_threads(|| {
+            let mut run = || {
+                r.zero_grad();
+                r.backward(dyv, ds.as_ref())
+            };
+            match helper {
+                Some(h) => h.install(run),
+                None => run(),
+            }
+        })
+        .map_err(|e| match e {
+            recurrent::Error::Config(m) if m.starts_with("backward needs a forward first") => PyRuntimeError::new_err(
+                "recurrent.torch: this forward's activations were already used by a backward (the library turns them into gradients in place): run the forward again rather than backward twice through one graph",
+            ),
+            e => value_err(e),
+        })?;
+    let list = PyList::empty(py);
+    for layer in &r.layers {
+        for (g, shape) in layer.grads.tensors().into_iter().zip(layer.grads.shapes()) {
+            let a = ndarray::ArrayD::from_shape_vec(shape, g.to_vec()).expect("shape of the tensor");
+            list.append(a.into_pyarray(py))?;
+        }
+    }
+    let dx = dx.expect("dense input gives dx");
+    let mut out = vec![dx.into_dyn().into_pyarray(py).into_any(), ds0.h.into_dyn().into_pyarray(py).into_any()];
+    out.push(match ds0.c {
+        Some(c) => c.into_dyn().into_pyarray(py).into_any(),
+        None => py.None().into_bound(py),
+    });
+    out.push(list.into_any());
+    Ok(out)
+}
+
+#[pymethods]
+impl TorchStack {
+    /// A stack of `mode` (`"RNN_TANH"`, `"LSTM"` or `"GRU"`, `nn.RNNBase`'s names) with zero
+    /// weights (each forward copies the module's in), in `dtype` (`"float32"` or `"float64"`).
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        mode: &str,
+        input_size: usize,
+        hidden_size: usize,
+        num_layers: usize,
+        bidirectional: bool,
+        dropout: f64,
+        batch_first: bool,
+        dtype: &str,
+    ) -> PyResult<TorchStack> {
+        let kind = match mode {
+            "RNN_TANH" => CellKind::Rnn,
+            "LSTM" => CellKind::Lstm,
+            "GRU" => CellKind::Gru,
+            m => {
+                return Err(PyValueError::new_err(format!(
+                    "mode {m:?} is not one recurrent runs: RNN_TANH, LSTM or GRU (use torch.nn for the others)"
+                )))
+            }
+        };
+        let cfg = RecurrentConfig::new(kind, input_size, hidden_size)
+            .with_layers(num_layers)
+            .with_bidirectional(bidirectional)
+            .with_dropout(dropout)
+            .with_batch_first(batch_first);
+        let (stack, dtype) = match dtype {
+            "float32" => (Stack::F32(cfg.init_with(CellParams::zeros).map_err(value_err)?), "float32"),
+            "float64" => (Stack::F64(cfg.init_with(CellParams::zeros).map_err(value_err)?), "float64"),
+            d => {
+                return Err(PyValueError::new_err(format!(
+                    "dtype {d} is not supported: recurrent runs float32 and float64"
+                )))
+            }
+        };
+        Ok(TorchStack { stack, helper: None, dtype })
+    }
+
+    /// The dtype's name.
+    #[getter]
+    fn dtype(&self) -> &'static str {
+        self.dtype
+    }
+
+    /// Runs the stack: `weights` as [`load`] takes them, `x` `(T, B, I)` (or batch-first),
+    /// optional `h0`, `c0` `(L·D, B, H)`, the dropout `masks` (training with dropout) or
+    /// `None`, on `threads` threads (two at most are used). Returns `[output, h_n]` or
+    /// `[output, h_n, c_n]`; the activations stay here for [`TorchStack::backward`].
+    #[pyo3(signature = (weights, x, h0, c0, masks, threads))]
+    #[allow(clippy::too_many_arguments)]
+    fn forward<'py>(
+        &mut self,
+        py: Python<'py>,
+        weights: &Bound<'py, PyList>,
+        x: &Bound<'py, PyAny>,
+        h0: Option<&Bound<'py, PyAny>>,
+        c0: Option<&Bound<'py, PyAny>>,
+        masks: Option<&Bound<'py, PyList>>,
+        threads: usize,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        if threads >= 2 && self.helper.is_none() {
+            self.helper = Some(Helper::new());
+        }
+        let helper = self.helper.as_ref().filter(|_| threads >= 2);
+        match &mut self.stack {
+            Stack::F32(r) => forward(py, r, helper, self.dtype, weights, x, h0, c0, masks),
+            Stack::F64(r) => forward(py, r, helper, self.dtype, weights, x, h0, c0, masks),
+        }
+    }
+
+    /// Backpropagation through time for the last forward: `dy` like its output, optional `dh`,
+    /// `dc` like its final state. Returns `[dx, dh0, dc0 or None, [dW…]]`, the weight gradients
+    /// in [`load`]'s order (a bias's gradient too when the module has none: it is not used).
+    #[pyo3(signature = (dy, dh, dc, threads))]
+    fn backward<'py>(
+        &mut self,
+        py: Python<'py>,
+        dy: &Bound<'py, PyAny>,
+        dh: Option<&Bound<'py, PyAny>>,
+        dc: Option<&Bound<'py, PyAny>>,
+        threads: usize,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        if threads >= 2 && self.helper.is_none() {
+            self.helper = Some(Helper::new());
+        }
+        let helper = self.helper.as_ref().filter(|_| threads >= 2);
+        match &mut self.stack {
+            Stack::F32(r) => backward(py, r, helper, self.dtype, dy, dh, dc),
+            Stack::F64(r) => backward(py, r, helper, self.dtype, dy, dh, dc),
+        }
+    }
+}

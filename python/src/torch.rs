@@ -9,7 +9,7 @@
 //! gradients are new arrays handed to numpy (and from there to torch) without a copy. The
 //! interpreter lock is released while the stack runs.
 
-use ndarray::{Array3, ArrayView2, ArrayView3};
+use ndarray::{s, Array3, ArrayView2, ArrayView3, Axis};
 use numpy::{IntoPyArray, PyReadonlyArrayDyn};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -19,8 +19,8 @@ use recurrent::{CellKind, CellParams, Float, Input, Parameters, Recurrent, Recur
 
 /// The stack in the module's dtype.
 enum Stack {
-    F32(Recurrent<f32>),
-    F64(Recurrent<f64>),
+    F32(Shards<f32>),
+    F64(Shards<f64>),
 }
 
 /// One stack and its activations, plus a helper thread for the products' second half.
@@ -108,10 +108,48 @@ fn state<F: Float + numpy::Element>(
     Some(s)
 }
 
+/// Sequences of a state's batch `lo..hi` (axis 1).
+fn state_part<F: Float>(s: &State<F>, lo: usize, hi: usize) -> State<F> {
+    State {
+        h: s.h.slice(s![.., lo..hi, ..]).to_owned(),
+        c: s.c.as_ref().map(|c| c.slice(s![.., lo..hi, ..]).to_owned()),
+    }
+}
+
+/// Two states of batch parts joined on the batch axis.
+fn state_join<F: Float>(a: State<F>, b: State<F>) -> State<F> {
+    let cat = |x: &Array3<F>, y: &Array3<F>| ndarray::concatenate(Axis(1), &[x.view(), y.view()]).expect("same sizes");
+    State { h: cat(&a.h, &b.h), c: a.c.as_ref().zip(b.c.as_ref()).map(|(x, y)| cat(x, y)) }
+}
+
+/// The stack's shards: one, or two over halves of the batch on two threads (as `recurrent
+/// train` shards a batch), when two threads are allowed and a step's recurrent product is large
+/// enough to be worth a hand-off. `split` is the first shard's batch in the last forward.
+struct Shards<F> {
+    parts: Vec<Recurrent<F>>,
+    split: Option<usize>,
+}
+
+/// Below this many multiply-adds in one step's recurrent product (`B·G·H·H`), one thread runs
+/// the whole batch: a shard of a few sequences gains less than the hand-off costs.
+const SHARD_MIN_MACS: usize = 1 << 17;
+
+/// Runs `a` and `b` at once on the caller and the helper (in turn without one).
+fn both<RA: Send, RB: Send>(
+    helper: Option<&Helper>,
+    a: impl FnOnce() -> RA + Send,
+    b: impl FnOnce() -> RB + Send,
+) -> (RA, RB) {
+    match helper {
+        Some(h) => h.install(|| recurrent::parallel::join(a, b)),
+        None => (a(), b()),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn forward<'py, F: Float + numpy::Element>(
     py: Python<'py>,
-    r: &mut Recurrent<F>,
+    sh: &mut Shards<F>,
     helper: Option<&Helper>,
     dtype: &str,
     weights: &Bound<'py, PyList>,
@@ -120,15 +158,21 @@ fn forward<'py, F: Float + numpy::Element>(
     c0: Option<&Bound<'py, PyAny>>,
     masks: Option<&Bound<'py, PyList>>,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    load(r, weights, dtype)?;
+    load(&mut sh.parts[0], weights, dtype)?;
     let xa = view::<F>(x, "the input", dtype)?;
     let xv = three(xa.as_array(), "the input")?;
-    let b = if r.config.batch_first { xv.shape()[0] } else { xv.shape()[1] };
+    let r0 = &sh.parts[0];
+    let (cfg, out_size) = (r0.config.clone(), r0.output_size());
+    let bax = if cfg.batch_first { 0 } else { 1 };
+    let b = xv.shape()[bax];
     let ha = h0.map(|h| view::<F>(h, "h_0", dtype)).transpose()?;
     let ca = c0.map(|c| view::<F>(c, "c_0", dtype)).transpose()?;
     let hv = ha.as_ref().map(|h| three(h.as_array(), "h_0")).transpose()?;
     let cv = ca.as_ref().map(|c| three(c.as_array(), "c_0")).transpose()?;
-    let s0 = state(r, hv, cv, b);
+    let s0 = state(r0, hv, cv, b);
+    if let Some(s0) = &s0 {
+        r0.check_state("h0", s0, b).map_err(value_err)?;
+    }
     let ms: Vec<PyReadonlyArrayDyn<'py, F>> = match masks {
         Some(l) => l.iter().map(|m| view::<F>(&m, "a dropout mask", dtype)).collect::<PyResult<_>>()?,
         None => Vec::new(),
@@ -143,22 +187,70 @@ fn forward<'py, F: Float + numpy::Element>(
         })
         .collect::<PyResult<_>>()?;
     let masked = masks.is_some();
+    let macs = b * cfg.kind.gates() * cfg.hidden_size * cfg.hidden_size;
+    let split = (helper.is_some() && b >= 2 && macs >= SHARD_MIN_MACS).then_some(b.div_ceil(2));
+    if split.is_some() {
+        if sh.parts.len() < 2 {
+            let copy = cfg.init_with(CellParams::zeros).map_err(value_err)?;
+            sh.parts.push(copy);
+        }
+        let (first, rest) = sh.parts.split_at_mut(1);
+        for (dst, src) in rest[0].layers.iter_mut().zip(&first[0].layers) {
+            for (d, s) in dst.params.tensors_mut().into_iter().zip(src.params.tensors()) {
+                d.copy_from_slice(s);
+            }
+        }
+    }
+    sh.split = split;
     let (y, s) = py
-        .allow_threads(|| {
-            let mut run = || -> recurrent::Result<(Array3<F>, State<F>)> {
-                let (t, b) = if masked {
-                    r.forward_rows_masked(Input::Dense(xv), s0.as_ref(), &mv)?
+        .allow_threads(|| -> recurrent::Result<(Array3<F>, State<F>)> {
+            // One shard's forward: its sequences of x, of the state and of the masks' rows.
+            let run = |r: &mut Recurrent<F>, lo: usize, hi: usize| -> recurrent::Result<(Array3<F>, State<F>)> {
+                let whole = lo == 0 && hi == b;
+                let xp = xv.slice_axis(Axis(bax), (lo..hi).into());
+                let sp = s0.as_ref().map(|s| if whole { s.clone() } else { state_part(s, lo, hi) });
+                let mp: Vec<ndarray::Array2<F>> = if whole {
+                    Vec::new()
                 } else {
-                    r.forward_rows(Input::Dense(xv), s0.as_ref(), None)?
+                    mv.iter()
+                        .map(|m| {
+                            let t = m.nrows() / b;
+                            let m3 = m.into_shape_with_order((t, b, out_size)).expect("(T·B, D·H) rows");
+                            m3.slice(s![.., lo..hi, ..])
+                                .as_standard_layout()
+                                .into_owned()
+                                .into_shape_with_order((t * (hi - lo), out_size))
+                                .expect("rows")
+                        })
+                        .collect()
                 };
-                let y = r.output_rows().to_owned().into_shape_with_order((t, b, r.output_size())).expect("T·B rows");
+                let mviews: Vec<ArrayView2<'_, F>> =
+                    if whole { mv.iter().map(|m| m.view()).collect() } else { mp.iter().map(|m| m.view()).collect() };
+                let (t, bb) = if masked {
+                    r.forward_rows_masked(Input::Dense(xp), sp.as_ref(), &mviews)?
+                } else {
+                    r.forward_rows(Input::Dense(xp), sp.as_ref(), None)?
+                };
+                let y = r.output_rows().to_owned().into_shape_with_order((t, bb, r.output_size())).expect("T·B rows");
                 let y =
                     if r.config.batch_first { y.permuted_axes([1, 0, 2]).as_standard_layout().into_owned() } else { y };
                 Ok((y, r.final_state()))
             };
-            match helper {
-                Some(h) => h.install(run),
-                None => run(),
+            match split {
+                None => {
+                    let r = &mut sh.parts[0];
+                    match helper {
+                        Some(h) => h.install(|| run(r, 0, b)),
+                        None => run(r, 0, b),
+                    }
+                }
+                Some(k) => {
+                    let (p0, p1) = sh.parts.split_at_mut(1);
+                    let (a, c) = both(helper, || run(&mut p0[0], 0, k), || run(&mut p1[0], k, b));
+                    let ((ya, sa), (yc, sc)) = (a?, c?);
+                    let y = ndarray::concatenate(Axis(bax), &[ya.view(), yc.view()]).expect("same sizes");
+                    Ok((y, state_join(sa, sc)))
+                }
             }
         })
         .map_err(value_err)?;
@@ -171,7 +263,7 @@ fn forward<'py, F: Float + numpy::Element>(
 
 fn backward<'py, F: Float + numpy::Element>(
     py: Python<'py>,
-    r: &mut Recurrent<F>,
+    sh: &mut Shards<F>,
     helper: Option<&Helper>,
     dtype: &str,
     dy: &Bound<'py, PyAny>,
@@ -180,33 +272,58 @@ fn backward<'py, F: Float + numpy::Element>(
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let dya = view::<F>(dy, "the output's gradient", dtype)?;
     let dyv = three(dya.as_array(), "the output's gradient")?;
-    let b = if r.config.batch_first { dyv.shape()[0] } else { dyv.shape()[1] };
+    let bax = if sh.parts[0].config.batch_first { 0 } else { 1 };
+    let b = dyv.shape()[bax];
     let ha = dh.map(|h| view::<F>(h, "h_n's gradient", dtype)).transpose()?;
     let ca = dc.map(|c| view::<F>(c, "c_n's gradient", dtype)).transpose()?;
     let hv = ha.as_ref().map(|h| three(h.as_array(), "h_n's gradient")).transpose()?;
     let cv = ca.as_ref().map(|c| three(c.as_array(), "c_n's gradient")).transpose()?;
-    let ds = state(r, hv, cv, b);
+    let ds = state(&sh.parts[0], hv, cv, b);
+    let split = sh.split.filter(|&k| k < b);
     let (dx, ds0) = py
         .allow_threads(|| {
-            let mut run = || {
+            let run = |r: &mut Recurrent<F>, lo: usize, hi: usize| {
+                let dyp = dyv.slice_axis(Axis(bax), (lo..hi).into());
+                let dsp = ds.as_ref().map(|s| if lo == 0 && hi == b { s.clone() } else { state_part(s, lo, hi) });
                 r.zero_grad();
-                r.backward(dyv, ds.as_ref())
+                r.backward(dyp, dsp.as_ref())
             };
-            match helper {
-                Some(h) => h.install(run),
-                None => run(),
+            match split {
+                None => {
+                    let r = &mut sh.parts[0];
+                    match helper {
+                        Some(h) => h.install(|| run(r, 0, b)),
+                        None => run(r, 0, b),
+                    }
+                }
+                Some(k) => {
+                    let (p0, p1) = sh.parts.split_at_mut(1);
+                    let (a, c) = both(helper, || run(&mut p0[0], 0, k), || run(&mut p1[0], k, b));
+                    let ((dxa, sa), (dxc, sc)) = (a?, c?);
+                    let dx = dxa
+                        .zip(dxc)
+                        .map(|(x, y)| ndarray::concatenate(Axis(bax), &[x.view(), y.view()]).expect("same sizes"));
+                    Ok((dx, state_join(sa, sc)))
+                }
             }
         })
         .map_err(|e| match e {
             recurrent::Error::Config(m) if m.starts_with("backward needs a forward first") => PyRuntimeError::new_err(
-                "recurrent.torch: this forward's activations were already used by a backward (the library turns them into gradients in place): run the forward again rather than backward twice through one graph",
+                "recurrent.torch: this stack holds no forward's activations (a backward used them): run the forward again",
             ),
             e => value_err(e),
         })?;
     let list = PyList::empty(py);
-    for layer in &r.layers {
-        for (g, shape) in layer.grads.tensors().into_iter().zip(layer.grads.shapes()) {
-            let a = ndarray::ArrayD::from_shape_vec(shape, g.to_vec()).expect("shape of the tensor");
+    let second = split.map(|_| &sh.parts[1]);
+    for (i, layer) in sh.parts[0].layers.iter().enumerate() {
+        let other = second.map(|r| r.layers[i].grads.tensors());
+        for (j, (g, shape)) in layer.grads.tensors().into_iter().zip(layer.grads.shapes()).enumerate() {
+            // Two shards: their sums added, as `recurrent train` adds its shards' gradients.
+            let v: Vec<F> = match &other {
+                Some(o) => g.iter().zip(o[j]).map(|(a, b)| *a + *b).collect(),
+                None => g.to_vec(),
+            };
+            let a = ndarray::ArrayD::from_shape_vec(shape, v).expect("shape of the tensor");
             list.append(a.into_pyarray(py))?;
         }
     }
@@ -252,8 +369,14 @@ impl TorchStack {
             .with_dropout(dropout)
             .with_batch_first(batch_first);
         let (stack, dtype) = match dtype {
-            "float32" => (Stack::F32(cfg.init_with(CellParams::zeros).map_err(value_err)?), "float32"),
-            "float64" => (Stack::F64(cfg.init_with(CellParams::zeros).map_err(value_err)?), "float64"),
+            "float32" => (
+                Stack::F32(Shards { parts: vec![cfg.init_with(CellParams::zeros).map_err(value_err)?], split: None }),
+                "float32",
+            ),
+            "float64" => (
+                Stack::F64(Shards { parts: vec![cfg.init_with(CellParams::zeros).map_err(value_err)?], split: None }),
+                "float64",
+            ),
             d => {
                 return Err(PyValueError::new_err(format!(
                     "dtype {d} is not supported: recurrent runs float32 and float64"

@@ -74,6 +74,19 @@ mod reference {
         use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
         let (m, n, k) = crate::linalg::dims(&a, &b, &c);
         let (cd, ld) = c.into_parts();
+        // Empty products: nothing to write (m or n is 0), or C ← β·C (k is 0). ndarray refuses
+        // a strided view of an empty slice, which an empty part of a split hands in.
+        if m == 0 || n == 0 {
+            return;
+        }
+        if k == 0 {
+            if !acc {
+                for r in 0..m {
+                    cd[r * ld..r * ld + n].fill(F::zero());
+                }
+            }
+            return;
+        }
         let av = ArrayView2::from_shape((m, k).strides((a.rs(), a.cs())), a.data()).expect("A fits");
         let bv = ArrayView2::from_shape((k, n).strides((b.rs(), b.cs())), b.data()).expect("B fits");
         let mut cv = ArrayViewMut2::from_shape((m, n).strides((ld, 1)), cd).expect("C fits");

@@ -115,6 +115,27 @@ fn empty_products_scale_c_on_every_kernel_set() {
     });
 }
 
+// f64's products (the reference path, ndarray's GEMM) on empty operands: no rows (an empty part
+// of a split, as a transposed row range with its data trimmed to nothing, which once panicked
+// in the backward of a 2-layer stack split over two threads), no columns, and k = 0.
+#[test]
+fn empty_products_in_f64() {
+    for acc in [false, true] {
+        let want = if acc { 3.0 } else { 0.0 };
+        let (rows, gh, h) = (30, 64, 64);
+        let dg = vec![1f64; rows * gh];
+        let hs = vec![1f64; rows * h];
+        let mut none: Vec<f64> = Vec::new();
+        let at = MatRef::new(&dg, rows, gh).t().row_range(gh, 0);
+        f64::gemm(at, MatRef::new(&hs, rows, h), MatMut::new(&mut none, 0, h), acc);
+        let mut c = vec![3f64; 5 * 0];
+        f64::gemm(MatRef::new(&dg[..5 * 4], 5, 4), MatRef::new(&[], 4, 0), MatMut::new(&mut c, 5, 0), acc);
+        let mut c = vec![3f64; 6 * 7];
+        f64::gemm(MatRef::new(&[], 6, 0), MatRef::new(&[], 0, 7), MatMut::new(&mut c, 6, 7), acc);
+        assert!(c.iter().all(|&v| v == want), "f64 gemm (6,7,0) acc={acc}");
+    }
+}
+
 // Views with rows further apart than their width, at the edges: each product reads only what
 // the view names (the gaps hold NaN, which would show) on every set.
 #[test]

@@ -6,6 +6,6 @@
 mod helper;
 mod shards;
 
-pub(crate) use helper::{available, join, rows_in_two, weight_grad_split, GradSplit};
-pub use helper::{with_threads, Helper};
+pub(crate) use helper::{available, rows_in_two, weight_grad_split, GradSplit};
+pub use helper::{join, with_threads, Helper};
 pub use shards::{columns, part_seed, part_seeds, share, Parallelism, Shards};

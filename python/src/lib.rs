@@ -15,6 +15,7 @@ use recurrent::train::config::{Preset, RunConfig};
 use recurrent::train::session::{Control, Observer, Options, Out, Outcome, Session, StepReport};
 use std::path::PathBuf;
 
+mod gomp;
 mod torch;
 
 /// A library error as the Python exception a caller expects.

@@ -130,16 +130,16 @@ struct Shards<F> {
     split: Option<usize>,
 }
 
-/// Below this many multiply-adds in one step's recurrent product (`B·G·H·H`), one thread runs
-/// the whole batch: a shard of a few sequences gains less than the hand-off costs.
-const SHARD_MIN_MACS: usize = 1 << 17;
-
-/// Runs `a` and `b` at once on the caller and the helper (in turn without one).
+/// Runs `a` and `b` at once: on PyTorch's OpenMP team when it is loaded (see
+/// [`crate::gomp`]), else on the caller and the helper (in turn without one).
 fn both<RA: Send, RB: Send>(
     helper: Option<&Helper>,
     a: impl FnOnce() -> RA + Send,
     b: impl FnOnce() -> RB + Send,
 ) -> (RA, RB) {
+    if crate::gomp::available() {
+        return crate::gomp::both(a, b);
+    }
     match helper {
         Some(h) => h.install(|| recurrent::parallel::join(a, b)),
         None => (a(), b()),
@@ -188,7 +188,9 @@ fn forward<'py, F: Float + numpy::Element>(
         .collect::<PyResult<_>>()?;
     let masked = masks.is_some();
     let macs = b * cfg.kind.gates() * cfg.hidden_size * cfg.hidden_size;
-    let split = (helper.is_some() && b >= 2 && macs >= SHARD_MIN_MACS).then_some(b.div_ceil(2));
+    // Below `SHARE_MIN_MACS` per step one thread runs it all (as `recurrent train` does).
+    let helper = helper.filter(|_| macs >= recurrent::parallel::SHARE_MIN_MACS);
+    let split = (helper.is_some() && b >= 2).then_some(b.div_ceil(2));
     if split.is_some() {
         if sh.parts.len() < 2 {
             let copy = cfg.init_with(CellParams::zeros).map_err(value_err)?;
@@ -239,7 +241,9 @@ fn forward<'py, F: Float + numpy::Element>(
             match split {
                 None => {
                     let r = &mut sh.parts[0];
-                    match helper {
+                    // With PyTorch's team spinning beside it, a helper thread of ours would
+                    // only compete for its core.
+                    match helper.filter(|_| !crate::gomp::available()) {
                         Some(h) => h.install(|| run(r, 0, b)),
                         None => run(r, 0, b),
                     }
@@ -280,6 +284,9 @@ fn backward<'py, F: Float + numpy::Element>(
     let cv = ca.as_ref().map(|c| three(c.as_array(), "c_n's gradient")).transpose()?;
     let ds = state(&sh.parts[0], hv, cv, b);
     let split = sh.split.filter(|&k| k < b);
+    let c = &sh.parts[0].config;
+    let helper =
+        helper.filter(|_| b * c.kind.gates() * c.hidden_size * c.hidden_size >= recurrent::parallel::SHARE_MIN_MACS);
     let (dx, ds0) = py
         .allow_threads(|| {
             let run = |r: &mut Recurrent<F>, lo: usize, hi: usize| {
@@ -291,7 +298,9 @@ fn backward<'py, F: Float + numpy::Element>(
             match split {
                 None => {
                     let r = &mut sh.parts[0];
-                    match helper {
+                    // With PyTorch's team spinning beside it, a helper thread of ours would
+                    // only compete for its core.
+                    match helper.filter(|_| !crate::gomp::available()) {
                         Some(h) => h.install(|| run(r, 0, b)),
                         None => run(r, 0, b),
                     }

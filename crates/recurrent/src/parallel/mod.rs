@@ -8,4 +8,10 @@ mod shards;
 
 pub(crate) use helper::{available, rows_in_two, weight_grad_split, GradSplit};
 pub use helper::{join, with_threads, Helper};
+
+/// Below this many multiply-adds in one step's recurrent product (`B·G·H·H`), a training step
+/// runs on one thread whatever the threads asked: a shard or a half product of that size gains
+/// less than the hand-off costs (measured: min-char-rnn, 10⁴, ran 25 % slower on two threads of
+/// the Intel Xeon of the README; lstm-small, 2·10⁶, nearly twice as fast).
+pub const SHARE_MIN_MACS: usize = 1 << 17;
 pub use shards::{columns, part_seed, part_seeds, share, Parallelism, Shards};

@@ -642,7 +642,12 @@ impl Session {
         if self.p.step >= self.total {
             return Ok(Outcome::AlreadyDone);
         }
-        let threads = self.cfg.threads;
+        // A step too small to share (min-char-rnn: one sequence, H 100) runs on one thread:
+        // the helper's hand-offs would cost more than they take over, and its polling takes a
+        // core's sibling. One shard either way, so the numbers are the same bits.
+        let c = &self.cfg;
+        let step_macs = c.batch * c.cell.gates() * c.hidden * c.hidden;
+        let threads = if step_macs < crate::parallel::SHARE_MIN_MACS { 1 } else { c.threads };
         crate::parallel::with_threads(threads, || self.train_loop(obs))
     }
 

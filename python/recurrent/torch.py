@@ -18,8 +18,9 @@ gradients of the input, the initial states and every weight.
 * Dropout between layers (training mode only, as in ``torch.nn``) draws its masks from torch's
   generator, so ``torch.manual_seed`` makes a run repeatable.
 * Threads: ``torch.get_num_threads()`` unless the module's ``threads`` attribute says
-  otherwise; recurrent uses at most two (it splits each product in two), and runs between
-  torch's operations, never beside them.
+  otherwise; at most two are used: the batch is split in two shards (their weight gradients
+  added), run on torch's own OpenMP team, whose waiting workers take them at once, so no
+  thread of recurrent's competes with torch's. A step too small to share runs on one thread.
 * Under ``torch.no_grad()`` (or when nothing needs a gradient) nothing is kept for a backward.
 * A second backward through one forward (``retain_graph=True``, ``gradcheck``) runs the forward
   again first: the first backward turns the activations into gradients in place.

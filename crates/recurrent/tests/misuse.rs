@@ -128,7 +128,7 @@ fn empty_products_in_f64() {
         let mut none: Vec<f64> = Vec::new();
         let at = MatRef::new(&dg, rows, gh).t().row_range(gh, 0);
         f64::gemm(at, MatRef::new(&hs, rows, h), MatMut::new(&mut none, 0, h), acc);
-        let mut c = vec![3f64; 5 * 0];
+        let mut c: Vec<f64> = Vec::new();
         f64::gemm(MatRef::new(&dg[..5 * 4], 5, 4), MatRef::new(&[], 4, 0), MatMut::new(&mut c, 5, 0), acc);
         let mut c = vec![3f64; 6 * 7];
         f64::gemm(MatRef::new(&[], 6, 0), MatRef::new(&[], 0, 7), MatMut::new(&mut c, 6, 7), acc);

@@ -30,6 +30,9 @@ enum Which {
     Gemm,
     /// This core's f32 FMA peak.
     Peak,
+    /// Every matrix product of each standard configuration's step, timed alone at the rows
+    /// one thread gets: GFLOP/s and share of the peak, beside the whole step's share.
+    Shapes,
     /// Every one above.
     All,
 }
@@ -82,6 +85,9 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     if a.steps == Some(0) {
         bail!("--steps is 0: give at least 1, or leave it out to time --seconds");
     }
+    if a.config == Which::Shapes {
+        return bench_shapes(&a);
+    }
     let names: Vec<&str> = match a.config {
         Which::All => STANDARD.iter().map(|c| c.name).chain(["gemm", "peak"]).collect(),
         Which::MinCharRnn => vec!["min-char-rnn"],
@@ -90,6 +96,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         Which::GruMedium => vec!["gru-medium"],
         Which::Gemm => vec!["gemm"],
         Which::Peak => vec!["peak"],
+        Which::Shapes => unreachable!("returned above"),
     };
     if !a.json {
         crate::outln(&format!(
@@ -208,6 +215,53 @@ fn bench_sample(c: &StandardConfig, seconds: f64) -> Result<Figures> {
     Ok((n as f64 / t0.elapsed().as_secs_f64(), 0.0, peak_rss_mib(), None))
 }
 
+/// `bench --config shapes`: for each standard configuration, the share of this core's peak
+/// of the whole step (on `--threads`), then of each product alone at the rows one thread gets
+/// (the batch split in `--threads` shards), and how many of it one step runs.
+fn bench_shapes(a: &BenchArgs) -> Result<()> {
+    let isa = recurrent::backend::active();
+    let peak = recurrent::measure::fma_peak_gflops(1.0);
+    crate::outln(&format!("kernels {}, one core's f32 FMA peak {peak:.1} GFLOP/s", isa.name()));
+    let per = (a.seconds / 10.0).clamp(0.05, 1.0);
+    for c in STANDARD {
+        let (_, gflops, _, _) = bench_config(&c, a.seconds.min(3.0), a.threads, None, a.parallel)?;
+        // A step too small to share runs on one thread (see `parallel::SHARE_MIN_MACS`).
+        let small = c.batch * c.cell.gates() * c.hidden * c.hidden < recurrent::parallel::SHARE_MIN_MACS;
+        let threads = if small { 1 } else { a.threads.min(c.batch) };
+        let b = c.batch.div_ceil(threads);
+        let whole = gflops / threads as f64;
+        if a.json {
+            crate::outln(&serde_json::json!({"config": c.name, "product": "whole step", "threads": threads, "gflops_per_thread": whole, "share": whole / peak}).to_string());
+        } else {
+            crate::outln(&format!(
+                "\n{} ({} {}×{}, B {} T {}), {} thread(s): whole step {whole:.1} GFLOP/s per thread, {:.0} % of the peak",
+                c.name, c.cell, c.layers, c.hidden, c.batch, c.steps, threads, 100.0 * whole / peak
+            ));
+            crate::outln(&format!(
+                "  {:<34} {:>20} {:>9} {:>10} {:>7}",
+                "product", "m × k × n", "per step", "GFLOP/s", "peak"
+            ));
+        }
+        let products = recurrent::measure::step_products(c.cell.gates(), c.hidden, c.layers, b, c.steps, None, per);
+        for p in products {
+            let (m, k, n) = p.shape;
+            if a.json {
+                crate::outln(&serde_json::json!({"config": c.name, "product": p.what, "m": m, "k": k, "n": n, "per_step": p.per_step, "gflops": p.gflops, "share": p.gflops / peak}).to_string());
+            } else {
+                crate::outln(&format!(
+                    "  {:<34} {:>20} {:>9} {:>10.1} {:>6.0} %",
+                    p.what,
+                    format!("{m} × {k} × {n}"),
+                    p.per_step,
+                    p.gflops,
+                    100.0 * p.gflops / peak
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The library's f32 GEMM for large products (the cache-blocked one) at 1024×1024×1024.
 fn bench_gemm(seconds: f64) -> Figures {
     (0.0, recurrent::measure::gemm_gflops(1024, seconds.min(3.0)), peak_rss_mib(), None)
@@ -228,7 +282,10 @@ mod tests {
             assert!(names.contains(&c.name.to_string()), "{} has no --config", c.name);
         }
         for n in &names {
-            assert!(StandardConfig::named(n).is_some() || ["gemm", "peak", "all"].contains(&n.as_str()), "{n}");
+            assert!(
+                StandardConfig::named(n).is_some() || ["gemm", "peak", "shapes", "all"].contains(&n.as_str()),
+                "{n}"
+            );
         }
     }
 }

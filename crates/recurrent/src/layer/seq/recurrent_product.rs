@@ -25,8 +25,8 @@ enum Layout {
     /// In place, by [`Float::gemv`].
     #[default]
     InPlace,
-    /// Packed panels, by [`Float::gemm_packed`].
-    Packed,
+    /// Packed panels from `off` (a 64-byte boundary), by [`Float::gemm_packed`].
+    Packed { off: usize },
     /// Padded aligned rows from `off`, `ld` apart, by [`Float::vecmat`].
     Rows { off: usize, ld: usize },
 }
@@ -35,6 +35,8 @@ enum Layout {
 #[derive(Clone, Debug, Default)]
 pub(super) struct RecurrentProduct<F> {
     buf: Vec<F>,
+    /// Where the panels are packed before they are copied to a cache-line boundary of `buf`.
+    tmp: Vec<F>,
     layout: Layout,
 }
 
@@ -44,8 +46,8 @@ impl<F: Float> RecurrentProduct<F> {
     pub fn prepare_forward(&mut self, whh: &[F], (h, gh): (usize, usize), (t, b): (usize, usize)) {
         self.layout = if b > 1 {
             // W_hhᵀ packed straight from W_hh read as a strided matrix (no transposed copy).
-            F::pack_b(MatRef::new(whh, gh, h).t(), &mut self.buf);
-            Layout::Packed
+            F::pack_b(MatRef::new(whh, gh, h).t(), &mut self.tmp);
+            self.aligned_panels()
         } else if t >= VECMAT_MIN_STEPS {
             let ld = crate::kernels::vector_ld(gh);
             let off = crate::kernels::aligned(&mut self.buf, h * ld);
@@ -56,14 +58,25 @@ impl<F: Float> RecurrentProduct<F> {
         };
     }
 
+    /// The panels in `tmp` copied to a 64-byte boundary of `buf`: every 16-lane load of a panel
+    /// then lies in one cache line (`gemm_packed` at 32 × 512 × 2048 measured 136 GFLOP/s
+    /// from an aligned start, 117 from glibc's usual 16-byte one, on the Intel Xeon of the
+    /// README).
+    fn aligned_panels(&mut self) -> Layout {
+        let n = self.tmp.len();
+        let off = crate::kernels::aligned(&mut self.buf, n);
+        self.buf[off..off + n].copy_from_slice(&self.tmp);
+        Layout::Packed { off }
+    }
+
     /// `out (B, G·H) += h_prev (B, H) · W_hhᵀ` at step `ti` of a forward pass.
     #[inline(always)]
     pub fn forward(&self, whh: &[F], (h, gh): (usize, usize), b: usize, ti: usize, h_prev: &[F], out: &mut [F]) {
         match self.layout {
             // A large batch's rows in two halves on two threads when a helper is free.
-            Layout::Packed => crate::parallel::rows_in_two(b, gh * h, out, gh, |r, out| {
+            Layout::Packed { off } => crate::parallel::rows_in_two(b, gh * h, out, gh, |r, out| {
                 let x = MatRef::new(&h_prev[r.start * h..r.end * h], r.len(), h);
-                F::gemm_packed(x, &self.buf, gh, MatMut::new(out, r.len(), gh), true)
+                F::gemm_packed(x, &self.buf[off..], gh, MatMut::new(out, r.len(), gh), true)
             }),
             // Alternate the reading order step by step, so W_hhᵀ is partly still in L1.
             Layout::Rows { off, ld } => {
@@ -76,8 +89,8 @@ impl<F: Float> RecurrentProduct<F> {
     /// Before a backward pass over `b` rows: lays out `W_hh (G·H, H)`.
     pub fn prepare_backward(&mut self, whh: &[F], (h, gh): (usize, usize), b: usize) {
         self.layout = if b > 1 {
-            F::pack_b(MatRef::new(whh, gh, h), &mut self.buf);
-            Layout::Packed
+            F::pack_b(MatRef::new(whh, gh, h), &mut self.tmp);
+            self.aligned_panels()
         } else {
             // W_hh's rows copied padded and aligned, as the forward lays out W_hhᵀ.
             let ld = crate::kernels::vector_ld(h);
@@ -94,14 +107,40 @@ impl<F: Float> RecurrentProduct<F> {
     #[inline(always)]
     pub fn backward(&self, (h, gh): (usize, usize), b: usize, ti: usize, dg: &[F], dh: &mut [F], accumulate: bool) {
         match self.layout {
-            Layout::Packed => crate::parallel::rows_in_two(b, gh * h, dh, h, |r, dh| {
+            Layout::Packed { off } => crate::parallel::rows_in_two(b, gh * h, dh, h, |r, dh| {
                 let dg = MatRef::new(&dg[r.start * gh..r.end * gh], r.len(), gh);
-                F::gemm_packed(dg, &self.buf, h, MatMut::new(dh, r.len(), h), accumulate)
+                F::gemm_packed(dg, &self.buf[off..], h, MatMut::new(dh, r.len(), h), accumulate)
             }),
             Layout::Rows { off, ld } => {
                 F::vecmat(dg, MatRef::with_ld(&self.buf[off..], gh, h, ld), dh, accumulate, ti % 2 == 1)
             }
             Layout::InPlace => unreachable!("prepare_backward lays W_hh out"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The packed panels start on a cache line for the forward and the backward, whatever
+    // address the allocator gave the buffer, and hold what `pack_b` packs.
+    #[test]
+    fn packed_panels_start_on_a_cache_line() {
+        for (h, gh, b) in [(100, 400, 2), (128, 512, 32), (7, 21, 3)] {
+            let whh: Vec<f32> = (0..gh * h).map(|x| x as f32).collect();
+            let mut p = RecurrentProduct::<f32>::default();
+            let mut want = Vec::new();
+            p.prepare_forward(&whh, (h, gh), (5, b));
+            f32::pack_b(MatRef::new(&whh, gh, h).t(), &mut want);
+            let Layout::Packed { off } = p.layout else { panic!("packed for a batch") };
+            assert_eq!(p.buf[off..].as_ptr() as usize % 64, 0);
+            assert_eq!(&p.buf[off..off + want.len()], &want[..]);
+            p.prepare_backward(&whh, (h, gh), b);
+            f32::pack_b(MatRef::new(&whh, gh, h), &mut want);
+            let Layout::Packed { off } = p.layout else { panic!("packed for a batch") };
+            assert_eq!(p.buf[off..].as_ptr() as usize % 64, 0);
+            assert_eq!(&p.buf[off..off + want.len()], &want[..]);
         }
     }
 }

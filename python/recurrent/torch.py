@@ -45,20 +45,25 @@ def _np(t):
     return t.detach().numpy()
 
 
+def _forward(module, stack, weights, x, h0, c0, masks, threads):
+    """The stack's forward on the module's weights: numpy arrays ``[output, h_n(, c_n)]``."""
+    return stack.forward(
+        module._rc_weight_list(weights),
+        _np(x),
+        None if h0 is None else _np(h0),
+        None if c0 is None else _np(c0),
+        masks,
+        threads,
+    )
+
+
 class _Stack(torch.autograd.Function):
     """The recurrent layer as one autograd node: inputs ``(module, stack, masks, threads, x,
     h0, c0, *weights)``; outputs ``(output, h_n)`` or ``(output, h_n, c_n)``."""
 
     @staticmethod
     def forward(ctx, module, stack, masks, threads, x, h0, c0, *weights):
-        outs = stack.forward(
-            module._rc_weight_list(weights),
-            _np(x),
-            None if h0 is None else _np(h0),
-            None if c0 is None else _np(c0),
-            masks,
-            threads,
-        )
+        outs = _forward(module, stack, weights, x, h0, c0, masks, threads)
         # References only (no copies): a second backward through this node (retain_graph,
         # gradcheck) runs the forward again from them, and torch's version counters refuse
         # one whose inputs were changed in place since, as they do for torch.nn.
@@ -74,14 +79,7 @@ class _Stack(torch.autograd.Function):
         if stack is None:
             # The activations of the forward became the first backward's gradients: again.
             stack = module._rc_take()
-            stack.forward(
-                module._rc_weight_list(weights),
-                _np(x),
-                None if h0 is None else _np(h0),
-                None if c0 is None else _np(c0),
-                masks,
-                threads,
-            )
+            _forward(module, stack, weights, x, h0, c0, masks, threads)
         ctx.rc = (module, None, masks, threads)
         dx, dh0, dc0, grads = stack.backward(
             _np(dy.contiguous()),
@@ -254,17 +252,7 @@ class _Recurrent:
         else:
             stack = self._rc_take()
             try:
-                outs = tuple(
-                    torch.from_numpy(o)
-                    for o in stack.forward(
-                        self._rc_weight_list(weights),
-                        _np(input),
-                        None if h0 is None else _np(h0),
-                        None if c0 is None else _np(c0),
-                        masks,
-                        threads,
-                    )
-                )
+                outs = tuple(torch.from_numpy(o) for o in _forward(self, stack, weights, input, h0, c0, masks, threads))
             finally:
                 self._rc_release(stack)
         out, hn = outs[0], outs[1]

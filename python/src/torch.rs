@@ -146,6 +146,34 @@ fn both<RA: Send, RB: Send>(
     }
 }
 
+/// Runs `run` over the whole batch `0..b` on the first stack, or over `0..k` and `k..b` on the
+/// two shards at once when `split` is `Some(k)`, their results put together by `join`.
+fn on_shards<F: Float, R: Send>(
+    sh: &mut Shards<F>,
+    helper: Option<&Helper>,
+    b: usize,
+    split: Option<usize>,
+    run: &(dyn Fn(&mut Recurrent<F>, usize, usize) -> recurrent::Result<R> + Sync),
+    join: impl FnOnce(R, R) -> R,
+) -> recurrent::Result<R> {
+    match split {
+        None => {
+            let r = &mut sh.parts[0];
+            // With PyTorch's team spinning beside it, a helper thread of ours would only
+            // compete for its core.
+            match helper.filter(|_| !crate::gomp::available()) {
+                Some(h) => h.install(|| run(r, 0, b)),
+                None => run(r, 0, b),
+            }
+        }
+        Some(k) => {
+            let (p0, p1) = sh.parts.split_at_mut(1);
+            let (a, c) = both(helper, || run(&mut p0[0], 0, k), || run(&mut p1[0], k, b));
+            Ok(join(a?, c?))
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn forward<'py, F: Float + numpy::Element>(
     py: Python<'py>,
@@ -238,24 +266,10 @@ fn forward<'py, F: Float + numpy::Element>(
                     if r.config.batch_first { y.permuted_axes([1, 0, 2]).as_standard_layout().into_owned() } else { y };
                 Ok((y, r.final_state()))
             };
-            match split {
-                None => {
-                    let r = &mut sh.parts[0];
-                    // With PyTorch's team spinning beside it, a helper thread of ours would
-                    // only compete for its core.
-                    match helper.filter(|_| !crate::gomp::available()) {
-                        Some(h) => h.install(|| run(r, 0, b)),
-                        None => run(r, 0, b),
-                    }
-                }
-                Some(k) => {
-                    let (p0, p1) = sh.parts.split_at_mut(1);
-                    let (a, c) = both(helper, || run(&mut p0[0], 0, k), || run(&mut p1[0], k, b));
-                    let ((ya, sa), (yc, sc)) = (a?, c?);
-                    let y = ndarray::concatenate(Axis(bax), &[ya.view(), yc.view()]).expect("same sizes");
-                    Ok((y, state_join(sa, sc)))
-                }
-            }
+            on_shards(sh, helper, b, split, &run, |(ya, sa), (yc, sc)| {
+                let y = ndarray::concatenate(Axis(bax), &[ya.view(), yc.view()]).expect("same sizes");
+                (y, state_join(sa, sc))
+            })
         })
         .map_err(value_err)?;
     let mut out = vec![y.into_dyn().into_pyarray(py).into_any(), s.h.into_dyn().into_pyarray(py).into_any()];
@@ -295,26 +309,12 @@ fn backward<'py, F: Float + numpy::Element>(
                 r.zero_grad();
                 r.backward(dyp, dsp.as_ref())
             };
-            match split {
-                None => {
-                    let r = &mut sh.parts[0];
-                    // With PyTorch's team spinning beside it, a helper thread of ours would
-                    // only compete for its core.
-                    match helper.filter(|_| !crate::gomp::available()) {
-                        Some(h) => h.install(|| run(r, 0, b)),
-                        None => run(r, 0, b),
-                    }
-                }
-                Some(k) => {
-                    let (p0, p1) = sh.parts.split_at_mut(1);
-                    let (a, c) = both(helper, || run(&mut p0[0], 0, k), || run(&mut p1[0], k, b));
-                    let ((dxa, sa), (dxc, sc)) = (a?, c?);
-                    let dx = dxa
-                        .zip(dxc)
-                        .map(|(x, y)| ndarray::concatenate(Axis(bax), &[x.view(), y.view()]).expect("same sizes"));
-                    Ok((dx, state_join(sa, sc)))
-                }
-            }
+            on_shards(sh, helper, b, split, &run, |(dxa, sa), (dxc, sc)| {
+                let dx = dxa
+                    .zip(dxc)
+                    .map(|(x, y)| ndarray::concatenate(Axis(bax), &[x.view(), y.view()]).expect("same sizes"));
+                (dx, state_join(sa, sc))
+            })
         })
         .map_err(|e| match e {
             recurrent::Error::Config(m) if m.starts_with("backward needs a forward first") => PyRuntimeError::new_err(

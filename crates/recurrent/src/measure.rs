@@ -79,10 +79,19 @@ pub fn step_products(
     let mut out = Vec::new();
     // The recurrent product, forward: (b, H) · W_hhᵀ (H, G·H), B packed once per sequence.
     let (hs, whh) = (fill(b * h), fill(gh * h));
+    // Packed panels from a cache line, as the layers lay them out.
+    let on_a_line = |p: &[f32]| {
+        let mut buf = Vec::new();
+        let off = crate::kernels::aligned(&mut buf, p.len());
+        buf[off..off + p.len()].copy_from_slice(p);
+        (buf, off)
+    };
     let mut packed = Vec::new();
     f32::pack_b(MatRef::new(&whh, gh, h).t(), &mut packed);
+    let (packed, off) = on_a_line(&packed);
     let mut c = vec![0f32; b * gh];
-    let s = time(&mut || f32::gemm_packed(MatRef::new(&hs, b, h), &packed, gh, MatMut::new(&mut c, b, gh), true));
+    let s =
+        time(&mut || f32::gemm_packed(MatRef::new(&hs, b, h), &packed[off..], gh, MatMut::new(&mut c, b, gh), true));
     out.push(ProductRate {
         what: "recurrent forward h·W_hhᵀ".into(),
         shape: (b, h, gh),
@@ -93,8 +102,10 @@ pub fn step_products(
     let dg = fill(b * gh);
     let mut packed_t = Vec::new();
     f32::pack_b(MatRef::new(&whh, gh, h), &mut packed_t);
+    let (packed_t, off) = on_a_line(&packed_t);
     let mut dh = vec![0f32; b * h];
-    let s = time(&mut || f32::gemm_packed(MatRef::new(&dg, b, gh), &packed_t, h, MatMut::new(&mut dh, b, h), true));
+    let s =
+        time(&mut || f32::gemm_packed(MatRef::new(&dg, b, gh), &packed_t[off..], h, MatMut::new(&mut dh, b, h), true));
     out.push(ProductRate {
         what: "recurrent backward dG·W_hh".into(),
         shape: (b, gh, h),

@@ -346,6 +346,14 @@ fn backward<'py, F: Float + numpy::Element>(
     Ok(out)
 }
 
+/// The stack's helper thread when `threads ≥ 2` (made at the first such call), else none.
+fn helper_for(slot: &mut Option<Helper>, threads: usize) -> Option<&Helper> {
+    if threads < 2 {
+        return None;
+    }
+    Some(slot.get_or_insert_with(Helper::new))
+}
+
 #[pymethods]
 impl TorchStack {
     /// A stack of `mode` (`"RNN_TANH"`, `"LSTM"` or `"GRU"`, `nn.RNNBase`'s names) with zero
@@ -417,10 +425,7 @@ impl TorchStack {
         masks: Option<&Bound<'py, PyList>>,
         threads: usize,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        if threads >= 2 && self.helper.is_none() {
-            self.helper = Some(Helper::new());
-        }
-        let helper = self.helper.as_ref().filter(|_| threads >= 2);
+        let helper = helper_for(&mut self.helper, threads);
         match &mut self.stack {
             Stack::F32(r) => forward(py, r, helper, self.dtype, weights, x, h0, c0, masks),
             Stack::F64(r) => forward(py, r, helper, self.dtype, weights, x, h0, c0, masks),
@@ -439,10 +444,7 @@ impl TorchStack {
         dc: Option<&Bound<'py, PyAny>>,
         threads: usize,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        if threads >= 2 && self.helper.is_none() {
-            self.helper = Some(Helper::new());
-        }
-        let helper = self.helper.as_ref().filter(|_| threads >= 2);
+        let helper = helper_for(&mut self.helper, threads);
         match &mut self.stack {
             Stack::F32(r) => backward(py, r, helper, self.dtype, dy, dh, dc),
             Stack::F64(r) => backward(py, r, helper, self.dtype, dy, dh, dc),

@@ -88,24 +88,26 @@ fn load<F: Float + numpy::Element>(r: &mut Recurrent<F>, weights: &Bound<'_, PyL
     Ok(())
 }
 
-/// The state `(L·D, B, H)` from `h` and, for the LSTM, `c` (`None` for both: zeros).
+/// The state `(L·D, B, H)` from the arrays `h` and, for the LSTM, `c` (named as given in
+/// messages; `None` for both: zeros).
 fn state<F: Float + numpy::Element>(
     r: &Recurrent<F>,
-    h: Option<ArrayView3<'_, F>>,
-    c: Option<ArrayView3<'_, F>>,
+    (h, c): (Option<&Bound<'_, PyAny>>, Option<&Bound<'_, PyAny>>),
+    (h_name, c_name): (&str, &str),
+    dtype: &str,
     b: usize,
-) -> Option<State<F>> {
+) -> PyResult<Option<State<F>>> {
     if h.is_none() && c.is_none() {
-        return None;
+        return Ok(None);
     }
     let mut s = State::zeros(&r.config, b);
     if let Some(h) = h {
-        s.h = h.to_owned();
+        s.h = three(view::<F>(h, h_name, dtype)?.as_array(), h_name)?.to_owned();
     }
     if let (Some(c), true) = (c, r.config.kind.has_cell_state()) {
-        s.c = Some(c.to_owned());
+        s.c = Some(three(view::<F>(c, c_name, dtype)?.as_array(), c_name)?.to_owned());
     }
-    Some(s)
+    Ok(Some(s))
 }
 
 /// Sequences of a state's batch `lo..hi` (axis 1).
@@ -193,11 +195,7 @@ fn forward<'py, F: Float + numpy::Element>(
     let (cfg, out_size) = (r0.config.clone(), r0.output_size());
     let bax = if cfg.batch_first { 0 } else { 1 };
     let b = xv.shape()[bax];
-    let ha = h0.map(|h| view::<F>(h, "h_0", dtype)).transpose()?;
-    let ca = c0.map(|c| view::<F>(c, "c_0", dtype)).transpose()?;
-    let hv = ha.as_ref().map(|h| three(h.as_array(), "h_0")).transpose()?;
-    let cv = ca.as_ref().map(|c| three(c.as_array(), "c_0")).transpose()?;
-    let s0 = state(r0, hv, cv, b);
+    let s0 = state(r0, (h0, c0), ("h_0", "c_0"), dtype, b)?;
     if let Some(s0) = &s0 {
         r0.check_state("h0", s0, b).map_err(value_err)?;
     }
@@ -292,11 +290,7 @@ fn backward<'py, F: Float + numpy::Element>(
     let dyv = three(dya.as_array(), "the output's gradient")?;
     let bax = if sh.parts[0].config.batch_first { 0 } else { 1 };
     let b = dyv.shape()[bax];
-    let ha = dh.map(|h| view::<F>(h, "h_n's gradient", dtype)).transpose()?;
-    let ca = dc.map(|c| view::<F>(c, "c_n's gradient", dtype)).transpose()?;
-    let hv = ha.as_ref().map(|h| three(h.as_array(), "h_n's gradient")).transpose()?;
-    let cv = ca.as_ref().map(|c| three(c.as_array(), "c_n's gradient")).transpose()?;
-    let ds = state(&sh.parts[0], hv, cv, b);
+    let ds = state(&sh.parts[0], (dh, dc), ("h_n's gradient", "c_n's gradient"), dtype, b)?;
     let split = sh.split.filter(|&k| k < b);
     let c = &sh.parts[0].config;
     let helper =

@@ -262,7 +262,8 @@ impl<F: Float> Recurrent<F> {
         h0: Option<&State<F>>,
         dropout_rng: Option<&mut NumpyRng>,
     ) -> Result<(usize, usize)> {
-        self.run(x, h0, dropout_rng.map_or(Dropout::Off, Dropout::Draw))
+        let tb = self.check_input(&x)?;
+        self.run(x, tb, h0, dropout_rng.map_or(Dropout::Off, Dropout::Draw))
     }
 
     /// [`Recurrent::forward_rows`] in training with dropout masks the caller drew (another
@@ -299,16 +300,17 @@ impl<F: Float> Recurrent<F> {
                 "(T·B, D·H) =",
             )?;
         }
-        self.run(x, h0, Dropout::Given(masks))
+        self.run(x, (t, b), h0, Dropout::Given(masks))
     }
 
+    /// The forward of an input already checked to be `(T, B)` = `(t, b)`.
     fn run(
         &mut self,
         x: Input<'_, F>,
+        (t, b): (usize, usize),
         h0: Option<&State<F>>,
         mut dropout: Dropout<'_, '_, F>,
     ) -> Result<(usize, usize)> {
-        let (t, b) = self.check_input(&x)?;
         if let Some(h0) = h0 {
             self.check_state("h0", h0, b)?;
         }

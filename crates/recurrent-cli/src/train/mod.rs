@@ -198,7 +198,8 @@ impl Printer {
     fn log(&mut self, line: &str) {
         use std::io::Write;
         if let Some(f) = &mut self.log {
-            if let Err(e) = writeln!(f, "{line}") {
+            // One write per line, so a kill leaves whole lines.
+            if let Err(e) = f.write_all(format!("{line}\n").as_bytes()) {
                 errln!(
                     "warning: cannot append to {}: {e}; the run goes on without it",
                     self.out.join("train.log").display()

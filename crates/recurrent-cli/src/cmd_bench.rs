@@ -119,7 +119,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         if a.json {
             crate::outln(&format!(
                 "{}",
-                serde_json::json!({"config": n, "kernels": isa.name(), "threads": a.threads, "parallel": a.parallel.to_string(), "chars_per_sec": r.0, "gflops": r.1, "peak_rss_mib": r.2, "loss": r.3})
+                serde_json::json!({"config": n, "kernels": isa.name(), "gemm": recurrent::backend::gemm_tuning().describe(), "threads": a.threads, "parallel": a.parallel.to_string(), "chars_per_sec": r.0, "gflops": r.1, "peak_rss_mib": r.2, "loss": r.3})
             ));
         } else {
             crate::outln(&format!(
@@ -221,7 +221,11 @@ fn bench_sample(c: &StandardConfig, seconds: f64) -> Result<Figures> {
 fn bench_shapes(a: &BenchArgs) -> Result<()> {
     let isa = recurrent::backend::active();
     let peak = recurrent::measure::fma_peak_gflops(1.0);
-    crate::outln(&format!("kernels {}, one core's f32 FMA peak {peak:.1} GFLOP/s", isa.name()));
+    crate::outln(&format!(
+        "kernels {}, GEMM {}, one core's f32 FMA peak {peak:.1} GFLOP/s",
+        isa.name(),
+        recurrent::backend::gemm_tuning().describe()
+    ));
     let per = (a.seconds / 10.0).clamp(0.05, 1.0);
     for c in STANDARD {
         let (_, gflops, _, _) = bench_config(&c, a.seconds.min(3.0), a.threads, None, a.parallel)?;

@@ -103,7 +103,8 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     // A kernel set forced with RECURRENT_ISA that this CPU lacks is an error, not a crash.
-    if let Err(e) = recurrent::backend::Isa::from_env() {
+    // So is a malformed RECURRENT_GEMM (the GEMMs' blocking knobs).
+    if let Err(e) = recurrent::backend::Isa::from_env().and_then(|_| recurrent::backend::GemmTuning::from_env()) {
         errln!("error: {e}");
         return ExitCode::from(2);
     }

@@ -7,9 +7,13 @@ use recurrent::backend::Isa;
 use std::process::{Command, Output};
 
 fn bench(env: &[(&str, &str)]) -> Output {
+    bench_config("min-char-rnn", env)
+}
+
+fn bench_config(config: &str, env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_recurrent"));
-    c.args(["bench", "--config", "min-char-rnn", "--steps", "2", "--json"]).env_remove("RECURRENT_ISA");
-    c.env_remove("RECURRENT_PORTABLE");
+    c.args(["bench", "--config", config, "--steps", "2", "--json"]).env_remove("RECURRENT_ISA");
+    c.env_remove("RECURRENT_PORTABLE").env_remove("RECURRENT_GEMM");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -46,4 +50,33 @@ fn bench_reports_and_obeys_the_kernel_set() {
     let e = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(e.trim(), "error: RECURRENT_ISA='sse9' is not a kernel set: use portable, avx2 or avx512");
+}
+
+// RECURRENT_GEMM sets the GEMMs' blocking (reported in bench's JSON as it was read); a
+// malformed value is one line and exit 2, naming the pair and the keys allowed. The bits of the
+// loss do not change with it: lstm-small's two steps (B 32, so the tall tile's blocks where it
+// is the default) give the same loss under the other tile, depth parts and smaller blocks (the
+// kernels' own test checks every product).
+#[test]
+fn bench_reports_and_obeys_the_gemm_knobs() {
+    let field = |o: &Output, k: &str| {
+        let line = String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().to_string();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        v[k].clone()
+    };
+    let d = bench_config("lstm-small", &[]);
+    assert_eq!(field(&d, "gemm"), recurrent::backend::GemmTuning::for_this_cpu().describe().as_str());
+    for knobs in ["tile=6x64,kb=32,kc=64,nc=128", "tile=12x32,kb=16,kc=16,nc=64"] {
+        let o = bench_config("lstm-small", &[("RECURRENT_GEMM", knobs)]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(field(&o, "gemm"), knobs);
+        assert_eq!(field(&o, "loss"), field(&d, "loss"), "{knobs} changed the loss");
+    }
+    let o = bench(&[("RECURRENT_GEMM", "tile=4x4")]);
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        e.lines().count() == 1 && e.contains("RECURRENT_GEMM='tile=4x4': no tile '4x4'") && e.contains("kc=N"),
+        "{e}"
+    );
 }

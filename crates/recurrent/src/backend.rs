@@ -123,6 +123,7 @@ pub enum Backend {
 thread_local! {
     static FORCED: Cell<Option<Isa>> = const { Cell::new(None) };
     static FORCED_BACKEND: Cell<Backend> = const { Cell::new(Backend::Kernels) };
+    static FORCED_TUNING: Cell<Option<GemmTuning>> = const { Cell::new(None) };
 }
 
 /// The implementation `f32` runs on this thread: [`Backend::Kernels`] unless [`with_backend`]
@@ -135,7 +136,7 @@ pub fn backend() -> Backend {
 /// Runs `f` with the `f32` products and activations of `backend` on this thread (and on the
 /// helper thread for the joins `f` makes): how the tests hold the kernels against the reference.
 pub fn with_backend<R>(backend: Backend, f: impl FnOnce() -> R) -> R {
-    forced(Forced { isa: forced_now().isa, backend }, f)
+    forced(Forced { backend, ..forced_now() }, f)
 }
 
 /// The set the kernels run on this thread: the one [`with_isa`] forces, else the process's
@@ -159,7 +160,147 @@ pub fn with_isa<R>(isa: Isa, f: impl FnOnce() -> R) -> Result<R> {
     if !isa.supported() {
         return Err(Error::Config(format!("this CPU cannot run the {} kernels", isa.name())));
     }
-    Ok(forced(Forced { isa: Some(isa), backend: backend() }, f))
+    Ok(forced(Forced { isa: Some(isa), ..forced_now() }, f))
+}
+
+/// The AVX-512 micro-tile of the products that read their operands in place or take `B`
+/// packed once per sequence (the per-step recurrent product above all): the block of C one
+/// call keeps in 24 registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tile {
+    /// Six rows × 64 columns: each broadcast entry of A feeds four multiply-adds, and B is
+    /// read 64 columns (four cache lines) per step of `k`.
+    Wide,
+    /// Twelve rows × 32 columns: B is read half as wide per multiply-add, so half as much of
+    /// it passes from L2 to L1 for the same work; each step of `k` broadcasts twelve entries
+    /// of A. What Intel's cores with two FMA ports want (BLIS's Skylake-X kernel is this shape).
+    Tall,
+}
+
+impl Tile {
+    /// The name `RECURRENT_GEMM`'s `tile=` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tile::Wide => "6x64",
+            Tile::Tall => "12x32",
+        }
+    }
+}
+
+/// How the `f32` GEMMs block their work: the knobs of `RECURRENT_GEMM`, for a machine the
+/// defaults were not measured on. None of them changes a result's bits: every entry of C is
+/// still one fused multiply-add per term, `k` ascending, whatever the tile or the blocking
+/// (a partial sum stored as f32 and loaded again is the same number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GemmTuning {
+    /// The AVX-512 tile of the in-place and packed products (`tile=6x64` or `tile=12x32`).
+    pub tile: Tile,
+    /// Depth of the parts the in-place and packed products run in (`kb=`; 0: all of `k` at
+    /// once): a `kb × 64` slice of B that fits L1 serves every row block before the next.
+    pub kb: usize,
+    /// Depth of one block of the cache-blocked GEMM (`kc=`, at least 16).
+    pub kc: usize,
+    /// Columns of one packed block of B in the cache-blocked GEMM (`nc=`, a multiple of 64).
+    pub nc: usize,
+}
+
+impl GemmTuning {
+    /// The defaults for this CPU: the tall tile on Intel's AVX-512 cores (measured on a Xeon
+    /// with two FMA ports, where it ran the per-step products of the standard configurations
+    /// 5–12 % faster), the wide one elsewhere (what AMD's cores were measured with); `kb = 0`,
+    /// `kc = nc = 256`.
+    pub fn for_this_cpu() -> GemmTuning {
+        let tile = if cpu_vendor() == "GenuineIntel" { Tile::Tall } else { Tile::Wide };
+        GemmTuning { tile, kb: 0, kc: 256, nc: 256 }
+    }
+
+    /// `RECURRENT_GEMM`'s syntax: comma-separated `key=value` pairs over [`Self::for_this_cpu`]
+    /// (`tile=12x32,kc=192`); keys `tile`, `kb`, `kc`, `nc`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the pair that is not one, with the keys and values allowed.
+    pub fn parse(s: &str) -> Result<GemmTuning> {
+        let mut t = GemmTuning::for_this_cpu();
+        let bad = |what: &str| {
+            Error::Config(format!(
+                "RECURRENT_GEMM='{s}': {what}; use comma-separated tile=6x64|12x32, kb=N (0 or 16..), \
+                 kc=N (16..), nc=N (a multiple of 64)"
+            ))
+        };
+        for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').ok_or_else(|| bad(&format!("'{pair}' is not key=value")))?;
+            let num = || value.parse::<usize>().map_err(|_| bad(&format!("'{value}' is not a whole number")));
+            match key.trim() {
+                "tile" => {
+                    t.tile = match value {
+                        "6x64" => Tile::Wide,
+                        "12x32" => Tile::Tall,
+                        _ => return Err(bad(&format!("no tile '{value}'"))),
+                    }
+                }
+                "kb" => t.kb = num().and_then(|v| if v == 0 || v >= 16 { Ok(v) } else { Err(bad("kb below 16")) })?,
+                "kc" => t.kc = num().and_then(|v| if v >= 16 { Ok(v) } else { Err(bad("kc below 16")) })?,
+                "nc" => {
+                    t.nc = num().and_then(|v| {
+                        if v >= 64 && v % 64 == 0 {
+                            Ok(v)
+                        } else {
+                            Err(bad("nc not a multiple of 64"))
+                        }
+                    })?
+                }
+                other => return Err(bad(&format!("no key '{other}'"))),
+            }
+        }
+        Ok(t)
+    }
+
+    /// The tuning the environment asks for: [`Self::parse`] of `RECURRENT_GEMM` when it is set,
+    /// else [`Self::for_this_cpu`].
+    ///
+    /// # Errors
+    /// As [`Self::parse`].
+    pub fn from_env() -> Result<GemmTuning> {
+        match std::env::var("RECURRENT_GEMM") {
+            Ok(v) => GemmTuning::parse(&v),
+            Err(_) => Ok(GemmTuning::for_this_cpu()),
+        }
+    }
+
+    /// `tile=…,kb=…,kc=…,nc=…`, as [`Self::parse`] reads it back.
+    pub fn describe(&self) -> String {
+        format!("tile={},kb={},kc={},nc={}", self.tile.name(), self.kb, self.kc, self.nc)
+    }
+}
+
+/// The CPU's vendor string from CPUID leaf 0 (`GenuineIntel`, `AuthenticAMD`; empty off x86-64).
+pub fn cpu_vendor() -> String {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let r = std::arch::x86_64::__cpuid(0);
+        let bytes: Vec<u8> = [r.ebx, r.edx, r.ecx].iter().flat_map(|w| w.to_le_bytes()).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    String::new()
+}
+
+/// The GEMM tuning on this thread: the one [`with_gemm_tuning`] forces, else the process's,
+/// read once from [`GemmTuning::from_env`] (falling back to [`GemmTuning::for_this_cpu`] when
+/// `RECURRENT_GEMM` is malformed; the command line reports that as an error first).
+#[inline]
+pub fn gemm_tuning() -> GemmTuning {
+    if let Some(t) = FORCED_TUNING.with(Cell::get) {
+        return t;
+    }
+    static CHOSEN: OnceLock<GemmTuning> = OnceLock::new();
+    *CHOSEN.get_or_init(|| GemmTuning::from_env().unwrap_or_else(|_| GemmTuning::for_this_cpu()))
+}
+
+/// Runs `f` with the GEMMs tuned as `t` on this thread (and on the helper thread for the joins
+/// `f` makes): how the tests check that no tuning changes a bit.
+pub fn with_gemm_tuning<R>(t: GemmTuning, f: impl FnOnce() -> R) -> R {
+    forced(Forced { tuning: Some(t), ..forced_now() }, f)
 }
 
 /// What a thread was told to run: its forced kernel set, if any, and its backend.
@@ -167,11 +308,12 @@ pub fn with_isa<R>(isa: Isa, f: impl FnOnce() -> R) -> Result<R> {
 pub(crate) struct Forced {
     isa: Option<Isa>,
     backend: Backend,
+    tuning: Option<GemmTuning>,
 }
 
 /// This thread's choices, for handing to another thread with [`forced`].
 pub(crate) fn forced_now() -> Forced {
-    Forced { isa: FORCED.with(Cell::get), backend: backend() }
+    Forced { isa: FORCED.with(Cell::get), backend: backend(), tuning: FORCED_TUNING.with(Cell::get) }
 }
 
 /// Runs `f` with this thread's choices replaced by `to` (restored afterwards, also on panic).
@@ -181,11 +323,13 @@ pub(crate) fn forced<R>(to: Forced, f: impl FnOnce() -> R) -> R {
         fn drop(&mut self) {
             FORCED.with(|c| c.set(self.0.isa));
             FORCED_BACKEND.with(|c| c.set(self.0.backend));
+            FORCED_TUNING.with(|c| c.set(self.0.tuning));
         }
     }
     let before = forced_now();
     FORCED.with(|c| c.set(to.isa));
     FORCED_BACKEND.with(|c| c.set(to.backend));
+    FORCED_TUNING.with(|c| c.set(to.tuning));
     let _restore = Restore(before);
     f()
 }
@@ -193,6 +337,33 @@ pub(crate) fn forced<R>(to: Forced, f: impl FnOnce() -> R) -> R {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // RECURRENT_GEMM's syntax: each key over this CPU's defaults, the description read back,
+    // and every malformed pair refused in one line naming it.
+    #[test]
+    fn gemm_tunings_parse() {
+        let d = GemmTuning::for_this_cpu();
+        assert_eq!(GemmTuning::parse("").unwrap(), d);
+        let t = GemmTuning::parse("tile=6x64, kb=128,kc=192,nc=512").unwrap();
+        assert_eq!(t, GemmTuning { tile: Tile::Wide, kb: 128, kc: 192, nc: 512 });
+        assert_eq!(GemmTuning::parse(&t.describe()).unwrap(), t);
+        assert_eq!(GemmTuning::parse("tile=12x32").unwrap(), GemmTuning { tile: Tile::Tall, ..d });
+        for (bad, says) in [
+            ("tile=8x8", "no tile '8x8'"),
+            ("kc=8", "kc below 16"),
+            ("kb=3", "kb below 16"),
+            ("nc=100", "nc not a multiple of 64"),
+            ("mr=4", "no key 'mr'"),
+            ("kc", "'kc' is not key=value"),
+            ("kc=big", "'big' is not a whole number"),
+        ] {
+            let e = GemmTuning::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains("RECURRENT_GEMM") && !e.contains('\n'), "{bad}: {e}");
+        }
+        let inside = with_gemm_tuning(t, gemm_tuning);
+        assert_eq!(inside, t);
+        assert_ne!(gemm_tuning(), t, "forcing applies inside only");
+    }
 
     // Names round-trip; a forced set applies on this thread only and is restored after.
     #[test]

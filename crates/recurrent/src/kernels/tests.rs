@@ -146,6 +146,37 @@ fn avx2_and_avx512_give_the_same_bits() {
     }
 }
 
+// No knob of `RECURRENT_GEMM` changes a bit: every tile, depth part and block size sums each
+// entry of C in the same order, so each product equals the default tuning's bit for bit, in
+// every set (the knobs the set does not use included), over every shape above; the
+// cache-blocked GEMM's blocks are tried small enough (kc 16, nc 64) that these shapes cross
+// their edges. The shapes with twelve rows and more run the tall tile's blocks, the others its
+// fallback, and kb = 16 cuts every depth from 17 on into parts.
+#[test]
+fn no_gemm_tuning_changes_a_bit() {
+    use crate::backend::{with_gemm_tuning, GemmTuning, Tile};
+    let tunings = [
+        GemmTuning { tile: Tile::Wide, kb: 0, kc: 256, nc: 256 },
+        GemmTuning { tile: Tile::Tall, kb: 0, kc: 256, nc: 256 },
+        GemmTuning { tile: Tile::Tall, kb: 16, kc: 16, nc: 64 },
+        GemmTuning { tile: Tile::Wide, kb: 32, kc: 48, nc: 128 },
+    ];
+    each_set("tunings", |isa| {
+        let mut rng = NumpyRng::new(8);
+        for &(m, n, k) in shapes() {
+            let (a, b, c0) = (rand(&mut rng, m * k), rand(&mut rng, k * n), rand(&mut rng, m * n));
+            let base = with_gemm_tuning(tunings[0], || all_products(m, n, k, &a, &b, &c0));
+            for t in &tunings[1..] {
+                for ((name, x), (_, y)) in base.iter().zip(&with_gemm_tuning(*t, || all_products(m, n, k, &a, &b, &c0)))
+                {
+                    let same = x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
+                    assert!(same, "{isa} {name} ({m},{n},{k}) differs under {}", t.describe());
+                }
+            }
+        }
+    });
+}
+
 // NaN stays NaN, tanh and sigmoid saturate at ±∞, exp(+∞) = +∞ and exp(−∞) = 0, in every set,
 // at every position of a vector (the vector body and the tails).
 #[test]

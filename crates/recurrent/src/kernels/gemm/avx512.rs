@@ -1,11 +1,14 @@
-//! The AVX-512 kernels: [`super::avx2`]'s with 32 registers of 16 lanes. A block of six rows keeps
-//! `6 × 64` entries of C in 24 registers (four 16-column panels of B at once), so each broadcast
-//! entry of A feeds four multiply-adds (two with AVX2's `6 × 16`); tails run the same kernel
-//! with fewer vectors, masked with `k` registers. Each entry of C is summed exactly as in
-//! [`super::avx2`] (one fused multiply-add per term, `k` ascending, from C or zero), so the two give the
-//! same bits.
+//! The AVX-512 kernels: [`super::avx2`]'s with 32 registers of 16 lanes. One block keeps 24
+//! registers of C, in one of two shapes ([`Tile`]): six rows × 64 columns (four 16-column panels
+//! of B at once, so each broadcast entry of A feeds four multiply-adds), or twelve rows × 32
+//! columns (half as much of B read per multiply-add, which Intel's cores with two FMA ports
+//! need to keep both busy). Full panels load and store plainly; only the last columns' vectors
+//! are masked with `k` registers (a zero-masked load costs a vector port on Intel's cores). Each
+//! entry of C is summed exactly as in [`super::avx2`] (one fused multiply-add per term, `k`
+//! ascending, from C or zero), whatever the tile, so the two sets give the same bits.
 
 use super::{Ops, MR};
+use crate::backend::Tile;
 use std::arch::x86_64::*;
 
 /// Vectors of 16 columns per row of a block.
@@ -21,19 +24,48 @@ fn lanes(n: usize) -> __mmask16 {
     }
 }
 
-/// `C (m, n) (+)= A (m, k) · B (k, n)` over the operands `o` describes.
+/// `C (m, n) (+)= A (m, k) · B (k, n)` over the operands `o` describes, in blocks of `tile`
+/// (the tall tile only where there are twelve rows or more), in parts of depth `kb` (all of
+/// `k` when `kb` is 0 or at least `k`): within a part, every row block passes over one slice
+/// of B while it is still in L1, and C is read back and added to from the second part on.
+/// Storing an f32 sum and loading it again changes nothing, so the parts give the bits of one
+/// pass.
 ///
 /// # Safety
 /// The CPU has AVX-512F; `o` describes operands that hold what [`super::run`] checks for
 /// `m, n, k`.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
+pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops, tile: Tile, kb: usize) {
+    let kb = if kb == 0 { k } else { kb };
+    let tall = tile == Tile::Tall && m >= 2 * MR;
+    let mut p0 = 0;
+    while p0 < k {
+        let kk = kb.min(k - p0);
+        // SAFETY: p0 < k, so depth p0 is inside A's columns and B's rows (packed: row p0 of
+        // every panel, each 16·k long); the part covers depths p0..p0+kk ≤ k.
+        unsafe {
+            let part = Ops { a: o.a.add(p0 * o.acs), b: o.b.add(p0 * o.ldb), acc: o.acc || p0 > 0, ..o };
+            gemm_part(m, n, kk, part, tall)
+        };
+        p0 += kk;
+    }
+}
+
+/// One part of [`gemm`]: all of `k`, in tall blocks when `tall`.
+#[target_feature(enable = "avx512f")]
+unsafe fn gemm_part(m: usize, n: usize, k: usize, o: Ops, tall: bool) {
     let mut j = 0;
     // Column panels outer, so a strip of B stays in cache while every row block of A passes
     // over it. SAFETY (all calls below): every block reads rows < m, columns < n (lanes
     // beyond n masked off), depth < k of the operands the caller vouched for.
+    if tall {
+        while j + 32 <= n {
+            unsafe { tall_panel(m, k, o, j) };
+            j += 32;
+        }
+    }
     while j + 16 * NV <= n {
-        unsafe { panel::<NV>(m, k, o, j, [0xFFFF; NV]) };
+        unsafe { panel::<NV, false>(m, k, o, j, [0xFFFF; NV]) };
         j += 16 * NV;
     }
     // The last n % 64 columns: as many vectors as they need, the last one masked; one
@@ -43,24 +75,41 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
         let masks = |v: usize| lanes(rest.saturating_sub(16 * v));
         match rest.div_ceil(16) {
             1 => unsafe { narrow_panel(m, k, o, j, masks(0)) },
-            2 => unsafe { panel::<2>(m, k, o, j, [masks(0), masks(1)]) },
-            3 => unsafe { panel::<3>(m, k, o, j, [masks(0), masks(1), masks(2)]) },
-            _ => unsafe { panel::<NV>(m, k, o, j, core::array::from_fn(masks)) },
+            2 => unsafe { panel::<2, true>(m, k, o, j, [masks(0), masks(1)]) },
+            3 => unsafe { panel::<3, true>(m, k, o, j, [masks(0), masks(1), masks(2)]) },
+            _ => unsafe { panel::<NV, true>(m, k, o, j, core::array::from_fn(masks)) },
         }
+    }
+}
+
+/// Every row block of A against the 32 columns of B from `j` (all inside n), in blocks of up
+/// to twelve rows, as even as possible.
+#[target_feature(enable = "avx512f")]
+unsafe fn tall_panel(m: usize, k: usize, o: Ops, j: usize) {
+    let blocks = m.div_ceil(2 * MR);
+    let (base, extra) = (m / blocks, m % blocks);
+    let mut i = 0;
+    for q in 0..blocks {
+        let r = base + usize::from(q < extra);
+        // SAFETY: rows i..i+r < m and columns j..j+32 ≤ n, as the caller's.
+        by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |N| unsafe {
+            block::<N, 2, false>(k, o, i, j, [0xFFFF; 2])
+        });
+        i += r;
     }
 }
 
 /// Every row block of A against the `16·V` columns of B from `j`, rows cut as in
 /// [`super::avx2`]'s `panel`.
 #[target_feature(enable = "avx512f")]
-unsafe fn panel<const V: usize>(m: usize, k: usize, o: Ops, j: usize, masks: [__mmask16; V]) {
+unsafe fn panel<const V: usize, const MASKED: bool>(m: usize, k: usize, o: Ops, j: usize, masks: [__mmask16; V]) {
     let blocks = m.div_ceil(MR);
     let (base, extra) = (m / blocks, m % blocks);
     let mut i = 0;
     for q in 0..blocks {
         let r = base + usize::from(q < extra);
         // SAFETY: rows i..i+r < m, as the caller's.
-        by_count!(r, [1, 2, 3, 4, 5], MR, |N| unsafe { block::<N, V>(k, o, i, j, masks) });
+        by_count!(r, [1, 2, 3, 4, 5], MR, |N| unsafe { block::<N, V, MASKED>(k, o, i, j, masks) });
         i += r;
     }
 }
@@ -74,34 +123,45 @@ unsafe fn narrow_panel(m: usize, k: usize, o: Ops, j: usize, mask: __mmask16) {
     for q in 0..blocks {
         let r = base + usize::from(q < extra);
         // SAFETY: rows i..i+r < m, as the caller's.
-        by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |N| unsafe { block::<N, 1>(k, o, i, j, [mask]) });
+        by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |N| unsafe { block::<N, 1, true>(k, o, i, j, [mask]) });
         i += r;
     }
 }
 
-/// `C[i..i+R, j..j+16V] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16V]`, lanes outside `masks`
-/// neither read nor written (a masked load or store of all 16 lanes costs what a plain one
-/// does). B's pointer moves with `wrapping_add`, so the step past its last row is never an
+/// `C[i..i+R, j..j+16V] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16V]`. With `MASKED`, lanes outside
+/// `masks` are neither read nor written; without it every lane is, with plain loads and stores
+/// (`masks` unused): on Intel's cores a zero-masked load takes a vector port besides the load
+/// port, which the multiply-adds need (measured on a Xeon: 78 % of the peak masked, 89 % plain,
+/// B in L1). B's pointer moves with `wrapping_add`, so the step past its last row is never an
 /// out-of-bounds offset.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn block<const R: usize, const V: usize>(k: usize, o: Ops, i: usize, j: usize, masks: [__mmask16; V]) {
-    // SAFETY (every access): rows i..i+R, the 16·V columns from j (masked beyond n) and
-    // depth < k lie inside the operands, as the caller guarantees.
+unsafe fn block<const R: usize, const V: usize, const MASKED: bool>(
+    k: usize,
+    o: Ops,
+    i: usize,
+    j: usize,
+    masks: [__mmask16; V],
+) {
+    // SAFETY (every access): rows i..i+R, the 16·V columns from j (masked beyond n when
+    // MASKED; all inside n otherwise) and depth < k lie inside the operands, as the caller
+    // guarantees.
     unsafe {
+        let load =
+            |v: usize, p: *const f32| if MASKED { _mm512_maskz_loadu_ps(masks[v], p) } else { _mm512_loadu_ps(p) };
         let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
         let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         if o.acc {
             for (r, row) in acc.iter_mut().enumerate() {
                 for (v, x) in row.iter_mut().enumerate() {
-                    *x = _mm512_maskz_loadu_ps(masks[v], c.add(r * o.ldc + 16 * v));
+                    *x = load(v, c.add(r * o.ldc + 16 * v));
                 }
             }
         }
         let (mut bp, mut off) = (o.b.add(j / 16 * o.bps), 0usize);
         for _ in 0..k {
-            let bv: [__m512; V] = core::array::from_fn(|v| _mm512_maskz_loadu_ps(masks[v], bp.add(v * o.bps)));
+            let bv: [__m512; V] = core::array::from_fn(|v| load(v, bp.add(v * o.bps)));
             for r in 0..R {
                 let av = _mm512_set1_ps(*rows[r].add(off));
                 for v in 0..V {
@@ -113,7 +173,12 @@ unsafe fn block<const R: usize, const V: usize>(k: usize, o: Ops, i: usize, j: u
         }
         for (r, row) in acc.iter().enumerate() {
             for (v, x) in row.iter().enumerate() {
-                _mm512_mask_storeu_ps(c.add(r * o.ldc + 16 * v), masks[v], *x);
+                let p = c.add(r * o.ldc + 16 * v);
+                if MASKED {
+                    _mm512_mask_storeu_ps(p, masks[v], *x)
+                } else {
+                    _mm512_storeu_ps(p, *x)
+                }
             }
         }
     }

@@ -203,7 +203,8 @@ fn run(
     if super::has_avx2_fma() {
         // SAFETY: the active set is one the CPU supports; bounds were checked above and every
         // access below is within rows < m, columns < n, depth < k of the checked slices.
-        return unsafe { simd_gemm(m, n, k, a, b, packed, c, ldc, accumulate) };
+        let t = crate::backend::gemm_tuning();
+        return unsafe { simd_gemm(m, n, k, a, b, packed, c, ldc, accumulate, (t.tile, t.kb)) };
     }
     assert!(!packed, "packed operands take the AVX2 path or gemm_packed's own loop");
     plain(m, n, k, a, b, c, ldc, accumulate)
@@ -245,6 +246,7 @@ unsafe fn simd_gemm(
     c: &mut [f32],
     ldc: usize,
     acc: bool,
+    (tile, kb): (crate::backend::Tile, usize),
 ) {
     // One description of the operands for either kernel set: B's rows `ldb` apart, and its
     // 16-column panels `bps` apart (16 row-major, 16·k packed panel by panel).
@@ -253,19 +255,17 @@ unsafe fn simd_gemm(
     // SAFETY: the caller's contract; the CPU runs the active set.
     unsafe {
         if super::active() == super::Isa::Avx512 {
-            avx512::gemm(m, n, k, o)
+            avx512::gemm(m, n, k, o, tile, kb)
         } else {
             avx2::gemm(m, n, k, o)
         }
     }
 }
 
-/// Depth of one block of a [`gemm_blocked`] product: a 16-column panel of `B` this deep (16 KB)
-/// stays in L1 while a row block of `A` passes over it.
-const KC: usize = 256;
-/// Columns of one packed block of `B` (`KC × NC`, 256 KB): it stays in L2 while every row block
-/// of `A` passes over it.
-const NC: usize = 256;
+// The blocking of [`gemm_blocked`] comes from [`crate::backend::GemmTuning`]: by default
+// `kc = 256` deep (a 16-column panel of `B` this deep, 16 KB, stays in L1 while a row block of
+// `A` passes over it) and `nc = 256` columns (a packed `kc × nc` block of `B`, 256 KB, stays in
+// L2 while every row block of `A` passes over it).
 
 thread_local! {
     /// Per-thread packing buffers of [`gemm_blocked`]: one block of `B`, `CHUNK` row blocks of `A`.
@@ -273,13 +273,13 @@ thread_local! {
 }
 
 /// [`gemm`] for operands too large for the caches (weight gradients over all steps, input
-/// projections, the head's products over all rows). `B` is packed `KC × NC` at a time into
-/// 16-column panels that stay in L2, and each row block of `A` into a `6 × KC` micro-panel
+/// projections, the head's products over all rows). `B` is packed `kc × nc` at a time into
+/// 16-column panels that stay in L2, and each row block of `A` into a `6 × kc` micro-panel
 /// that stays in L1 while it passes over all of them, so the micro-kernel streams both
 /// operands from contiguous memory whatever their strides (`Aᵀ` of a row-major matrix, whose
 /// rows lie a power of two apart, included). A row-major `A` is read in place (six contiguous
-/// rows); any other `A` is packed, each element once per `NC` columns of `B`, and each element
-/// of `B` is packed once. Uses per-thread buffers (352 KB), allocated once.
+/// rows); any other `A` is packed, each element once per `nc` columns of `B`, and each element
+/// of `B` is packed once. Uses per-thread buffers (352 KB at the default blocking), allocated once.
 ///
 /// Measured on a Zen 3 core (f32 FMA peak 102 GFLOP/s): 85–90 GFLOP/s at 1024³ (`recurrent
 /// bench --config gemm`), where ndarray's (matrixmultiply's 8×8 kernel) reached 84–86.
@@ -301,8 +301,9 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
         );
         return PACKED.with(|bufs| {
             let (bp, ap) = &mut *bufs.borrow_mut();
-            bp.resize(KC * NC, 0.0);
-            ap.resize(CHUNK * MR_BLOCKED * KC, 0.0);
+            let t = crate::backend::gemm_tuning();
+            bp.resize(t.kc * t.nc, 0.0);
+            ap.resize(CHUNK * MR_BLOCKED * t.kc, 0.0);
             // Six-row blocks, and a last one or two of 3–5 rows: a block of fewer than six rows
             // runs the micro-kernel with fewer accumulators, so there are as few as possible.
             let rem = m % MR_BLOCKED;
@@ -315,10 +316,10 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
             let blocks = full + tail.iter().filter(|&&t| t > 0).count();
             let rows_of = |q: usize| if q < full { MR_BLOCKED } else { tail[q - full] };
             let start_of = |q: usize| if q <= full { q * MR_BLOCKED } else { full * MR_BLOCKED + tail[0] };
-            for p0 in (0..k).step_by(KC) {
-                let kk = KC.min(k - p0);
-                for j0 in (0..n).step_by(NC) {
-                    let nn = NC.min(n - j0);
+            for p0 in (0..k).step_by(t.kc) {
+                let kk = t.kc.min(k - p0);
+                for j0 in (0..n).step_by(t.nc) {
+                    let nn = t.nc.min(n - j0);
                     pack_b_into(kk, nn, &b, (p0, j0), bp);
                     for q0 in (0..blocks).step_by(CHUNK) {
                         let q1 = (q0 + CHUNK).min(blocks);
@@ -352,6 +353,7 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
                                     &mut c[i0 * ldc + j0..],
                                     ldc,
                                     accumulate || p0 > 0,
+                                    (crate::backend::Tile::Wide, 0),
                                 )
                             };
                         }

@@ -221,11 +221,12 @@ fn bench_sample(c: &StandardConfig, seconds: f64) -> Result<Figures> {
 fn bench_shapes(a: &BenchArgs) -> Result<()> {
     let isa = recurrent::backend::active();
     let peak = recurrent::measure::fma_peak_gflops(1.0);
-    crate::outln(&format!(
-        "kernels {}, GEMM {}, one core's f32 FMA peak {peak:.1} GFLOP/s",
-        isa.name(),
-        recurrent::backend::gemm_tuning().describe()
-    ));
+    let gemm = recurrent::backend::gemm_tuning().describe();
+    if a.json {
+        crate::outln(&serde_json::json!({"kernels": isa.name(), "gemm": gemm, "peak_gflops": peak}).to_string());
+    } else {
+        crate::outln(&format!("kernels {}, GEMM {gemm}, one core's f32 FMA peak {peak:.1} GFLOP/s", isa.name()));
+    }
     let per = (a.seconds / 10.0).clamp(0.05, 1.0);
     for c in STANDARD {
         let (_, gflops, _, _) = bench_config(&c, a.seconds.min(3.0), a.threads, None, a.parallel)?;

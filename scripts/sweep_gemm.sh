@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Tries the GEMM knobs of RECURRENT_GEMM on this machine and prints, for every product of the
+# standard configurations (`recurrent bench --config shapes`), the setting that ran it fastest,
+# and for every configuration the setting with the fastest whole training step. No rebuild:
+# the knobs are read from the environment (see docs/performance.md, "Knobs").
+#
+#   scripts/sweep_gemm.sh [THREADS] [SECONDS]     (defaults 1 and 0.5; about 3 minutes)
+#
+# Run it on an idle machine: anything beside it halves what it measures on two cores. The
+# tile and kb knobs act on the per-step products, kc and nc on the cache-blocked ones (weight
+# gradients, input projections), so each group is swept with the other at its default. Then
+# put the winners in RECURRENT_GEMM (say `export RECURRENT_GEMM=tile=12x32,kc=256`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads="${1:-1}"
+seconds="${2:-0.5}"
+cargo build --release -q -p recurrent-cli
+bin=target/release/recurrent
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+settings=()
+for tile in 6x64 12x32; do
+  for kb in 0 128; do settings+=("tile=$tile,kb=$kb"); done
+done
+for kc in 128 256 384; do
+  for nc in 256 512 1024; do settings+=("kc=$kc,nc=$nc"); done
+done
+i=0
+for s in "${settings[@]}"; do
+  echo "[$((i + 1))/${#settings[@]}] RECURRENT_GEMM=$s" >&2
+  RECURRENT_GEMM="$s" "$bin" bench --config shapes --json --threads "$threads" --seconds "$seconds" \
+    | sed "s/^{/{\"setting\":\"$s\",/" > "$out/$i.jsonl"
+  i=$((i + 1))
+done
+python3 - "$out" <<'PY'
+import json, sys, glob, collections
+rows = [json.loads(l) for f in sorted(glob.glob(sys.argv[1] + "/*.jsonl")) for l in open(f)]
+rows = [r for r in rows if "config" in r]
+best = collections.OrderedDict()
+for r in rows:
+    shape = f"{r['m']}×{r['k']}×{r['n']}" if "m" in r else ""
+    key = (r["config"], r["product"], shape)
+    rate = r.get("gflops", r.get("gflops_per_thread"))
+    best.setdefault(key, []).append((rate, r["share"], r["setting"]))
+print(f"{'config':<13} {'product':<34} {'m×k×n':<16} {'best setting':<22} {'GFLOP/s':>8} {'peak':>5}  (worst)")
+for (config, product, shape), runs in best.items():
+    rate, share, setting = max(runs)
+    worst = min(runs)[0]
+    print(f"{config:<13} {product:<34} {shape:<16} {setting:<22} {rate:>8.1f} {100 * share:>4.0f}%  ({worst:.1f})")
+PY

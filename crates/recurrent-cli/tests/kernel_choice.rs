@@ -80,3 +80,46 @@ fn bench_reports_and_obeys_the_gemm_knobs() {
         "{e}"
     );
 }
+
+// `bench --config shapes --json`: a header naming the kernels, the GEMM tuning and a positive
+// peak, then for each standard configuration its whole step and every product it runs, each
+// with a positive rate and a share of the peak (a product timed alone may beat the FMA loop's
+// own rate a little, never by half). lstm-large's six products are all there, with their shapes
+// for one thread (B 64, T 64, H 512, four gates).
+#[test]
+fn bench_shapes_lists_every_product() {
+    let o = Command::new(env!("CARGO_BIN_EXE_recurrent"))
+        .args(["bench", "--config", "shapes", "--json", "--seconds", "0.01", "--threads", "1"])
+        .env_remove("RECURRENT_GEMM")
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(lines[0]["gemm"], recurrent::backend::GemmTuning::for_this_cpu().describe().as_str());
+    // The portable set has no FMA peak to share (0), so its shares are not numbers.
+    if lines[0]["kernels"] != "portable" {
+        assert!(lines[0]["peak_gflops"].as_f64().unwrap() > 0.0);
+        for l in &lines[1..] {
+            let share = l["share"].as_f64().unwrap_or(f64::NAN);
+            assert!(share > 0.0 && share < 1.5, "{l}");
+        }
+    }
+    let large: Vec<(String, u64, u64, u64)> = lines
+        .iter()
+        .filter(|l| l["config"] == "lstm-large" && l["product"] != "whole step")
+        .map(|l| {
+            let n = |k: &str| l[k].as_u64().unwrap();
+            (l["product"].as_str().unwrap().to_string(), n("m"), n("k"), n("n"))
+        })
+        .collect();
+    let want = [
+        ("recurrent forward h·W_hhᵀ", 64, 512, 2048),
+        ("recurrent backward dG·W_hh", 64, 2048, 512),
+        ("dW_hh = dGᵀ·H", 2048, 4096, 512),
+        ("input projection X·W_ihᵀ (I 512)", 4096, 512, 2048),
+        ("dW_ih = dGᵀ·X (I 512)", 2048, 4096, 512),
+        ("dX = dG·W_ih (I 512)", 4096, 2048, 512),
+    ];
+    assert_eq!(large, want.map(|(p, m, k, n)| (p.to_string(), m, k, n)).to_vec());
+}

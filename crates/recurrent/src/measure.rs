@@ -77,54 +77,35 @@ pub fn step_products(
     };
     let rate = |m: usize, k: usize, n: usize, secs: f64| 2.0 * (m * k * n) as f64 / secs / 1e9;
     let mut out = Vec::new();
-    // The recurrent product, forward: (b, H) · W_hhᵀ (H, G·H), B packed once per sequence.
-    let (hs, whh) = (fill(b * h), fill(gh * h));
-    // Packed panels from a cache line, as the layers lay them out.
-    let on_a_line = |p: &[f32]| {
+    // A per-step product `A (m, k) · W (k, n)`, `W` packed once per sequence and laid out from
+    // a cache line, as the layers lay it out; it runs T times per layer.
+    let per_step_product = |what: &str, a: &[f32], w: MatRef<'_, f32>, (m, k, n): (usize, usize, usize)| {
+        let mut packed = Vec::new();
+        f32::pack_b(w, &mut packed);
         let mut buf = Vec::new();
-        let off = crate::kernels::aligned(&mut buf, p.len());
-        buf[off..off + p.len()].copy_from_slice(p);
-        (buf, off)
+        let off = crate::kernels::aligned(&mut buf, packed.len());
+        buf[off..off + packed.len()].copy_from_slice(&packed);
+        let mut c = vec![0f32; m * n];
+        let s = time(&mut || f32::gemm_packed(MatRef::new(a, m, k), &buf[off..], n, MatMut::new(&mut c, m, n), true));
+        ProductRate { what: what.into(), shape: (m, k, n), per_step: t * layers, gflops: rate(m, k, n, s) }
     };
-    let mut packed = Vec::new();
-    f32::pack_b(MatRef::new(&whh, gh, h).t(), &mut packed);
-    let (packed, off) = on_a_line(&packed);
-    let mut c = vec![0f32; b * gh];
-    let s =
-        time(&mut || f32::gemm_packed(MatRef::new(&hs, b, h), &packed[off..], gh, MatMut::new(&mut c, b, gh), true));
-    out.push(ProductRate {
-        what: "recurrent forward h·W_hhᵀ".into(),
-        shape: (b, h, gh),
-        per_step: t * layers,
-        gflops: rate(b, h, gh, s),
-    });
-    // Backward: dG (b, G·H) · W_hh (G·H, H).
-    let dg = fill(b * gh);
-    let mut packed_t = Vec::new();
-    f32::pack_b(MatRef::new(&whh, gh, h), &mut packed_t);
-    let (packed_t, off) = on_a_line(&packed_t);
-    let mut dh = vec![0f32; b * h];
-    let s =
-        time(&mut || f32::gemm_packed(MatRef::new(&dg, b, gh), &packed_t[off..], h, MatMut::new(&mut dh, b, h), true));
-    out.push(ProductRate {
-        what: "recurrent backward dG·W_hh".into(),
-        shape: (b, gh, h),
-        per_step: t * layers,
-        gflops: rate(b, gh, h, s),
-    });
+    // The recurrent product, forward: (b, H) · W_hhᵀ (H, G·H); backward: dG (b, G·H) · W_hh (G·H, H).
+    let (hs, whh, dg) = (fill(b * h), fill(gh * h), fill(b * gh));
+    out.push(per_step_product("recurrent forward h·W_hhᵀ", &hs, MatRef::new(&whh, gh, h).t(), (b, h, gh)));
+    out.push(per_step_product("recurrent backward dG·W_hh", &dg, MatRef::new(&whh, gh, h), (b, gh, h)));
+    // A product over all T·b rows of the window, `C (m, n) (+)= A (m, k) · B (k, n)` through the
+    // GEMM the layers call (blocked for the caches at these sizes), run `per_step` times a step.
+    let all_rows = |what: String, a: MatRef<'_, f32>, b: MatRef<'_, f32>, acc: bool, per_step: usize| {
+        let (m, k, n) = (a.rows(), a.cols(), b.cols());
+        let mut c = vec![0f32; m * n];
+        let s = time(&mut || f32::gemm(a, b, MatMut::new(&mut c, m, n), acc));
+        ProductRate { what, shape: (m, k, n), per_step, gflops: rate(m, k, n, s) }
+    };
     // dW_hh (G·H, H) += dGᵀ (G·H, T·b) · H_prev (T·b, H).
     let rows = t * b;
     let (dgs, hp) = (fill(rows * gh), fill(rows * h));
-    let mut dw = vec![0f32; gh * h];
-    let s = time(&mut || {
-        f32::gemm(MatRef::new(&dgs, rows, gh).t(), MatRef::new(&hp, rows, h), MatMut::new(&mut dw, gh, h), true)
-    });
-    out.push(ProductRate {
-        what: "dW_hh = dGᵀ·H".into(),
-        shape: (gh, rows, h),
-        per_step: layers,
-        gflops: rate(gh, rows, h, s),
-    });
+    let dg_all = MatRef::new(&dgs, rows, gh);
+    out.push(all_rows("dW_hh = dGᵀ·H".into(), dg_all.t(), MatRef::new(&hp, rows, h), true, layers));
     // Dense inputs: layer 0 when not one-hot, every layer above it (input H·D, here D = 1).
     let dense: Vec<usize> = i0.into_iter().chain((1..layers).map(|_| h)).collect();
     let mut sizes: Vec<usize> = dense.clone();
@@ -132,36 +113,10 @@ pub fn step_products(
     for i in sizes {
         let n_dense = dense.iter().filter(|&&x| x == i).count();
         let (x, wih) = (fill(rows * i), fill(gh * i));
-        let mut gates = vec![0f32; rows * gh];
-        let s = time(&mut || {
-            f32::gemm(MatRef::new(&x, rows, i), MatRef::new(&wih, gh, i).t(), MatMut::new(&mut gates, rows, gh), false)
-        });
-        out.push(ProductRate {
-            what: format!("input projection X·W_ihᵀ (I {i})"),
-            shape: (rows, i, gh),
-            per_step: n_dense,
-            gflops: rate(rows, i, gh, s),
-        });
-        let mut dwi = vec![0f32; gh * i];
-        let s = time(&mut || {
-            f32::gemm(MatRef::new(&dgs, rows, gh).t(), MatRef::new(&x, rows, i), MatMut::new(&mut dwi, gh, i), true)
-        });
-        out.push(ProductRate {
-            what: format!("dW_ih = dGᵀ·X (I {i})"),
-            shape: (gh, rows, i),
-            per_step: n_dense,
-            gflops: rate(gh, rows, i, s),
-        });
-        let mut dx = vec![0f32; rows * i];
-        let s = time(&mut || {
-            f32::gemm(MatRef::new(&dgs, rows, gh), MatRef::new(&wih, gh, i), MatMut::new(&mut dx, rows, i), false)
-        });
-        out.push(ProductRate {
-            what: format!("dX = dG·W_ih (I {i})"),
-            shape: (rows, gh, i),
-            per_step: n_dense,
-            gflops: rate(rows, gh, i, s),
-        });
+        let (x, wih) = (MatRef::new(&x, rows, i), MatRef::new(&wih, gh, i));
+        out.push(all_rows(format!("input projection X·W_ihᵀ (I {i})"), x, wih.t(), false, n_dense));
+        out.push(all_rows(format!("dW_ih = dGᵀ·X (I {i})"), dg_all.t(), x, true, n_dense));
+        out.push(all_rows(format!("dX = dG·W_ih (I {i})"), dg_all, wih, false, n_dense));
     }
     out
 }

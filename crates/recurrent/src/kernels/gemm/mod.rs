@@ -1,8 +1,8 @@
 //! `C (m, n) = β·C + A (m, k) · B (k, n)` for `f32` operands, around one micro-kernel that keeps
-//! a block of six rows of C in registers — 6×16 in twelve 8-lane registers with AVX2+FMA
-//! (`avx2`), 6×64 in twenty-four 16-lane registers with AVX-512 (`avx512`, four 16-column
-//! panels of B at once) — broadcasts A one entry at a time and streams rows of B. Both sum each
-//! entry in the same order, so they give the same bits. Three ways in:
+//! a block of C in registers: 6×16 in twelve 8-lane registers with AVX2+FMA (`avx2`); 6×64 or
+//! 12×32 (`RECURRENT_GEMM`'s `tile`) in twenty-four 16-lane registers with AVX-512 (`avx512`).
+//! It broadcasts A one entry at a time and streams rows of B. Every block sums each entry in the
+//! same order, so all give the same bits. Three ways in:
 //! - [`gemm`]: both operands read in place, for the small products (min-char-rnn's);
 //! - [`gemm_packed`]: B packed once in 16-column panels ([`pack_b_to`]) and reused at every step
 //!   (the per-step recurrent product, A = the batch's hidden states);

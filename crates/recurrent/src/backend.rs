@@ -213,13 +213,12 @@ impl GemmTuning {
     /// lstm-small and gru-medium than one pass, and the tall tile no faster than this. Elsewhere
     /// `kb = 0`, as AMD's cores were measured with. The cache-blocked GEMM's block from the L2
     /// size ([`l2_bytes`]): `kc × nc = 384 × 512` (768 KB) from 2 MB of L2 (on the same Xeon 2–4 %
-    /// faster on lstm-large than 256 × 256), `256 × 512` from 1 MB, `256 × 256` (what a Zen 3
-    /// with 512 KB was measured with) below or when CPUID does not say.
+    /// faster on lstm-large than 256 × 256), else `256 × 256`, what the smaller-L2 machines
+    /// (a Zen 3 with 512 KB, a Zen 4 with 1 MB) were measured with, as when CPUID does not say.
     pub fn for_this_cpu() -> GemmTuning {
         let kb = if cpu_vendor() == "GenuineIntel" { 128 } else { 0 };
         let (kc, nc) = match l2_bytes() {
             Some(b) if b >= 2 << 20 => (384, 512),
-            Some(b) if b >= 1 << 20 => (256, 512),
             _ => (256, 256),
         };
         GemmTuning { tile: Tile::Wide, kb, kc, nc }

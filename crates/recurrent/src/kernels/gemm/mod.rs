@@ -265,7 +265,7 @@ unsafe fn simd_gemm(
 // The blocking of [`gemm_blocked`] comes from [`crate::backend::GemmTuning`]: `kc` deep (a
 // 16-column panel of `B` this deep stays in L1 while a row block of `A` passes over it) and
 // `nc` columns (a packed `kc × nc` block of `B` stays in L2 while every row block of `A` passes
-// over it); by default 256 × 256 (256 KB), or larger from 1 MB of L2 up.
+// over it); by default 256 × 256 (256 KB), or 384 × 512 from 2 MB of L2 up.
 
 thread_local! {
     /// Per-thread packing buffers of [`gemm_blocked`]: one block of `B`, `CHUNK` row blocks of `A`.

@@ -471,7 +471,9 @@ fn train<'py>(
         None => {
             let preset = changes.remove("preset").unwrap_or_else(|| "default".into());
             let preset: Preset = serde_json::from_value(preset.clone()).map_err(|_| {
-                PyValueError::new_err(format!("unknown preset {preset}: use default, char-rnn or min-char-rnn"))
+                PyValueError::new_err(format!(
+                    "unknown preset {preset}: use default, char-rnn, min-char-rnn or shakespeare"
+                ))
             })?;
             let name = text_file.clone().unwrap_or_else(|| {
                 if text.is_some() {
@@ -503,6 +505,7 @@ fn train<'py>(
     let what = match outcome {
         Outcome::Done => "done".to_string(),
         Outcome::AlreadyDone => "already done".to_string(),
+        Outcome::EarlyStopped { step, .. } => format!("stopped early at step {step}"),
         Outcome::Interrupted { .. } => "stopped".to_string(),
         Outcome::Diverged { step, reason } => format!("diverged at step {step}: {reason}"),
     };

@@ -61,8 +61,8 @@ enum Command {
 fn command() -> clap::Command {
     use clap::CommandFactory;
     use recurrent::train::config::{Preset, RunConfig};
-    let presets = [Preset::Default, Preset::CharRnn, Preset::MinCharRnn]
-        .map(|p| serde_json::to_value(RunConfig::preset(p, "TEXT".into())).expect("serialisable"));
+    let names = [Preset::Default, Preset::CharRnn, Preset::MinCharRnn, Preset::Shakespeare];
+    let presets = names.map(|p| serde_json::to_value(RunConfig::preset(p, "TEXT".into())).expect("serialisable"));
     let show = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => "none".into(),
@@ -79,7 +79,12 @@ fn command() -> clap::Command {
             let note = if values.iter().all(|v| v == &values[0]) {
                 format!("[every preset: {}]", values[0])
             } else {
-                format!("[default: {}; char-rnn: {}; min-char-rnn: {}]", values[0], values[1], values[2])
+                let each: Vec<String> = names
+                    .iter()
+                    .zip(&values)
+                    .map(|(p, v)| format!("{}: {v}", show(&serde_json::to_value(p).expect("a name"))))
+                    .collect();
+                format!("[{}]", each.join("; "))
             };
             cmd.mut_arg(id.as_str(), |a| {
                 let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();

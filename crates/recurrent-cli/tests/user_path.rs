@@ -281,8 +281,11 @@ fn messages_name_the_problem() {
 #[test]
 fn help_shows_the_presets_and_eval_every_zero_is_off() {
     let help = stdout(&recurrent(&["train", "--help"]));
-    assert!(help.contains("Hidden size H [default: 256; char-rnn: 128; min-char-rnn: 100]"), "{help}");
-    assert!(help.contains("[default: adam; char-rnn: rmsprop; min-char-rnn: adagrad]"), "{help}");
+    assert!(
+        help.contains("Hidden size H [default: 256; char-rnn: 128; min-char-rnn: 100; shakespeare: 512]"),
+        "{help}"
+    );
+    assert!(help.contains("[default: adam; char-rnn: rmsprop; min-char-rnn: adagrad; shakespeare: adam]"), "{help}");
     assert!(help.contains("Possible values:") && help.contains("- rmsprop:"), "{help}");
     let d = tempfile::tempdir().unwrap();
     let t = corpus_head(d.path(), "t.txt", 30_000);
@@ -296,4 +299,47 @@ fn help_shows_the_presets_and_eval_every_zero_is_off() {
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     assert!(metrics.lines().all(|l| l.contains(r#""val_loss":null"#)), "{metrics}");
     assert!(run.join("last.state.safetensors").exists() && run.join("last.safetensors").exists());
+}
+
+// Issue 27's settings from the command line: each flag lands in config.json under its name,
+// nonsense is refused in one line naming the flag, and a run that stops early says so and
+// exits 0.
+#[test]
+fn the_schedule_regularisation_and_early_stopping_flags() {
+    let d = tempfile::tempdir().unwrap();
+    let t = corpus_head(d.path(), "t.txt", 30_000);
+    let run = d.path().join("run");
+    let flags = ["--schedule", "cosine", "--warmup", "3", "--lr-min", "1e-4", "--weight-decay", "0.1"];
+    let more = ["--dropout-head", "0.2", "--variational-dropout", "--patience", "3", "--layers", "2", "--steps", "20"];
+    let o = train(&t, &run, &[&flags[..], &more[..]].concat());
+    ok(&o);
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        (&c["schedule"], &c["warmup"], &c["lr_min"], &c["weight_decay"]),
+        (&serde_json::json!("cosine"), &serde_json::json!(3), &serde_json::json!(1e-4), &serde_json::json!(0.1))
+    );
+    assert_eq!(
+        (&c["dropout_head"], &c["variational_dropout"], &c["patience"]),
+        (&serde_json::json!(0.2), &serde_json::json!(true), &serde_json::json!(3))
+    );
+    for (bad, needle) in [
+        (&["--weight-decay", "-1"][..], "--weight-decay -1 is not a decay"),
+        (&["--lr-min", "1"][..], "--lr-min 1 is not between 0 and --lr"),
+        (&["--dropout-head", "1"][..], "--dropout-head 1 is outside [0, 1)"),
+        (&["--schedule", "cosine", "--lr-decay", "0.9"][..], "--lr-decay 0.9 decays per epoch"),
+    ] {
+        assert_fails(&train(&t, &d.path().join("bad"), &[bad, &["--steps", "5"][..]].concat()), needle);
+    }
+    // Patience 1 with validation every step at a learning rate too high to keep improving.
+    let early = d.path().join("early");
+    let args = ["--hidden", "16", "--seq-len", "16", "--batch", "4", "--sample-every", "0", "--log-every", "5"];
+    let stop = ["--patience", "1", "--eval-every", "1", "--lr", "0.05", "--steps", "300", "--eval-windows", "3"];
+    let o = recurrent(&[&["train", s(&t), "--out", s(&early)][..], &args, &stop].concat());
+    ok(&o);
+    let out = stdout(&o);
+    assert!(
+        out.contains("stopped early at step ") && out.contains("validations in a row without a new best (--patience)"),
+        "{out}"
+    );
 }

@@ -134,6 +134,14 @@ pub struct CharModel<F> {
     logits: Array2<F>,
     /// `(T·B, H)`: gradient reaching the stack's output.
     dy: Array2<F>,
+    /// Dropout on the last layer's output before the head in training (char-rnn's dropout
+    /// before its decoder), in `[0, 1)`; masks per time step, or per sequence when the stack
+    /// is [`RecurrentConfig::variational`]. A training setting, not saved with the weights.
+    pub head_dropout: f64,
+    /// `(T·B, H)`: the head's input after dropout, and its mask (scaled by `1/(1−p)`); empty
+    /// when the last forward applied none.
+    head_in: Array2<F>,
+    head_mask: Array2<F>,
     /// Every gradient is known to be zero: set by [`Parameters::grads_now_zero`] (an optimizer
     /// that zeroes as it updates) and by `zero_grad`; cleared by `backward` and by anything
     /// that visits the gradients mutably, so `zero_grad` can skip a pass over all of them.
@@ -180,11 +188,22 @@ impl<F: Float> CharModel<F> {
 
     /// From a stack and a head already built (e.g. loaded from a checkpoint).
     pub fn from_parts(config: ModelConfig, rnn: Recurrent<F>, head: Linear<F>) -> Self {
-        CharModel { config, rnn, head, logits: Array2::zeros((0, 0)), dy: Array2::zeros((0, 0)), grads_zero: false }
+        CharModel {
+            config,
+            rnn,
+            head,
+            logits: Array2::zeros((0, 0)),
+            dy: Array2::zeros((0, 0)),
+            head_dropout: 0.0,
+            head_in: Array2::zeros((0, 0)),
+            head_mask: Array2::zeros((0, 0)),
+            grads_zero: false,
+        }
     }
 
     /// Runs `inputs (T, B)` from `state`, scores `targets` (`T·B`, time-major) and keeps what
-    /// [`CharModel::backward`] needs. `dropout_rng` switches training-mode dropout on.
+    /// [`CharModel::backward`] needs. `dropout_rng` switches training-mode dropout on: the
+    /// stack's masks are drawn first, then the head's ([`CharModel::head_dropout`]).
     /// Returns the loss and the final state.
     ///
     /// # Errors
@@ -214,15 +233,31 @@ impl<F: Float> CharModel<F> {
         }
         // The head's `Wᵀ` is laid out during the recurrence, on the helper when there is one.
         let (rnn, head) = (&mut self.rnn, &mut self.head);
-        let (ran, ()) =
-            crate::parallel::join(|| rnn.forward_rows(Input::Tokens(inputs), state, dropout_rng), || head.prepare());
+        let mut dropout_rng = dropout_rng;
+        let (ran, ()) = crate::parallel::join(
+            || rnn.forward_rows(Input::Tokens(inputs), state, dropout_rng.as_deref_mut()),
+            || head.prepare(),
+        );
         let (t, b) = ran?;
         let n = t * b;
         if self.logits.nrows() != n {
             self.logits = Array2::zeros((n, self.config.vocab));
             self.dy = Array2::zeros((n, self.config.hidden));
         }
-        let x = self.rnn.output_rows();
+        self.head_in = Array2::zeros((0, 0));
+        if let Some(rng) = dropout_rng.filter(|_| self.head_dropout > 0.0) {
+            let p = self.head_dropout;
+            let mut mask = Array2::zeros((n, self.config.hidden));
+            if self.rnn.config.variational {
+                crate::layer::stack::draw_per_sequence(&mut mask, b, p, rng);
+            } else {
+                let keep = F::c(1.0 / (1.0 - p));
+                mask.mapv_inplace(|_| if rng.random_sample() >= p { keep } else { F::zero() });
+            }
+            self.head_in = &self.rnn.output_rows() * &mask;
+            self.head_mask = mask;
+        }
+        let x = if self.head_in.nrows() > 0 { self.head_in.view() } else { self.rnn.output_rows() };
         let loss = match (x.as_slice(), self.logits.as_slice_mut()) {
             (Some(xs), Some(ls)) if targets.len() == n => {
                 let (scale, v, hid) = (reduction.scale(n), self.config.vocab, x.ncols());
@@ -255,7 +290,11 @@ impl<F: Float> CharModel<F> {
     /// accumulating every gradient (the carried state gets no gradient: truncated BPTT).
     pub fn backward(&mut self) -> Result<()> {
         self.grads_zero = false;
-        self.head.backward(self.rnn.output_rows(), self.logits.view(), Some(self.dy.view_mut()));
+        let x = if self.head_in.nrows() > 0 { self.head_in.view() } else { self.rnn.output_rows() };
+        self.head.backward(x, self.logits.view(), Some(self.dy.view_mut()));
+        if self.head_in.nrows() > 0 {
+            self.dy *= &self.head_mask;
+        }
         self.rnn.backward_rows(self.dy.view(), None)?;
         Ok(())
     }

@@ -163,6 +163,8 @@ struct TokenModel {
     model: recurrent::model::CharModel<f64>,
     x: ndarray::Array2<usize>,
     y: Vec<usize>,
+    /// Training-mode dropout with the masks of this seed, the same at every evaluation.
+    dropout_seed: Option<u32>,
 }
 
 impl Checkable for TokenModel {
@@ -171,7 +173,8 @@ impl Checkable for TokenModel {
         self.model.visit(&mut |n, s, p, _| f(n, s, p));
     }
     fn loss(&mut self) -> f64 {
-        self.model.forward_loss(self.x.view(), &self.y, None, recurrent::Reduction::Sum, None).unwrap().0
+        let mut rng = self.dropout_seed.map(recurrent::NumpyRng::new);
+        self.model.forward_loss(self.x.view(), &self.y, None, recurrent::Reduction::Sum, rng.as_mut()).unwrap().0
     }
     fn gradients(&mut self) -> Vec<Vec<f64>> {
         use recurrent::layer::Parameters;
@@ -198,10 +201,38 @@ fn char_model_on_tokens() {
         let model = CharModel::<f64>::new(mc, Init::PyTorch, &mut rng).unwrap();
         let x = ndarray::Array2::from_shape_fn((t, b), |(i, j)| (i * 3 + j * 2 + 1) % v);
         let y: Vec<usize> = (0..t * b).map(|i| (i * 5 + 2) % v).collect();
-        let mut m = TokenModel { model, x, y };
+        let mut m = TokenModel { model, x, y, dropout_seed: None };
         let r = check(&mut m, EPS, TOLERANCE);
         assert!(r.passed(), "{kind} vocab {v} T={t} B={b}:\n{}", r.table());
         assert!(r.tensors.iter().all(|c| c.max_grad > 0.0), "some gradient is all zero:\n{}", r.table());
+    }
+}
+
+/// The character model's dropout with fixed masks: between the layers and on the last layer's
+/// output before the head (char-rnn's), with one mask per time step and with one per sequence
+/// (variational), every parameter against finite differences; the masks change the loss.
+#[test]
+fn char_model_with_dropout_before_the_head() {
+    use recurrent::model::{CharModel, Init, ModelConfig};
+    for kind in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+        for (layers, variational) in [(1, false), (2, false), (2, true)] {
+            let (v, t, b) = (6, 5, 3);
+            let mc = ModelConfig { cell: kind, vocab: v, hidden: 4, layers, dropout: 0.4 };
+            let mut rng = recurrent::NumpyRng::new(31);
+            let mut model = CharModel::<f64>::new(mc, Init::PyTorch, &mut rng).unwrap();
+            model.head_dropout = 0.3;
+            model.rnn.config.variational = variational;
+            let x = ndarray::Array2::from_shape_fn((t, b), |(i, j)| (i * 3 + j * 2 + 1) % v);
+            let y: Vec<usize> = (0..t * b).map(|i| (i * 5 + 2) % v).collect();
+            let mut m = TokenModel { model, x, y, dropout_seed: Some(12) };
+            let r = check(&mut m, EPS, TOLERANCE);
+            let what = format!("{kind} L={layers} variational={variational}");
+            assert!(r.passed(), "{what}:\n{}", r.table());
+            assert!(r.tensors.iter().all(|c| c.max_grad > 0.0), "{what}: a gradient is all zero:\n{}", r.table());
+            let with = m.loss();
+            m.dropout_seed = None;
+            assert!((with - m.loss()).abs() > 1e-6, "{what}: dropout changed nothing");
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `recurrent train`'s flags, and how they change a run's configuration (the library's
 //! [`RunConfig`], which holds the presets and the checks).
 
-use crate::args::{Cell, Optimizer, Preset, Split};
+use crate::args::{Cell, Optimizer, Preset, Schedule, Split};
 use clap::Args;
 use recurrent::train::config::RunConfig;
 use std::path::PathBuf;
@@ -32,6 +32,14 @@ pub struct TrainArgs {
     /// Dropout between layers, in [0, 1).
     #[arg(long, allow_negative_numbers = true)]
     pub dropout: Option<f64>,
+    /// Dropout on the last layer's output before the head (char-rnn's dropout before its
+    /// decoder), in [0, 1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub dropout_head: Option<f64>,
+    /// Variational dropout: one mask per sequence, the same at every time step (AWD-LSTM),
+    /// instead of one per time step (torch.nn.LSTM's).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub variational_dropout: Option<bool>,
     /// Steps per window T (truncated BPTT length).
     #[arg(long)]
     pub seq_len: Option<usize>,
@@ -50,6 +58,20 @@ pub struct TrainArgs {
     /// Epochs before the learning-rate decay starts.
     #[arg(long)]
     pub lr_decay_after: Option<usize>,
+    /// How the learning rate moves: constant (with --lr-decay per epoch), or cosine from --lr
+    /// down to --lr-min at the last step.
+    #[arg(long, value_enum)]
+    pub schedule: Option<Schedule>,
+    /// Steps of linear warm-up from --lr/N to --lr (0 = none).
+    #[arg(long)]
+    pub warmup: Option<usize>,
+    /// The learning rate the cosine schedule ends at.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr_min: Option<f64>,
+    /// Decoupled weight decay λ on the weight matrices, not the biases (AdamW with --optimizer
+    /// adam); 0 = none.
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
     /// Clamp every gradient entry to [-X, X] (0 = off).
     #[arg(long, allow_negative_numbers = true)]
     pub clip: Option<f64>,
@@ -72,6 +94,9 @@ pub struct TrainArgs {
     /// Evaluate on validation every N steps (and write a checkpoint when it improves); 0 = never.
     #[arg(long)]
     pub eval_every: Option<usize>,
+    /// Early stopping: stop once N validations in a row found no new best (0 = never).
+    #[arg(long)]
+    pub patience: Option<usize>,
     /// Validate on the first N windows of the validation text only (0 = all of it); nanoGPT's
     /// eval_iters.
     #[arg(long)]
@@ -119,6 +144,7 @@ pub fn apply(cfg: &mut RunConfig, a: &TrainArgs) {
     }
     set!(cell, hidden, layers, dropout, seq_len, batch, optimizer, lr, lr_decay, lr_decay_after, clip, clip_norm);
     set!(val_frac, split, eval_every, sample_every, log_every, seed, threads, eval_windows);
+    set!(dropout_head, variational_dropout, schedule, warmup, lr_min, weight_decay, patience);
     if a.checkpoint_every.is_some() {
         cfg.checkpoint_every = a.checkpoint_every;
     }

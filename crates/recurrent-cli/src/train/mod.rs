@@ -49,7 +49,7 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
     let outcome = session.run(&mut printer)?;
     if let Some(bar) = printer.bar.take() {
         match outcome {
-            Outcome::Done | Outcome::AlreadyDone => bar.finish_and_clear(),
+            Outcome::Done | Outcome::AlreadyDone | Outcome::EarlyStopped { .. } => bar.finish_and_clear(),
             _ => bar.abandon(),
         }
     }
@@ -66,9 +66,18 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
                 session.total_steps()
             ));
         }
-        Outcome::Done => {
+        Outcome::Done | Outcome::EarlyStopped { .. } => {
             let best = p.best_val.map(|v| format!(", best validation loss {v:.4} nats/char")).unwrap_or_default();
-            printer.say(&format!("done: {} steps in {:.1} s{best}; checkpoints in {out}", p.step, p.elapsed));
+            let how = match outcome {
+                Outcome::EarlyStopped { .. } => format!(
+                    "stopped early at step {} of {}: {} validations in a row without a new best (--patience)",
+                    p.step,
+                    session.total_steps(),
+                    session.config().patience
+                ),
+                _ => format!("done: {} steps", p.step),
+            };
+            printer.say(&format!("{how} in {:.1} s{best}; checkpoints in {out}", p.elapsed));
             printer.say(&format!(
                 "next: recurrent sample {out} --prime \"ROMEO:\" · recurrent eval {out} TEXT · recurrent report {out} --out report.html · recurrent train --resume {out} --steps {}",
                 2 * session.total_steps()
@@ -112,7 +121,7 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
 /// 0 when done, 130 when interrupted, 3 when the run diverged.
 fn exit_code(o: &Outcome) -> ExitCode {
     match o {
-        Outcome::Done | Outcome::AlreadyDone => ExitCode::SUCCESS,
+        Outcome::Done | Outcome::AlreadyDone | Outcome::EarlyStopped { .. } => ExitCode::SUCCESS,
         Outcome::Interrupted { .. } => ExitCode::from(130),
         Outcome::Diverged { .. } => ExitCode::from(3),
     }

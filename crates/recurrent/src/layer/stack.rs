@@ -29,6 +29,10 @@ pub struct RecurrentConfig {
     pub dropout: f64,
     /// Inputs and outputs are `(B, T, ·)` instead of `(T, B, ·)`.
     pub batch_first: bool,
+    /// Variational dropout (Gal & Ghahramani, 2016; AWD-LSTM): one mask per sequence and
+    /// feature, the same at every time step of a forward, instead of one per time step
+    /// (PyTorch's `nn.LSTM`). Only drawn masks follow it; masks a caller gives are used as given.
+    pub variational: bool,
 }
 
 impl RecurrentConfig {
@@ -42,6 +46,7 @@ impl RecurrentConfig {
             bidirectional: false,
             dropout: 0.0,
             batch_first: false,
+            variational: false,
         }
     }
     /// Sets `L`.
@@ -57,6 +62,12 @@ impl RecurrentConfig {
     /// Sets the dropout probability between layers.
     pub fn with_dropout(mut self, p: f64) -> Self {
         self.dropout = p;
+        self
+    }
+    /// Draws one dropout mask per sequence, shared by every time step (see
+    /// [`RecurrentConfig::variational`]).
+    pub fn with_variational(mut self, v: bool) -> Self {
+        self.variational = v;
         self
     }
     /// Sets batch-first layout.
@@ -338,6 +349,7 @@ impl<F: Float> Recurrent<F> {
                 let ws = &mut self.ws;
                 let out = if d == 2 { ws.feats[l].view() } else { self.layers[l].output() };
                 match &mut dropout {
+                    Dropout::Draw(rng) if self.config.variational => draw_per_sequence(&mut ws.masks[l], b, p, rng),
                     Dropout::Draw(rng) => {
                         ws.masks[l].mapv_inplace(|_| if rng.random_sample() >= p { keep } else { F::zero() })
                     }
@@ -494,6 +506,20 @@ impl<F: Float> Recurrent<F> {
     }
 }
 
+/// Fills `mask (T·B, n)` (time-major rows) with one draw per sequence and feature, in the
+/// order batch, feature (`keep = u ≥ p`, scaled by `1/(1−p)`), repeated at every time step.
+pub(crate) fn draw_per_sequence<F: Float>(mask: &mut Array2<F>, b: usize, p: f64, rng: &mut NumpyRng) {
+    let keep = F::c(1.0 / (1.0 - p));
+    let n = mask.ncols();
+    if b == 0 || n == 0 {
+        return;
+    }
+    let first = Array2::from_shape_simple_fn((b, n), || if rng.random_sample() >= p { keep } else { F::zero() });
+    for mut rows in mask.axis_chunks_iter_mut(Axis(0), b) {
+        rows.assign(&first);
+    }
+}
+
 /// Layer `l`'s input for the last forward: the loaded input for layer 0, else the previous
 /// layer's output (after dropout when it ran): read from that layer itself with one direction
 /// (`before` holds the layers before the current one), from the concatenation with two.
@@ -539,5 +565,30 @@ impl<F: Float> Parameters<F> for Recurrent<F> {
                 f(p, g);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod dropout_tests {
+    use super::*;
+
+    // One draw per sequence and feature, in the order batch, feature, repeated at every time
+    // step; kept entries are 1/(1−p) = 2.5 for p = 0.6; the draws are the generator's first
+    // B·n (the same generator, drawn directly, gives them).
+    #[test]
+    fn per_sequence_masks_repeat_over_time() {
+        let (t, b, n, p) = (4, 3, 5, 0.6);
+        let mut mask = Array2::<f64>::zeros((t * b, n));
+        draw_per_sequence(&mut mask, b, p, &mut NumpyRng::new(7));
+        let mut rng = NumpyRng::new(7);
+        let first: Vec<f64> = (0..b * n).map(|_| if rng.random_sample() >= p { 2.5 } else { 0.0 }).collect();
+        for ti in 0..t {
+            let rows: Vec<f64> = mask.slice(s![ti * b..(ti + 1) * b, ..]).iter().copied().collect();
+            assert_eq!(rows, first, "time step {ti}");
+        }
+        assert!(first.contains(&0.0) && first.contains(&2.5), "{first:?}");
+        // Empty shapes draw nothing and do not panic.
+        draw_per_sequence(&mut Array2::<f32>::zeros((0, 4)), 0, p, &mut rng);
+        draw_per_sequence(&mut Array2::<f32>::zeros((6, 0)), 3, p, &mut rng);
     }
 }

@@ -6,6 +6,9 @@
 //! * RMSProp (char-rnn, PyTorch): `m = αm + (1−α)g²; p −= lr·g/(√m + ε)`.
 //! * Adam (PyTorch): `m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²;
 //!   p −= lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)`.
+//! * Decoupled weight decay (AdamW, Loshchilov & Hutter; PyTorch's `AdamW`), with any rule:
+//!   `p ← p·(1 − lr·λ)` before the rule's update, on weight matrices only (tensors of two or
+//!   more dimensions; biases are not decayed, as in nanoGPT and AWD-LSTM).
 
 use crate::error::{Error, Result};
 use crate::layer::Parameters;
@@ -90,14 +93,34 @@ pub struct Optimizer<F> {
     pub steps: u64,
     /// `slots × tensors` moment buffers, in [`Parameters::visit`] order (`m`, then `v` for Adam).
     pub moments: Vec<Vec<Vec<F>>>,
+    /// Decoupled weight decay λ (0 = none), see [`Optimizer::with_weight_decay`].
+    pub weight_decay: f64,
     /// Whether each step leaves the gradients at zero (see [`Optimizer::zeroing_grads`]).
     zero_grads: bool,
+    /// Per tensor in visit order: whether weight decay applies (a matrix), found on the first
+    /// update with decay.
+    decayed: Vec<bool>,
 }
 
 impl<F: Float> Optimizer<F> {
     /// A fresh optimizer; buffers are made on the first step.
     pub fn new(rule: Rule, lr: f64) -> Self {
-        Optimizer { rule, lr, steps: 0, moments: vec![Vec::new(); rule.slots()], zero_grads: false }
+        Optimizer {
+            rule,
+            lr,
+            steps: 0,
+            moments: vec![Vec::new(); rule.slots()],
+            weight_decay: 0.0,
+            zero_grads: false,
+            decayed: Vec::new(),
+        }
+    }
+
+    /// Decoupled weight decay λ: every update first scales each weight matrix by `1 − lr·λ`
+    /// (AdamW with Adam; biases are left alone). `0` is none.
+    pub fn with_weight_decay(mut self, lambda: f64) -> Self {
+        self.weight_decay = lambda;
+        self
     }
 
     /// Makes every step also set each gradient to zero right after using it, in the same pass
@@ -139,8 +162,14 @@ impl<F: Float> Optimizer<F> {
                 model.visit_values(&mut |p, _| slot.push(vec![F::zero(); p.len()]));
             }
         }
+        if self.weight_decay != 0.0 && self.decayed.is_empty() {
+            let d = &mut self.decayed;
+            model.visit(&mut |_, shape, _, _| d.push(shape.len() >= 2));
+        }
         self.steps += 1;
         let (lr, rule, t, zero) = (F::c(self.lr), self.rule, self.steps as f64, self.zero_grads);
+        let shrink = F::c(1.0 - self.lr * self.weight_decay);
+        let decayed = &self.decayed;
         let (mut m0, mut m1) = match self.moments.split_first_mut() {
             Some((a, rest)) => (Some(a), rest.first_mut()),
             None => (None, None),
@@ -149,11 +178,17 @@ impl<F: Float> Optimizer<F> {
         model.visit_values(&mut |p, g| {
             let m = m0.as_deref_mut().map(|s| &mut s[i][..]);
             let v = m1.as_deref_mut().map(|s| &mut s[i][..]);
+            let decay = decayed.get(i).copied().unwrap_or(false);
             // One tensor's loop in eight-lane code (see `kernels::wide`).
             let run = |p: &mut [F], g: &mut [F], m: Option<&mut [F]>, v: Option<&mut [F]>| {
                 crate::kernels::wide(
                     #[inline(always)]
-                    || update_tensor(rule, lr, t, p, g, m, v, prep),
+                    || {
+                        if decay {
+                            p.iter_mut().for_each(|x| *x *= shrink);
+                        }
+                        update_tensor(rule, lr, t, p, g, m, v, prep)
+                    },
                 );
                 if zero {
                     g.fill(F::zero());
@@ -379,6 +414,23 @@ mod tests {
         }
         check::<f32>();
         check::<f64>();
+    }
+
+    // AdamW (PyTorch's order): w = 1·(1 − 0.1·0.5) = 0.95, then Adam's first step −0.1·sign(g)
+    // = 0.85 (hand calculation, up to ε); the bias (a vector) is not decayed: 2 − 0.1 = 1.9.
+    #[test]
+    fn weight_decay_shrinks_matrices_only() {
+        let mut l = Linear::<f64>::from_weights(array![[1.0]], array![2.0]);
+        l.dweight[[0, 0]] = 3.0;
+        l.dbias[0] = 3.0;
+        let mut o = Optimizer::new(Rule::parse("adam").unwrap(), 0.1).with_weight_decay(0.5);
+        o.step(&mut l);
+        assert!((l.weight[[0, 0]] - 0.85).abs() < 1e-8, "{}", l.weight[[0, 0]]);
+        assert!((l.bias[0] - 1.9).abs() < 1e-8, "{}", l.bias[0]);
+        // SGD with decay λ: w ← w(1 − lrλ) − lr·g = 0.85·0.95 − 0.1·3 = 0.5075 (hand).
+        let mut s = Optimizer::new(Rule::Sgd, 0.1).with_weight_decay(0.5);
+        s.step(&mut l);
+        assert!((l.weight[[0, 0]] - 0.5075).abs() < 1e-8, "{}", l.weight[[0, 0]]);
     }
 
     // Gradients (3, 4) have norm 5; clipping to 1 scales them by 1/(5 + 1e-6).

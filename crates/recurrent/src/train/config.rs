@@ -21,6 +21,10 @@ pub enum Preset {
     CharRnn,
     /// An LSTM 2×256 sized for a good model in five minutes on two cores.
     Default,
+    /// The best model an hour on two cores gives (docs/shakespeare.md): an LSTM 2×512,
+    /// dropout between the layers and before the head, AdamW with a warm-up and a cosine
+    /// schedule.
+    Shakespeare,
 }
 
 /// The update rule of a run (the constants are the usual ones; RMSProp's α is
@@ -53,6 +57,18 @@ impl OptimizerKind {
     }
 }
 
+/// How the learning rate moves over a run (after any warm-up).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// `lr` throughout, decayed per epoch by `lr_decay` from `lr_decay_after` (char-rnn).
+    #[default]
+    Constant,
+    /// Half a cosine from `lr` at the end of the warm-up to `lr_min` at the last step
+    /// (Loshchilov & Hutter's SGDR without restarts; nanoGPT's schedule).
+    Cosine,
+}
+
 /// How the bundled corpus is named where a text's path goes.
 pub const BUNDLED: &str = "bundled:tinyshakespeare.txt";
 
@@ -72,6 +88,14 @@ pub struct RunConfig {
     pub layers: usize,
     /// Dropout between layers in training, in [0, 1).
     pub dropout: f64,
+    /// Dropout on the last layer's output before the head in training, in [0, 1) (char-rnn
+    /// applies its dropout there too).
+    #[serde(default)]
+    pub dropout_head: f64,
+    /// Variational dropout: one mask per sequence and window, the same at every time step
+    /// (Gal & Ghahramani; AWD-LSTM), instead of one per time step (PyTorch's `nn.LSTM`).
+    #[serde(default)]
+    pub variational_dropout: bool,
     /// `T`, the truncated-BPTT window.
     pub seq_len: usize,
     /// `B`, the parallel streams.
@@ -86,6 +110,19 @@ pub struct RunConfig {
     pub lr_decay: f64,
     /// The first epoch whose start decays the learning rate.
     pub lr_decay_after: usize,
+    /// How the learning rate moves within the run.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Steps of linear warm-up: step `s ≤ warmup` uses `lr·s/warmup` (0 = none).
+    #[serde(default)]
+    pub warmup: usize,
+    /// The learning rate the cosine schedule ends at.
+    #[serde(default)]
+    pub lr_min: f64,
+    /// Decoupled weight decay λ on the weight matrices, not the biases (AdamW with Adam;
+    /// 0 = none).
+    #[serde(default)]
+    pub weight_decay: f64,
     /// Every gradient entry clamped to ±`clip` (0 = off).
     pub clip: f64,
     /// Gradients scaled down to this global L2 norm (0 = off).
@@ -101,6 +138,10 @@ pub struct RunConfig {
     /// Steps between validations (0 = never: no validation, checkpoints at the end, or every
     /// `checkpoint_every`).
     pub eval_every: usize,
+    /// Stop once this many validations in a row found no new best (0 = never): early
+    /// stopping, the best checkpoint kept.
+    #[serde(default)]
+    pub patience: usize,
     /// Steps between samples (0 = never).
     pub sample_every: usize,
     /// Steps between metrics lines.
@@ -193,6 +234,8 @@ impl RunConfig {
             hidden: 256,
             layers: 2,
             dropout: 0.1,
+            dropout_head: 0.0,
+            variational_dropout: false,
             seq_len: 64,
             batch: 32,
             optimizer: OptimizerKind::Adam,
@@ -200,6 +243,10 @@ impl RunConfig {
             rmsprop_alpha: 0.99,
             lr_decay: 1.0,
             lr_decay_after: 0,
+            schedule: Schedule::Constant,
+            warmup: 0,
+            lr_min: 0.0,
+            weight_decay: 0.0,
             clip: 0.0,
             clip_norm: 5.0,
             steps: Some(3600),
@@ -207,6 +254,7 @@ impl RunConfig {
             val_frac: 0.1,
             split: SplitKind::Tail,
             eval_every: 300,
+            patience: 0,
             sample_every: 1200,
             log_every: 50,
             seed: 42,
@@ -223,6 +271,24 @@ impl RunConfig {
         };
         match name {
             Preset::Default => base,
+            Preset::Shakespeare => RunConfig {
+                hidden: 512,
+                dropout: 0.3,
+                dropout_head: 0.3,
+                seq_len: 128,
+                batch: 32,
+                lr: 2e-3,
+                schedule: Schedule::Cosine,
+                warmup: 100,
+                lr_min: 1e-4,
+                weight_decay: 0.1,
+                steps: Some(3800),
+                eval_every: 200,
+                sample_every: 1000,
+                log_every: 20,
+                eval_windows: 0,
+                ..base
+            },
             Preset::MinCharRnn => RunConfig {
                 cell: CellKind::Rnn,
                 hidden: 100,
@@ -318,6 +384,27 @@ impl RunConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("--dropout {} is outside [0, 1): use e.g. 0.2, or 0 for none", self.dropout));
         }
+        if !(0.0..1.0).contains(&self.dropout_head) {
+            return bad(format!("--dropout-head {} is outside [0, 1): use e.g. 0.2, or 0 for none", self.dropout_head));
+        }
+        if !(self.weight_decay >= 0.0 && self.lr * self.weight_decay < 1.0) {
+            return bad(format!(
+                "--weight-decay {} is not a decay with --lr {} (it needs 0 ≤ lr·λ < 1): use e.g. 0.1, or 0 for none",
+                self.weight_decay, self.lr
+            ));
+        }
+        if !(self.lr_min >= 0.0 && self.lr_min <= self.lr) {
+            return bad(format!(
+                "--lr-min {} is not between 0 and --lr {}: use e.g. a tenth of --lr",
+                self.lr_min, self.lr
+            ));
+        }
+        if self.lr_decay < 1.0 && (self.schedule != Schedule::Constant || self.warmup > 0) {
+            return bad(format!(
+                "--lr-decay {} decays per epoch, which --schedule cosine and --warmup replace: give --lr-decay 1, or leave out --schedule cosine and --warmup",
+                self.lr_decay
+            ));
+        }
         if !(0.0..1.0).contains(&self.val_frac) {
             return bad(format!("--val-frac {} is outside [0, 1): use e.g. 0.1", self.val_frac));
         }
@@ -354,6 +441,26 @@ impl RunConfig {
             split: self.split,
             val_frac: self.val_frac,
         }
+    }
+
+    /// The learning rate of step `step` (1-based) of `total` when the schedule sets it from the
+    /// step alone (a warm-up, or the cosine); `None` for a constant schedule without warm-up,
+    /// whose rate only `lr_decay` moves, per epoch.
+    pub fn scheduled_lr(&self, step: usize, total: usize) -> Option<f64> {
+        if self.schedule == Schedule::Constant && self.warmup == 0 {
+            return None;
+        }
+        if step <= self.warmup {
+            return Some(self.lr * step as f64 / self.warmup as f64);
+        }
+        Some(match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Cosine => {
+                let span = total.saturating_sub(self.warmup).max(1) as f64;
+                let done = ((step - self.warmup) as f64 / span).min(1.0);
+                self.lr_min + (self.lr - self.lr_min) * 0.5 * (1.0 + (std::f64::consts::PI * done).cos())
+            }
+        })
     }
 
     /// Steps between checkpoints (0: at the end only).
@@ -396,5 +503,36 @@ mod tests {
         for (name, o) in [("adam", OptimizerKind::Adam), ("rmsprop", OptimizerKind::Rmsprop)] {
             assert_eq!(Rule::parse(name).unwrap(), o.rule(0.99), "{name}");
         }
+        // A config.json written before the schedule, weight decay, head dropout and patience
+        // existed reads with them off.
+        let mut j = serde_json::to_value(RunConfig::preset(Preset::Default, BUNDLED.into())).unwrap();
+        for k in ["schedule", "warmup", "lr_min", "weight_decay", "dropout_head", "variational_dropout", "patience"] {
+            j.as_object_mut().unwrap().remove(k).unwrap();
+        }
+        let old: RunConfig = serde_json::from_value(j).unwrap();
+        assert_eq!(old, RunConfig::preset(Preset::Default, BUNDLED.into()));
+    }
+
+    // The schedule by hand: warm-up 4 of lr 1 gives 0.25, 0.5, 0.75, 1; a cosine from 1 to 0.1
+    // over the 10 steps after it is 0.55 half-way (step 9) and 0.1 at the last (step 14);
+    // cos(π/10) = 0.9510565163 at its first step: 0.1 + 0.9·(1 + 0.9510565163)/2 = 0.9779754323.
+    #[test]
+    fn schedules_by_hand() {
+        let mut c = RunConfig::preset(Preset::Default, BUNDLED.into());
+        assert_eq!(c.scheduled_lr(1, 100), None, "constant without warm-up: per epoch only");
+        c.lr = 1.0;
+        c.warmup = 4;
+        let warm: Vec<f64> = (1..=5).map(|s| c.scheduled_lr(s, 14).unwrap()).collect();
+        assert_eq!(warm, [0.25, 0.5, 0.75, 1.0, 1.0]);
+        c.schedule = Schedule::Cosine;
+        c.lr_min = 0.1;
+        let at = |s| c.scheduled_lr(s, 14).unwrap();
+        assert_eq!(at(4), 1.0);
+        assert!((at(5) - 0.9779754323).abs() < 1e-9, "{}", at(5));
+        assert!((at(9) - 0.55).abs() < 1e-12, "{}", at(9));
+        assert!((at(14) - 0.1).abs() < 1e-12, "{}", at(14));
+        c.validate().unwrap();
+        c.lr_decay = 0.9;
+        assert!(c.validate().unwrap_err().to_string().contains("--lr-decay 0.9 decays per epoch"));
     }
 }

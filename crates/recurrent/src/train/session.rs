@@ -136,6 +136,14 @@ pub enum Outcome {
         /// Whether a checkpoint was written.
         saved: bool,
     },
+    /// Early stopping: `patience` validations in a row found no new best; stopped at `step`
+    /// (saved), the best checkpoint kept.
+    EarlyStopped {
+        /// The step it stopped at.
+        step: usize,
+        /// The best validation loss, nats per character.
+        best: Option<f64>,
+    },
     /// The loss or the weights diverged at step `step`: training stopped, the last good
     /// checkpoint kept.
     Diverged {
@@ -461,6 +469,9 @@ impl Session {
             None => (CharModel::new(mc, cfg.init, &mut NumpyRng::new(cfg.seed))?, None),
         };
         model.rnn.config.dropout = cfg.dropout;
+        model.rnn.config.variational = cfg.variational_dropout;
+        model.head_dropout = cfg.dropout_head;
+        opt.weight_decay = cfg.weight_decay;
         let split = Split::new(cfg.split, tokens.len(), cfg.batch, cfg.seq_len, cfg.val_frac)?;
         let total = match (cfg.steps, cfg.epochs) {
             (Some(s), _) => s,
@@ -500,6 +511,7 @@ impl Session {
                 rng_sample: NumpyRng::new(cfg.seed.wrapping_add(2)),
                 smooth: (vocab.len() as f64).ln() * if cfg.loss == Reduction::Sum { cfg.seq_len as f64 } else { 1.0 },
                 best_val: None,
+                stale_evals: 0,
                 elapsed: 0.0,
                 first_loss: None,
                 data: Some(id),
@@ -642,6 +654,9 @@ impl Session {
         if self.p.step >= self.total {
             return Ok(Outcome::AlreadyDone);
         }
+        if self.patience_spent() {
+            return Ok(Outcome::EarlyStopped { step: self.p.step, best: self.p.best_val });
+        }
         // A step too small to share (min-char-rnn: one sequence, H 100) runs on one thread:
         // the helper's hand-offs would cost more than they take over, and its polling takes a
         // core's sibling. One shard either way, so the numbers are the same bits.
@@ -679,6 +694,9 @@ impl Session {
                 }
             }
             let step = self.p.step + 1;
+            if let Some(lr) = self.cfg.scheduled_lr(step, self.total) {
+                self.tr.opt.lr = lr;
+            }
             let last = step == self.total;
             let log = step.is_multiple_of(self.cfg.log_every);
             // An interval of 0 is "never" (is_multiple_of(0) is false for a step ≥ 1).
@@ -734,8 +752,17 @@ impl Session {
                         return Ok(Outcome::Diverged { step, reason });
                     }
                     let improved = self.improves(val);
-                    if ckpt || improved {
+                    if val.is_some() {
+                        self.p.stale_evals = if improved { 0 } else { self.p.stale_evals + 1 };
+                    }
+                    // Early stopping saves the step it stops at as any last step.
+                    let stop = self.patience_spent() && !last;
+                    if ckpt || improved || stop {
                         self.checkpoint(val, improved, obs)?;
+                    }
+                    if stop {
+                        self.session_seconds = session.elapsed().as_secs_f64();
+                        return Ok(Outcome::EarlyStopped { step, best: self.p.best_val });
                     }
                 }
             }
@@ -753,6 +780,11 @@ impl Session {
         }
         self.session_seconds = session.elapsed().as_secs_f64();
         Ok(Outcome::Done)
+    }
+
+    /// Early stopping: `patience` validations in a row without a new best.
+    fn patience_spent(&self) -> bool {
+        self.cfg.patience > 0 && self.p.stale_evals >= self.cfg.patience
     }
 
     /// The divergence guard: the smoothed loss per character past three times that of an
@@ -913,7 +945,7 @@ impl Session {
     /// [`Trainer::step_shared`], the carried state then gathered whole on every rank (each
     /// rank's columns added into zeros), and the stop flags of every rank summed with the loss.
     fn one_step(&mut self, inputs: &Array2<usize>, targets: &[usize]) -> Result<StepOutcome<f32>> {
-        let rng = (self.cfg.dropout > 0.0).then_some(&mut self.p.rng_dropout);
+        let rng = (self.cfg.dropout > 0.0 || self.cfg.dropout_head > 0.0).then_some(&mut self.p.rng_dropout);
         let carry = self.p.carry.as_ref();
         let (rank, size) = (self.team.rank, self.team.size);
         let b = inputs.ncols();
@@ -1039,6 +1071,13 @@ fn against_checkpoint(dir: &Path, cfg: &RunConfig, meta: &Meta) -> Result<Vec<St
         }
     };
     differs("dropout", trained.dropout.to_string(), cfg.dropout.to_string());
+    differs("dropout_head", trained.dropout_head.to_string(), cfg.dropout_head.to_string());
+    differs("variational_dropout", trained.variational_dropout.to_string(), cfg.variational_dropout.to_string());
+    differs("schedule", format!("{:?}", trained.schedule), format!("{:?}", cfg.schedule));
+    differs("warmup", trained.warmup.to_string(), cfg.warmup.to_string());
+    differs("lr_min", trained.lr_min.to_string(), cfg.lr_min.to_string());
+    differs("weight_decay", trained.weight_decay.to_string(), cfg.weight_decay.to_string());
+    differs("patience", trained.patience.to_string(), cfg.patience.to_string());
     differs("clip", trained.clip.to_string(), cfg.clip.to_string());
     differs("clip_norm", trained.clip_norm.to_string(), cfg.clip_norm.to_string());
     differs("lr_decay", trained.lr_decay.to_string(), cfg.lr_decay.to_string());

@@ -38,6 +38,8 @@ pub struct Progress {
     pub smooth: f64,
     /// The best validation loss so far.
     pub best_val: Option<f64>,
+    /// Validations in a row since the last new best (early stopping's count).
+    pub stale_evals: usize,
     /// Seconds of training so far, over every session of the run.
     pub elapsed: f64,
     /// The first step's training loss (a loss past three times it is an explosion, as in
@@ -111,7 +113,7 @@ pub fn save(
         }
     }
     let st = json!({
-        "step": p.step, "epoch": p.epoch, "window": p.window, "smooth": p.smooth, "best_val": p.best_val,
+        "step": p.step, "epoch": p.epoch, "window": p.window, "smooth": p.smooth, "best_val": p.best_val, "stale_evals": p.stale_evals,
         "elapsed_s": p.elapsed, "lr": opt.lr, "optimizer_steps": opt.steps, "optimizer": opt.rule.name(),
         "moment_slots": opt.moments.len(),
         "rng_dropout": rng_json(&p.rng_dropout), "rng_sample": rng_json(&p.rng_sample),
@@ -219,6 +221,7 @@ pub fn load_from<M: Parameters<f32>>(
         rng_sample: rng_from(&st["rng_sample"]).ok_or_else(bad)?,
         smooth: st["smooth"].as_f64().ok_or_else(bad)?,
         best_val: st["best_val"].as_f64(),
+        stale_evals: st["stale_evals"].as_u64().unwrap_or(0) as usize,
         elapsed: st["elapsed_s"].as_f64().unwrap_or(0.0),
         first_loss: st["first_loss"].as_f64(),
         data: st["data"]["sha256"]

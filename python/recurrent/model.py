@@ -71,8 +71,10 @@ def train(text=None, *, text_file=None, out=None, resume=None, callback=None, pr
     train`` does (the same seed gives the same checkpoints, bit for bit).
 
     ``text`` is the text itself, ``text_file`` a path (neither: the bundled tiny-shakespeare);
-    ``preset`` is ``default``, ``char-rnn`` or ``min-char-rnn``; ``settings`` are any of a run's
-    ``config.json`` keys (``steps=600``, ``hidden=128``, ``lr=1e-3``, ``threads=1`` …); ``out`` a
+    ``preset`` is ``default``, ``char-rnn``, ``min-char-rnn`` or ``shakespeare``; ``settings`` are any
+    of a run's ``config.json`` keys (``steps=600``, ``hidden=128``, ``lr=1e-3``, ``threads=1``,
+    ``weight_decay=0.1``, ``schedule="cosine"``, ``warmup=100``, ``dropout_head=0.3``,
+    ``patience=5`` …); ``out`` a
     folder for checkpoints and metrics (``None``: in memory); ``resume`` a run folder to continue.
     ``callback(step_info)`` is called after every step with ``step``, ``total``, ``epoch``,
     ``loss`` and ``smooth_loss``; returning ``False`` stops the run (saved, and resumable).

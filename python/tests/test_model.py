@@ -76,6 +76,22 @@ def test_a_string_trains_in_memory_and_a_callback_stops_and_resumes(tmp_path):
     assert a == b, "stopped and resumed is the uninterrupted run"
 
 
+def test_the_shakespeare_preset_and_its_settings_train_from_python(tmp_path):
+    # The preset's schedule, weight decay and dropout before the head, by their config.json keys;
+    # the saved configuration holds them, and the learning rate of metrics.jsonl follows the
+    # warm-up (2e-3 · step / 4) and then the cosine down to lr_min at the last step.
+    text = "the cat sat on the mat. the dog sat on the log. " * 200
+    run = recurrent.train(text, out=tmp_path / "r", preset="shakespeare", hidden=16, seq_len=16, batch=4,
+                          steps=8, warmup=4, eval_every=4, log_every=1, threads=1, patience=3)
+    assert run.outcome == "done" and run.steps == 8
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert (cfg["preset"], cfg["schedule"], cfg["weight_decay"], cfg["dropout_head"]) == ("shakespeare", "cosine", 0.1, 0.3)
+    lrs = [json.loads(l)["lr"] for l in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert lrs[:4] == pytest.approx([5e-4, 1e-3, 1.5e-3, 2e-3], rel=1e-12)
+    assert lrs[-1] == pytest.approx(1e-4, rel=1e-12)
+    assert all(a > b for a, b in zip(lrs[3:], lrs[4:])), lrs
+
+
 def test_bad_inputs_raise(tmp_path, shakespeare_head):
     with pytest.raises(OSError, match="cannot read"):
         recurrent.Model.load(tmp_path / "nope.safetensors")

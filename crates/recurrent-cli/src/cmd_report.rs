@@ -143,10 +143,15 @@ pub fn report_data(a: &ReportArgs) -> Result<(String, Value)> {
     // one the training state recorded.
     if a.text.is_none() {
         let state = a.run.join("last.state.safetensors");
-        let recorded = recurrent::train::state::read(&state)
-            .ok()
-            .and_then(|(_, m)| m.get("state").cloned())
-            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        let (_, meta) = recurrent::train::state::read(&state).map_err(|e| {
+            anyhow::anyhow!(
+                "{} holds no readable training state to tell which text the run was trained on ({e}): give the text to show with --text FILE",
+                a.run.display()
+            )
+        })?;
+        let recorded = meta
+            .get("state")
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
             .and_then(|v| v["data"]["sha256"].as_str().map(String::from));
         if recorded.as_deref() != Some(id.sha256.as_str()) {
             bail!(

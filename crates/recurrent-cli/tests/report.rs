@@ -307,6 +307,13 @@ fn the_page_shows_only_the_runs_own_text_unless_told() {
     );
     assert!(!page.exists(), "no page written");
     ok(&recurrent(&["report", s(&run), "--out", s(&page), "--text", s(&secret), "--chars", "400"]));
+    // Without its training state the folder cannot say which text it recorded: that is what the
+    // message says (not that the text differs).
+    std::fs::remove_file(run.join("last.state.safetensors")).unwrap();
+    let o = recurrent(&["report", s(&run), "--out", s(&d.path().join("nostate.html"))]);
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("holds no readable training state to tell which text the run was trained on"), "{e}");
 }
 
 /// The `<text>` elements of the chart titled `title` in `dom`: (attributes, content).

@@ -138,10 +138,11 @@ pub struct CharModel<F> {
     /// before its decoder), in `[0, 1)`; masks per time step, or per sequence when the stack
     /// is [`RecurrentConfig::variational`]. A training setting, not saved with the weights.
     pub head_dropout: f64,
-    /// `(T·B, H)`: the head's input after dropout, and its mask (scaled by `1/(1−p)`); empty
-    /// when the last forward applied none.
+    /// `(T·B, H)`: the head's input after dropout, and its mask (scaled by `1/(1−p)`), kept
+    /// between steps; `head_dropped` says whether the last forward used them.
     head_in: Array2<F>,
     head_mask: Array2<F>,
+    head_dropped: bool,
     /// Every gradient is known to be zero: set by [`Parameters::grads_now_zero`] (an optimizer
     /// that zeroes as it updates) and by `zero_grad`; cleared by `backward` and by anything
     /// that visits the gradients mutably, so `zero_grad` can skip a pass over all of them.
@@ -197,6 +198,7 @@ impl<F: Float> CharModel<F> {
             head_dropout: 0.0,
             head_in: Array2::zeros((0, 0)),
             head_mask: Array2::zeros((0, 0)),
+            head_dropped: false,
             grads_zero: false,
         }
     }
@@ -244,20 +246,21 @@ impl<F: Float> CharModel<F> {
             self.logits = Array2::zeros((n, self.config.vocab));
             self.dy = Array2::zeros((n, self.config.hidden));
         }
-        self.head_in = Array2::zeros((0, 0));
+        self.head_dropped = false;
         if let Some(rng) = dropout_rng.filter(|_| self.head_dropout > 0.0) {
-            let p = self.head_dropout;
-            let mut mask = Array2::zeros((n, self.config.hidden));
-            if self.rnn.config.variational {
-                crate::layer::stack::draw_per_sequence(&mut mask, b, p, rng);
-            } else {
-                let keep = F::c(1.0 / (1.0 - p));
-                mask.mapv_inplace(|_| if rng.random_sample() >= p { keep } else { F::zero() });
+            if self.head_mask.nrows() != n {
+                self.head_mask = Array2::zeros((n, self.config.hidden));
+                self.head_in = Array2::zeros((n, self.config.hidden));
             }
-            self.head_in = &self.rnn.output_rows() * &mask;
-            self.head_mask = mask;
+            let variational = self.rnn.config.variational;
+            crate::layer::stack::draw_mask(&mut self.head_mask, b, self.head_dropout, variational, rng);
+            ndarray::Zip::from(&mut self.head_in)
+                .and(&self.rnn.output_rows())
+                .and(&self.head_mask)
+                .for_each(|o, &y, &m| *o = y * m);
+            self.head_dropped = true;
         }
-        let x = if self.head_in.nrows() > 0 { self.head_in.view() } else { self.rnn.output_rows() };
+        let x = if self.head_dropped { self.head_in.view() } else { self.rnn.output_rows() };
         let loss = match (x.as_slice(), self.logits.as_slice_mut()) {
             (Some(xs), Some(ls)) if targets.len() == n => {
                 let (scale, v, hid) = (reduction.scale(n), self.config.vocab, x.ncols());
@@ -290,9 +293,9 @@ impl<F: Float> CharModel<F> {
     /// accumulating every gradient (the carried state gets no gradient: truncated BPTT).
     pub fn backward(&mut self) -> Result<()> {
         self.grads_zero = false;
-        let x = if self.head_in.nrows() > 0 { self.head_in.view() } else { self.rnn.output_rows() };
+        let x = if self.head_dropped { self.head_in.view() } else { self.rnn.output_rows() };
         self.head.backward(x, self.logits.view(), Some(self.dy.view_mut()));
-        if self.head_in.nrows() > 0 {
+        if self.head_dropped {
             self.dy *= &self.head_mask;
         }
         self.rnn.backward_rows(self.dy.view(), None)?;

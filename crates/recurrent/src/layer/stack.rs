@@ -345,14 +345,10 @@ impl<F: Float> Recurrent<F> {
                 }
             }
             if drop && l + 1 < nl {
-                let keep = F::c(1.0 / (1.0 - p));
                 let ws = &mut self.ws;
                 let out = if d == 2 { ws.feats[l].view() } else { self.layers[l].output() };
                 match &mut dropout {
-                    Dropout::Draw(rng) if self.config.variational => draw_per_sequence(&mut ws.masks[l], b, p, rng),
-                    Dropout::Draw(rng) => {
-                        ws.masks[l].mapv_inplace(|_| if rng.random_sample() >= p { keep } else { F::zero() })
-                    }
+                    Dropout::Draw(rng) => draw_mask(&mut ws.masks[l], b, p, self.config.variational, rng),
                     Dropout::Given(m) => ws.masks[l].assign(&m[l]),
                     Dropout::Off => unreachable!("drop is false without masks"),
                 }
@@ -506,17 +502,25 @@ impl<F: Float> Recurrent<F> {
     }
 }
 
-/// Fills `mask (T·B, n)` (time-major rows) with one draw per sequence and feature, in the
-/// order batch, feature (`keep = u ≥ p`, scaled by `1/(1−p)`), repeated at every time step.
-pub(crate) fn draw_per_sequence<F: Float>(mask: &mut Array2<F>, b: usize, p: f64, rng: &mut NumpyRng) {
+/// Fills a dropout mask `(T·B, n)` (time-major rows of `b` streams) from `rng`: `1/(1−p)` where
+/// `u ≥ p`, else 0. Per time step (PyTorch's), one draw per entry in the order time, batch,
+/// feature; per sequence (`variational`), one draw per stream and feature, in the order batch,
+/// feature, repeated at every time step.
+pub(crate) fn draw_mask<F: Float>(mask: &mut Array2<F>, b: usize, p: f64, variational: bool, rng: &mut NumpyRng) {
     let keep = F::c(1.0 / (1.0 - p));
-    let n = mask.ncols();
-    if b == 0 || n == 0 {
+    let mut draw = |v: &mut F| *v = if rng.random_sample() >= p { keep } else { F::zero() };
+    if !variational {
+        mask.iter_mut().for_each(draw);
         return;
     }
-    let first = Array2::from_shape_simple_fn((b, n), || if rng.random_sample() >= p { keep } else { F::zero() });
-    for mut rows in mask.axis_chunks_iter_mut(Axis(0), b) {
-        rows.assign(&first);
+    if b == 0 || mask.is_empty() {
+        return;
+    }
+    let rows = b.min(mask.nrows());
+    let (mut first, mut rest) = mask.view_mut().split_at(Axis(0), rows);
+    first.iter_mut().for_each(&mut draw);
+    for mut rows in rest.axis_chunks_iter_mut(Axis(0), b) {
+        rows.assign(&first.slice(s![..rows.nrows(), ..]));
     }
 }
 
@@ -579,7 +583,7 @@ mod dropout_tests {
     fn per_sequence_masks_repeat_over_time() {
         let (t, b, n, p) = (4, 3, 5, 0.6);
         let mut mask = Array2::<f64>::zeros((t * b, n));
-        draw_per_sequence(&mut mask, b, p, &mut NumpyRng::new(7));
+        draw_mask(&mut mask, b, p, true, &mut NumpyRng::new(7));
         let mut rng = NumpyRng::new(7);
         let first: Vec<f64> = (0..b * n).map(|_| if rng.random_sample() >= p { 2.5 } else { 0.0 }).collect();
         for ti in 0..t {
@@ -588,7 +592,7 @@ mod dropout_tests {
         }
         assert!(first.contains(&0.0) && first.contains(&2.5), "{first:?}");
         // Empty shapes draw nothing and do not panic.
-        draw_per_sequence(&mut Array2::<f32>::zeros((0, 4)), 0, p, &mut rng);
-        draw_per_sequence(&mut Array2::<f32>::zeros((6, 0)), 3, p, &mut rng);
+        draw_mask(&mut Array2::<f32>::zeros((0, 4)), 0, p, true, &mut rng);
+        draw_mask(&mut Array2::<f32>::zeros((6, 0)), 3, p, true, &mut rng);
     }
 }

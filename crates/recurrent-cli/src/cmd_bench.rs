@@ -114,7 +114,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             bench_gemm(a.seconds)
         } else {
             // The session runs the step with a helper thread when asked for two or more.
-            bench_config(&StandardConfig::named(n).expect("listed"), a.seconds, a.threads, a.steps, a.parallel)?
+            bench_config(&StandardConfig::named(n).expect("listed"), a.seconds, a.threads, a.steps, a.parallel)?.0
         };
         if a.json {
             crate::outln(&format!(
@@ -139,13 +139,14 @@ pub fn bench(a: BenchArgs) -> Result<()> {
 /// `(chars/s, GFLOP/s, peak RSS MiB, mean loss per char of the timed steps)`.
 type Figures = (f64, f64, Option<f64>, Option<f64>);
 
+/// The configuration's figures over the timed steps, and the GFLOP/s of its fastest step.
 fn bench_config(
     c: &StandardConfig,
     seconds: f64,
     threads: usize,
     steps: Option<usize>,
     parallel: Parallel,
-) -> Result<Figures> {
+) -> Result<(Figures, f64)> {
     // The configuration's run, in memory, on the bundled corpus: every window for training,
     // weights from seed 0, no validation, samples or checkpoints; 5 steps to warm up, then
     // `steps` steps or `seconds` of them, timed by the observer.
@@ -154,7 +155,7 @@ fn bench_config(
     cfg.steps = Some(steps.map_or(usize::MAX, |s| s + warmup));
     let mut session = Session::new(cfg, Options::in_memory())?;
     session.set_parallelism(parallel.into());
-    let mut timer = Timer { warmup, seconds, steps, t0: None, losses: Vec::new(), dt: 0.0 };
+    let mut timer = Timer { warmup, seconds, steps, t0: None, losses: Vec::new(), dt: 0.0, last: 0.0, fastest: f64::MAX };
     session.run(&mut timer)?;
     let n = timer.losses.len();
     // The loss reached: the mean of the last 20 steps, per character.
@@ -164,7 +165,9 @@ fn bench_config(
     let chars = (n * c.steps * c.batch) as f64;
     let cps = chars / timer.dt;
     let loss = loss_sum / n as f64 / per_char;
-    Ok((cps, cps * c.flops_per_char(session.vocab().len()) / 1e9, peak_rss_mib(), Some(loss)))
+    let flops_per_char = c.flops_per_char(session.vocab().len());
+    let fastest = (c.steps * c.batch) as f64 / timer.fastest * flops_per_char / 1e9;
+    Ok(((cps, cps * flops_per_char / 1e9, peak_rss_mib(), Some(loss)), fastest))
 }
 
 /// Times the steps after the warm-up, and keeps their losses (in the run's unit).
@@ -175,6 +178,10 @@ struct Timer {
     t0: Option<Instant>,
     losses: Vec<f64>,
     dt: f64,
+    /// When the previous timed step ended (seconds from `t0`).
+    last: f64,
+    /// The fastest timed step, in seconds.
+    fastest: f64,
 }
 
 impl Observer for Timer {
@@ -188,6 +195,8 @@ impl Observer for Timer {
         };
         self.losses.push(r.loss);
         self.dt = t0.elapsed().as_secs_f64();
+        self.fastest = self.fastest.min(self.dt - self.last);
+        self.last = self.dt;
         let done = match self.steps {
             Some(s) => self.losses.len() >= s,
             None => self.dt >= self.seconds,
@@ -217,7 +226,10 @@ fn bench_sample(c: &StandardConfig, seconds: f64) -> Result<Figures> {
 
 /// `bench --config shapes`: for each standard configuration, the share of this core's peak
 /// of the whole step (on `--threads`), then of each product alone at the rows one thread gets
-/// (the batch split in `--threads` shards), and how many of it one step runs.
+/// (the batch split in `--threads` shards), and how many of it one step runs. Rates are the
+/// fastest of short rounds (steps for the whole step), beside the median round (the mean for
+/// the whole step): on a shared machine the first is the code's speed, the second how it fares
+/// among the neighbours.
 fn bench_shapes(a: &BenchArgs) -> Result<()> {
     let isa = recurrent::backend::active();
     let peak = recurrent::measure::fma_peak_gflops(1.0);
@@ -226,24 +238,25 @@ fn bench_shapes(a: &BenchArgs) -> Result<()> {
         crate::outln(&serde_json::json!({"kernels": isa.name(), "gemm": gemm, "peak_gflops": peak}).to_string());
     } else {
         crate::outln(&format!("kernels {}, GEMM {gemm}, one core's f32 FMA peak {peak:.1} GFLOP/s", isa.name()));
+        crate::outln("(each rate: the fastest round; in brackets the median round, or the mean over all steps)");
     }
     let per = (a.seconds / 10.0).clamp(0.05, 1.0);
     for c in STANDARD {
-        let (_, gflops, _, _) = bench_config(&c, a.seconds.min(3.0), a.threads, None, a.parallel)?;
+        let ((_, mean, _, _), fastest) = bench_config(&c, a.seconds.min(3.0), a.threads, None, a.parallel)?;
         // A step too small to share runs on one thread (see `parallel::SHARE_MIN_MACS`).
         let small = c.batch * c.cell.gates() * c.hidden * c.hidden < recurrent::parallel::SHARE_MIN_MACS;
         let threads = if small { 1 } else { a.threads.min(c.batch) };
         let b = c.batch.div_ceil(threads);
-        let whole = gflops / threads as f64;
+        let (whole, whole_mean) = (fastest / threads as f64, mean / threads as f64);
         if a.json {
-            crate::outln(&serde_json::json!({"config": c.name, "product": "whole step", "threads": threads, "gflops_per_thread": whole, "share": whole / peak}).to_string());
+            crate::outln(&serde_json::json!({"config": c.name, "product": "whole step", "threads": threads, "gflops_per_thread": whole, "gflops_per_thread_mean": whole_mean, "share": whole / peak}).to_string());
         } else {
             crate::outln(&format!(
-                "\n{} ({} {}×{}, B {} T {}), {} thread(s): whole step {whole:.1} GFLOP/s per thread, {:.0} % of the peak",
-                c.name, c.cell, c.layers, c.hidden, c.batch, c.steps, threads, 100.0 * whole / peak
+                "\n{} ({} {}×{}, B {} T {}), {} thread(s): whole step {whole:.1} ({whole_mean:.1}) GFLOP/s per thread, {:.0} % ({:.0} %) of the peak",
+                c.name, c.cell, c.layers, c.hidden, c.batch, c.steps, threads, 100.0 * whole / peak, 100.0 * whole_mean / peak
             ));
             crate::outln(&format!(
-                "  {:<34} {:>20} {:>9} {:>10} {:>7}",
+                "  {:<34} {:>20} {:>9} {:>17} {:>13}",
                 "product", "m × k × n", "per step", "GFLOP/s", "peak"
             ));
         }
@@ -251,15 +264,15 @@ fn bench_shapes(a: &BenchArgs) -> Result<()> {
         for p in products {
             let (m, k, n) = p.shape;
             if a.json {
-                crate::outln(&serde_json::json!({"config": c.name, "product": p.what, "m": m, "k": k, "n": n, "per_step": p.per_step, "gflops": p.gflops, "share": p.gflops / peak}).to_string());
+                crate::outln(&serde_json::json!({"config": c.name, "product": p.what, "m": m, "k": k, "n": n, "per_step": p.per_step, "gflops": p.gflops, "gflops_median": p.gflops_median, "share": p.gflops / peak}).to_string());
             } else {
                 crate::outln(&format!(
-                    "  {:<34} {:>20} {:>9} {:>10.1} {:>6.0} %",
+                    "  {:<34} {:>20} {:>9} {:>17} {:>13}",
                     p.what,
                     format!("{m} × {k} × {n}"),
                     p.per_step,
-                    p.gflops,
-                    100.0 * p.gflops / peak
+                    format!("{:.1} ({:.1})", p.gflops, p.gflops_median),
+                    format!("{:.0} % ({:.0} %)", 100.0 * p.gflops / peak, 100.0 * p.gflops_median / peak)
                 ));
             }
         }

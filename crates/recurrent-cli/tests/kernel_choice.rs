@@ -84,7 +84,7 @@ fn bench_reports_and_obeys_the_gemm_knobs() {
 // `bench --config shapes --json`: a header naming the kernels, the GEMM tuning and a positive
 // peak, then for each standard configuration its whole step and every product it runs, each
 // with a positive rate and a share of the peak (a product timed alone may beat the FMA loop's
-// own rate a little, never by half). lstm-large's six products are all there, with their shapes
+// own rate a little, never by half), and the fastest round beside the median. lstm-large's six products are all there, with their shapes
 // for one thread (B 64, T 64, H 512, four gates).
 #[test]
 fn bench_shapes_lists_every_product() {
@@ -104,6 +104,16 @@ fn bench_shapes_lists_every_product() {
             let share = l["share"].as_f64().unwrap_or(f64::NAN);
             assert!(share > 0.0 && share < 1.5, "{l}");
         }
+    }
+    // Each rate is the fastest round (step), so it is at least the median round (the mean
+    // over all steps for the whole step).
+    for l in &lines[1..] {
+        let (best, typical) = if l["product"] == "whole step" {
+            (l["gflops_per_thread"].as_f64().unwrap(), l["gflops_per_thread_mean"].as_f64().unwrap())
+        } else {
+            (l["gflops"].as_f64().unwrap(), l["gflops_median"].as_f64().unwrap())
+        };
+        assert!(typical > 0.0 && best >= typical, "{l}");
     }
     let large: Vec<(String, u64, u64, u64)> = lines
         .iter()

@@ -197,8 +197,9 @@ impl Tile {
 pub struct GemmTuning {
     /// The AVX-512 tile of the in-place and packed products (`tile=6x64` or `tile=12x32`).
     pub tile: Tile,
-    /// Depth of the parts the in-place and packed products run in (`kb=`; 0: all of `k` at
-    /// once): a `kb × 64` slice of B that fits L1 serves every row block before the next.
+    /// Depth of the parts the in-place and packed products run in, with either kernel set
+    /// (`kb=`; 0: all of `k` at once): a `kb`-deep slice of each panel of B that fits L1 serves
+    /// every row block before the next.
     pub kb: usize,
     /// Depth of one block of the cache-blocked GEMM (`kc=`, at least 16).
     pub kc: usize,
@@ -211,7 +212,8 @@ impl GemmTuning {
     /// `128 × 64` slice of B, 32 KB, stays in L1 for every row block): measured on a Xeon with
     /// two FMA ports (`scripts/sweep_gemm.sh`, then whole training steps), 2–4 % faster on
     /// lstm-small and gru-medium than one pass, and the tall tile no faster than this. Elsewhere
-    /// `kb = 0`, as AMD's cores were measured with. The cache-blocked GEMM's block from the L2
+    /// `kb = 0`: on an AMD EPYC Zen 3 (AVX2, 512 KB of L2) one pass ran the per-step products
+    /// faster than parts of 128 (docs/performance.md). The cache-blocked GEMM's block from the L2
     /// size ([`l2_bytes`]): `kc × nc = 384 × 512` (768 KB) from 2 MB of L2 (on the same Xeon 2–4 %
     /// faster on lstm-large than 256 × 256), else `256 × 256`, what the smaller-L2 machines
     /// (a Zen 3 with 512 KB, a Zen 4 with 1 MB) were measured with, as when CPUID does not say.

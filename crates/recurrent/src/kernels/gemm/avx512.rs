@@ -25,35 +25,14 @@ fn lanes(n: usize) -> __mmask16 {
 }
 
 /// `C (m, n) (+)= A (m, k) · B (k, n)` over the operands `o` describes, in blocks of `tile`
-/// (the tall tile only where there are twelve rows or more), in parts of depth `kb` (all of
-/// `k` when `kb` is 0 or at least `k`): within a part, every row block passes over one slice
-/// of B while it is still in L1, and C is read back and added to from the second part on.
-/// Storing an f32 sum and loading it again changes nothing, so the parts give the bits of one
-/// pass.
+/// (the tall tile only where there are twelve rows or more).
 ///
 /// # Safety
 /// The CPU has AVX-512F; `o` describes operands that hold what [`super::run`] checks for
 /// `m, n, k`.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops, tile: Tile, kb: usize) {
-    let kb = if kb == 0 { k } else { kb };
+pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops, tile: Tile) {
     let tall = tile == Tile::Tall && m >= 2 * MR;
-    let mut p0 = 0;
-    while p0 < k {
-        let kk = kb.min(k - p0);
-        // SAFETY: p0 < k, so depth p0 is inside A's columns and B's rows (packed: row p0 of
-        // every panel, each 16·k long); the part covers depths p0..p0+kk ≤ k.
-        unsafe {
-            let part = Ops { a: o.a.add(p0 * o.acs), b: o.b.add(p0 * o.ldb), acc: o.acc || p0 > 0, ..o };
-            gemm_part(m, n, kk, part, tall)
-        };
-        p0 += kk;
-    }
-}
-
-/// One part of [`gemm`]: all of `k`, in tall blocks when `tall`.
-#[target_feature(enable = "avx512f")]
-unsafe fn gemm_part(m: usize, n: usize, k: usize, o: Ops, tall: bool) {
     let mut j = 0;
     // Column panels outer, so a strip of B stays in cache while every row block of A passes
     // over it. SAFETY (all calls below): every block reads rows < m, columns < n (lanes

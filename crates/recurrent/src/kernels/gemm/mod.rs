@@ -252,13 +252,27 @@ unsafe fn simd_gemm(
     // 16-column panels `bps` apart (16 row-major, 16·k packed panel by panel).
     let (ldb, bps) = if packed { (16, 16 * k) } else { (b.rs, 16) };
     let o = Ops { a: a.data.as_ptr(), ars: a.rs, acs: a.cs, b: b.data.as_ptr(), ldb, bps, c: c.as_mut_ptr(), ldc, acc };
-    // SAFETY: the caller's contract; the CPU runs the active set.
-    unsafe {
-        if super::active() == super::Isa::Avx512 {
-            avx512::gemm(m, n, k, o, tile, kb)
-        } else {
-            avx2::gemm(m, n, k, o)
+    // In parts of depth `kb` (all of `k` when `kb` is 0 or at least `k`): within a part, every
+    // row block passes over one slice of B while it is still in L1, and C is read back and added
+    // to from the second part on. Storing an f32 sum and loading it again changes nothing, so
+    // the parts give the bits of one pass.
+    let kb = if kb == 0 { k } else { kb };
+    let wide = super::active() == super::Isa::Avx512;
+    let mut p0 = 0;
+    while p0 < k {
+        let kk = kb.min(k - p0);
+        // SAFETY: the caller's contract; the CPU runs the active set. p0 < k, so depth p0 is
+        // inside A's columns and B's rows (packed: row p0 of every panel, each 16·k long); the
+        // part covers depths p0..p0+kk ≤ k.
+        unsafe {
+            let part = Ops { a: o.a.add(p0 * o.acs), b: o.b.add(p0 * o.ldb), acc: o.acc || p0 > 0, ..o };
+            if wide {
+                avx512::gemm(m, n, kk, part, tile)
+            } else {
+                avx2::gemm(m, n, kk, part)
+            }
         }
+        p0 += kk;
     }
 }
 

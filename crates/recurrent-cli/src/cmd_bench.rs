@@ -65,6 +65,11 @@ pub struct BenchArgs {
     /// reached with PyTorch's after the same number of steps.
     #[arg(long)]
     steps: Option<usize>,
+    /// With --config shapes: measure everything this many times over, one configuration after
+    /// another, and report each rate's best and median round. A shared machine (a cloud VM)
+    /// runs slower for seconds to minutes at a time; rounds spread over minutes see past that.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
 }
 
 /// Peak resident memory of this process in MiB (VmHWM), if the system reports it.
@@ -155,7 +160,8 @@ fn bench_config(
     cfg.steps = Some(steps.map_or(usize::MAX, |s| s + warmup));
     let mut session = Session::new(cfg, Options::in_memory())?;
     session.set_parallelism(parallel.into());
-    let mut timer = Timer { warmup, seconds, steps, t0: None, losses: Vec::new(), dt: 0.0, last: 0.0, fastest: f64::MAX };
+    let mut timer =
+        Timer { warmup, seconds, steps, t0: None, losses: Vec::new(), dt: 0.0, last: 0.0, fastest: f64::MAX };
     session.run(&mut timer)?;
     let n = timer.losses.len();
     // The loss reached: the mean of the last 20 steps, per character.
@@ -226,53 +232,98 @@ fn bench_sample(c: &StandardConfig, seconds: f64) -> Result<Figures> {
 
 /// `bench --config shapes`: for each standard configuration, the share of this core's peak
 /// of the whole step (on `--threads`), then of each product alone at the rows one thread gets
-/// (the batch split in `--threads` shards), and how many of it one step runs. Rates are the
-/// fastest of short rounds (steps for the whole step), beside the median round (the mean for
-/// the whole step): on a shared machine the first is the code's speed, the second how it fares
-/// among the neighbours.
+/// (the batch split in `--threads` shards), and how many of it one step runs. Everything is
+/// measured `--rounds` times, one configuration after another; each rate is the fastest round
+/// (within a round: the fastest of short runs of the product, the fastest step for the whole
+/// step) beside the median round. On a shared machine the first is the code's speed, the
+/// second how it fares among the neighbours.
 fn bench_shapes(a: &BenchArgs) -> Result<()> {
     let isa = recurrent::backend::active();
-    let peak = recurrent::measure::fma_peak_gflops(1.0);
     let gemm = recurrent::backend::gemm_tuning().describe();
-    if a.json {
-        crate::outln(&serde_json::json!({"kernels": isa.name(), "gemm": gemm, "peak_gflops": peak}).to_string());
-    } else {
-        crate::outln(&format!("kernels {}, GEMM {gemm}, one core's f32 FMA peak {peak:.1} GFLOP/s", isa.name()));
-        crate::outln("(each rate: the fastest round; in brackets the median round, or the mean over all steps)");
-    }
     let per = (a.seconds / 10.0).clamp(0.05, 1.0);
-    for c in STANDARD {
-        let ((_, mean, _, _), fastest) = bench_config(&c, a.seconds.min(3.0), a.threads, None, a.parallel)?;
+    let rounds = a.rounds as usize;
+    // Per round: the peak, then for each configuration the whole step per thread and the
+    // products.
+    let mut peaks = Vec::new();
+    let mut wholes: Vec<Vec<f64>> = vec![Vec::new(); STANDARD.len()];
+    let mut products: Vec<Vec<Vec<recurrent::measure::ProductRate>>> = vec![Vec::new(); STANDARD.len()];
+    let threads_of = |c: &StandardConfig| {
         // A step too small to share runs on one thread (see `parallel::SHARE_MIN_MACS`).
         let small = c.batch * c.cell.gates() * c.hidden * c.hidden < recurrent::parallel::SHARE_MIN_MACS;
-        let threads = if small { 1 } else { a.threads.min(c.batch) };
-        let b = c.batch.div_ceil(threads);
-        let (whole, whole_mean) = (fastest / threads as f64, mean / threads as f64);
+        if small {
+            1
+        } else {
+            a.threads.min(c.batch)
+        }
+    };
+    for round in 0..rounds {
+        if rounds > 1 && !a.json {
+            eprintln!("round {} of {rounds}", round + 1);
+        }
+        peaks.push(recurrent::measure::fma_peak_gflops(1.0));
+        for (ci, c) in STANDARD.iter().enumerate() {
+            let (_, fastest) = bench_config(c, a.seconds.min(3.0), a.threads, None, a.parallel)?;
+            let threads = threads_of(c);
+            wholes[ci].push(fastest / threads as f64);
+            let b = c.batch.div_ceil(threads);
+            products[ci].push(recurrent::measure::step_products(
+                c.cell.gates(),
+                c.hidden,
+                c.layers,
+                b,
+                c.steps,
+                None,
+                per,
+            ));
+        }
+    }
+    // The best and the median of a row's rounds.
+    let best_median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() - 1], v[(v.len() - 1) / 2])
+    };
+    let (peak, _) = best_median(peaks);
+    if a.json {
+        crate::outln(
+            &serde_json::json!({"kernels": isa.name(), "gemm": gemm, "peak_gflops": peak, "rounds": rounds})
+                .to_string(),
+        );
+    } else {
+        crate::outln(&format!(
+            "kernels {}, GEMM {gemm}, one core's f32 FMA peak {peak:.1} GFLOP/s, {rounds} round(s)",
+            isa.name()
+        ));
+        crate::outln("(each rate: the fastest round; in brackets the median round)");
+    }
+    for (ci, c) in STANDARD.iter().enumerate() {
+        let threads = threads_of(c);
+        let (whole, whole_median) = best_median(wholes[ci].clone());
         if a.json {
-            crate::outln(&serde_json::json!({"config": c.name, "product": "whole step", "threads": threads, "gflops_per_thread": whole, "gflops_per_thread_mean": whole_mean, "share": whole / peak}).to_string());
+            crate::outln(&serde_json::json!({"config": c.name, "product": "whole step", "threads": threads, "gflops_per_thread": whole, "gflops_per_thread_median": whole_median, "share": whole / peak}).to_string());
         } else {
             crate::outln(&format!(
-                "\n{} ({} {}×{}, B {} T {}), {} thread(s): whole step {whole:.1} ({whole_mean:.1}) GFLOP/s per thread, {:.0} % ({:.0} %) of the peak",
-                c.name, c.cell, c.layers, c.hidden, c.batch, c.steps, threads, 100.0 * whole / peak, 100.0 * whole_mean / peak
+                "\n{} ({} {}×{}, B {} T {}), {} thread(s): whole step {whole:.1} ({whole_median:.1}) GFLOP/s per thread, {:.0} % ({:.0} %) of the peak",
+                c.name, c.cell, c.layers, c.hidden, c.batch, c.steps, threads, 100.0 * whole / peak, 100.0 * whole_median / peak
             ));
             crate::outln(&format!(
                 "  {:<34} {:>20} {:>9} {:>17} {:>13}",
                 "product", "m × k × n", "per step", "GFLOP/s", "peak"
             ));
         }
-        let products = recurrent::measure::step_products(c.cell.gates(), c.hidden, c.layers, b, c.steps, None, per);
-        for p in products {
+        for (pi, p) in products[ci][0].iter().enumerate() {
+            // Within a round a product's best run; across rounds the best and the median of those.
+            let (best, median) = best_median(products[ci].iter().map(|r| r[pi].gflops).collect());
             let (m, k, n) = p.shape;
             if a.json {
-                crate::outln(&serde_json::json!({"config": c.name, "product": p.what, "m": m, "k": k, "n": n, "per_step": p.per_step, "gflops": p.gflops, "gflops_median": p.gflops_median, "share": p.gflops / peak}).to_string());
+                crate::outln(&serde_json::json!({"config": c.name, "product": p.what, "m": m, "k": k, "n": n, "per_step": p.per_step, "gflops": best, "gflops_median": median, "share": best / peak}).to_string());
             } else {
                 crate::outln(&format!(
                     "  {:<34} {:>20} {:>9} {:>17} {:>13}",
                     p.what,
                     format!("{m} × {k} × {n}"),
                     p.per_step,
-                    format!("{:.1} ({:.1})", p.gflops, p.gflops_median),
-                    format!("{:.0} % ({:.0} %)", 100.0 * p.gflops / peak, 100.0 * p.gflops_median / peak)
+                    format!("{best:.1} ({median:.1})"),
+                    format!("{:.0} % ({:.0} %)", 100.0 * best / peak, 100.0 * median / peak)
                 ));
             }
         }

@@ -95,7 +95,8 @@ pub fn step_products(
     let gh = g * h;
     let mut rng = crate::NumpyRng::new(3);
     let mut fill = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.standard_normal() as f32 * 0.1).collect() };
-    let time = |(m, k, n): (usize, usize, usize), f: &mut dyn FnMut()| rounds_gflops(2.0 * (m * k * n) as f64, seconds, f);
+    let time =
+        |(m, k, n): (usize, usize, usize), f: &mut dyn FnMut()| rounds_gflops(2.0 * (m * k * n) as f64, seconds, f);
     let mut out = Vec::new();
     // A per-step product `A (m, k) · W (k, n)`, `W` packed once per sequence and laid out from
     // a cache line, as the layers lay it out; it runs T times per layer.
@@ -106,8 +107,9 @@ pub fn step_products(
         let off = crate::kernels::aligned(&mut buf, packed.len());
         buf[off..off + packed.len()].copy_from_slice(&packed);
         let mut c = vec![0f32; m * n];
-        let (gflops, gflops_median) =
-            time((m, k, n), &mut || f32::gemm_packed(MatRef::new(a, m, k), &buf[off..], n, MatMut::new(&mut c, m, n), true));
+        let (gflops, gflops_median) = time((m, k, n), &mut || {
+            f32::gemm_packed(MatRef::new(a, m, k), &buf[off..], n, MatMut::new(&mut c, m, n), true)
+        });
         ProductRate { what: what.into(), shape: (m, k, n), per_step: t * layers, gflops, gflops_median }
     };
     // The recurrent product, forward: (b, H) · W_hhᵀ (H, G·H); backward: dG (b, G·H) · W_hh (G·H, H).

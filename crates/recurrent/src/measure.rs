@@ -98,9 +98,28 @@ pub fn step_products(
     let time =
         |(m, k, n): (usize, usize, usize), f: &mut dyn FnMut()| rounds_gflops(2.0 * (m * k * n) as f64, seconds, f);
     let mut out = Vec::new();
-    // A per-step product `A (m, k) · W (k, n)`, `W` packed once per sequence and laid out from
-    // a cache line, as the layers lay it out; it runs T times per layer.
+    // A per-step product `A (m, k) · W (k, n)`, with `W` laid out once per sequence as the
+    // layers lay it out (`layer::seq::recurrent_product`); it runs T times per layer. One row
+    // (a batch of one) is a row vector times `W` in padded rows from a cache line, read in
+    // alternating order from one step to the next; more rows read `W` packed from a cache line.
     let per_step_product = |what: &str, a: &[f32], w: MatRef<'_, f32>, (m, k, n): (usize, usize, usize)| {
+        if m == 1 {
+            let ld = crate::kernels::vector_ld(n);
+            let mut buf = Vec::new();
+            let off = crate::kernels::aligned(&mut buf, k * ld);
+            let (d, rs, cs) = (w.data(), w.rs(), w.cs());
+            for p in 0..k {
+                for j in 0..n {
+                    buf[off + p * ld + j] = d[p * rs + j * cs];
+                }
+            }
+            let (mut y, mut step) = (vec![0f32; n], 0usize);
+            let (gflops, gflops_median) = time((m, k, n), &mut || {
+                f32::vecmat(a, MatRef::with_ld(&buf[off..], k, n, ld), &mut y, true, step % 2 == 1);
+                step += 1;
+            });
+            return ProductRate { what: what.into(), shape: (m, k, n), per_step: t * layers, gflops, gflops_median };
+        }
         let mut packed = Vec::new();
         f32::pack_b(w, &mut packed);
         let mut buf = Vec::new();

@@ -29,6 +29,7 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
         let mut j = 0;
         let all = _mm256_set1_epi32(-1);
         while j < n16 {
+            prefetch_next_c(o, m, n, j);
             panel::<false>(m, k, o, j, (all, all));
             j += 16;
         }
@@ -42,12 +43,32 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
                 _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), lane),
                 _mm256_cmpgt_epi32(_mm256_set1_epi32(rest - 8), lane),
             );
+            prefetch_next_c(o, m, n, j);
             if rest <= 8 {
                 narrow_panel(m, k, o, j, masks.0);
             } else {
                 panel::<true>(m, k, o, j, masks);
             }
         }
+    }
+}
+
+/// With `o.next_c` set (the blocked GEMM's six-row calls), asks for the lines of C that the
+/// panel after column `j` accumulates onto, one panel ahead: the same rows at `j + 16`, or,
+/// after the last panel, the next block's first panel at `o.next_c`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn prefetch_next_c(o: Ops, m: usize, n: usize, j: usize) {
+    if o.next_c.is_null() {
+        return;
+    }
+    let next = if j + 16 < n { (o.c as *const f32).wrapping_add(j + 16) } else { o.next_c };
+    for r in 0..m.min(MR) {
+        let row = next.wrapping_add(r * o.ldc);
+        // A prefetch reads nothing and never faults, whatever the address; the two cover the
+        // 16 columns' one or two lines.
+        _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(15) as *const i8);
     }
 }
 

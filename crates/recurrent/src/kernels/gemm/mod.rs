@@ -204,7 +204,7 @@ fn run(
         // SAFETY: the active set is one the CPU supports; bounds were checked above and every
         // access below is within rows < m, columns < n, depth < k of the checked slices.
         let t = crate::backend::gemm_tuning();
-        return unsafe { simd_gemm(m, n, k, a, b, packed, c, ldc, accumulate, (t.tile, t.kb)) };
+        return unsafe { simd_gemm(m, n, k, a, b, packed, c, ldc, accumulate, (t.tile, t.kb), std::ptr::null()) };
     }
     assert!(!packed, "packed operands take the AVX2 path or gemm_packed's own loop");
     plain(m, n, k, a, b, c, ldc, accumulate)
@@ -225,6 +225,12 @@ struct Ops {
     c: *mut f32,
     ldc: usize,
     acc: bool,
+    /// C of the rows the caller runs next, at the same columns (null: none), set by
+    /// [`gemm_blocked`]: the AVX2 kernels ask for the lines of C one panel ahead (the next
+    /// panel's, then this pointer's), so that the accumulating load at the start of a block
+    /// finds them in L1 rather than waiting on L3. Only prefetched, never read. (The AVX-512
+    /// kernels do not use it yet: nobody has measured it on a CPU that runs them.)
+    next_c: *const f32,
 }
 
 /// The micro-kernel GEMM of the active set (AVX-512 or AVX2; both sum each entry in the same
@@ -247,11 +253,23 @@ unsafe fn simd_gemm(
     ldc: usize,
     acc: bool,
     (tile, kb): (crate::backend::Tile, usize),
+    next_c: *const f32,
 ) {
     // One description of the operands for either kernel set: B's rows `ldb` apart, and its
     // 16-column panels `bps` apart (16 row-major, 16·k packed panel by panel).
     let (ldb, bps) = if packed { (16, 16 * k) } else { (b.rs, 16) };
-    let o = Ops { a: a.data.as_ptr(), ars: a.rs, acs: a.cs, b: b.data.as_ptr(), ldb, bps, c: c.as_mut_ptr(), ldc, acc };
+    let o = Ops {
+        a: a.data.as_ptr(),
+        ars: a.rs,
+        acs: a.cs,
+        b: b.data.as_ptr(),
+        ldb,
+        bps,
+        c: c.as_mut_ptr(),
+        ldc,
+        acc,
+        next_c,
+    };
     // In parts of depth `kb` (all of `k` when `kb` is 0 or at least `k`): within a part, every
     // row block passes over one slice of B while it is still in L1, and C is read back and added
     // to from the second part on. Storing an f32 sum and loading it again changes nothing, so
@@ -346,6 +364,20 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
                             rows.iter_mut().zip(q0..q1).for_each(|(r, q)| *r = rows_of(q));
                             pack_a_chunk(&a, start_of(q0), &rows[..q1 - q0], (p0, kk), ap);
                         }
+                        // C of the next row block, or of the first one of the next column
+                        // block (or of the next depth's sweep): prefetched, never read.
+                        let cp = c.as_ptr();
+                        let next_c = |q: usize| {
+                            if q + 1 < blocks {
+                                cp.wrapping_add(start_of(q + 1) * ldc + j0)
+                            } else if j0 + nn < n {
+                                cp.wrapping_add(j0 + nn)
+                            } else if p0 + kk < k {
+                                cp
+                            } else {
+                                std::ptr::null()
+                            }
+                        };
                         for q in q0..q1 {
                             let (i0, r) = (start_of(q), rows_of(q));
                             let am = if in_place {
@@ -369,6 +401,7 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
                                     ldc,
                                     accumulate || p0 > 0,
                                     (crate::backend::Tile::Wide, 0),
+                                    next_c(q),
                                 )
                             };
                         }

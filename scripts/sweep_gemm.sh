@@ -4,9 +4,12 @@
 # and for every configuration the setting with the fastest whole training step. No rebuild:
 # the knobs are read from the environment (see docs/performance.md, "Knobs").
 #
-#   scripts/sweep_gemm.sh [THREADS] [SECONDS]     (defaults 1 and 0.5; about 3 minutes)
+#   scripts/sweep_gemm.sh [THREADS] [SECONDS] [ROUNDS]     (defaults 1, 0.5 and 1; about 3 minutes
+#                                                          a round)
 #
-# Run it on an idle machine: anything beside it halves what it measures on two cores. The
+# Run it on an idle machine: anything beside it halves what it measures on two cores. On a
+# shared VM, whose speed drifts for minutes at a time, give ROUNDS > 1: each setting is then
+# measured ROUNDS times over (`bench --rounds`) and ranked by its best round. The
 # tile and kb knobs act on the per-step products, kc and nc on the cache-blocked ones (weight
 # gradients, input projections), so each group is swept with the other at its default. Then
 # put the winners in RECURRENT_GEMM (say `export RECURRENT_GEMM=tile=12x32,kc=256`).
@@ -14,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${1:-1}"
 seconds="${2:-0.5}"
+rounds="${3:-1}"
 cargo build --release -q -p recurrent-cli
 bin=target/release/recurrent
 out="$(mktemp -d)"
@@ -28,7 +32,7 @@ done
 i=0
 for s in "${settings[@]}"; do
   echo "[$((i + 1))/${#settings[@]}] RECURRENT_GEMM=$s" >&2
-  RECURRENT_GEMM="$s" "$bin" bench --config shapes --json --threads "$threads" --seconds "$seconds" \
+  RECURRENT_GEMM="$s" "$bin" bench --config shapes --json --threads "$threads" --seconds "$seconds" --rounds "$rounds" \
     | sed "s/^{/{\"setting\":\"$s\",/" > "$out/$i.jsonl"
   i=$((i + 1))
 done

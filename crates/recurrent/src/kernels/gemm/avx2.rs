@@ -30,7 +30,7 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
         let all = _mm256_set1_epi32(-1);
         while j < n16 {
             prefetch_next_c(o, m, n, j);
-            panel::<false>(m, k, o, j, (all, all));
+            panel::<false>(m, k, o, j, all);
             j += 16;
         }
         // The last n % 16 columns: the same kernel with masked loads and stores, or, when they
@@ -47,7 +47,8 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
             if rest <= 8 {
                 narrow_panel(m, k, o, j, masks.0);
             } else {
-                panel::<true>(m, k, o, j, masks);
+                // 9–15 columns: the first vector is whole, only the second is masked.
+                panel::<true>(m, k, o, j, masks.1);
             }
         }
     }
@@ -131,20 +132,26 @@ unsafe fn narrow_block<const R: usize>(k: usize, o: Ops, i: usize, j: usize, mas
 /// of 5) rather than 6-row blocks and a remainder: a block of `R ≥ 4` rows has `2R ≥ 8`
 /// independent accumulators, enough to keep both FMA units busy through their 4-cycle
 /// latency, while a 1- or 2-row remainder waits on its few chains for nearly as long as a
-/// full block takes.
+/// full block takes. A masked panel's blocks have at most five rows: its mask takes a register,
+/// and with six rows' twelve accumulators the compiler spilled them to the stack.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA, and every pointer and stride describes operands that hold the rows, columns and depth the call reads and writes (checked by the safe entry points in `super`).
 #[target_feature(enable = "avx2,fma")]
-unsafe fn panel<const MASKED: bool>(m: usize, k: usize, o: Ops, j: usize, masks: (__m256i, __m256i)) {
+unsafe fn panel<const MASKED: bool>(m: usize, k: usize, o: Ops, j: usize, mask: __m256i) {
     // SAFETY: the module contract.
     unsafe {
-        let blocks = m.div_ceil(MR);
+        let rows = if MASKED { MR - 1 } else { MR };
+        let blocks = m.div_ceil(rows);
         let (base, extra) = (m / blocks, m % blocks);
         let mut i = 0;
         for q in 0..blocks {
             let r = base + usize::from(q < extra);
-            by_count!(r, [1, 2, 3, 4, 5], MR, |N| block::<N, MASKED>(k, o, i, j, masks));
+            if MASKED {
+                by_count!(r, [1, 2, 3, 4], 5, |N| block::<N, true>(k, o, i, j, mask));
+            } else {
+                by_count!(r, [1, 2, 3, 4, 5], MR, |N| block::<N, false>(k, o, i, j, mask));
+            }
             i += r;
         }
     }
@@ -247,40 +254,41 @@ unsafe fn vm_block<const V: usize>(
     }
 }
 
-/// `C[i..i+R, j..j+16] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16]`; with `MASKED`, lanes outside
-/// `masks` are neither read nor written (the last, narrower panel). Row pointers of A and a
-/// running offset keep every access a single base-plus-index address.
+/// `C[i..i+R, j..j+16] (+)= A[i..i+R, 0..k] · B[0..k, j..j+16]`; with `MASKED` (a last panel of
+/// 9–15 columns), the first 8 columns are whole and the second vector's lanes outside `mask` are
+/// neither read nor written (`mask` is unused otherwise): one mask register, not two. Row
+/// pointers of A and a running offset keep every access a single base-plus-index address.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA, and every pointer and stride describes operands that hold the rows, columns and depth the call reads and writes (checked by the safe entry points in `super`).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn block<const R: usize, const MASKED: bool>(k: usize, o: Ops, i: usize, j: usize, masks: (__m256i, __m256i)) {
+unsafe fn block<const R: usize, const MASKED: bool>(k: usize, o: Ops, i: usize, j: usize, mask: __m256i) {
     // SAFETY: the module contract.
     unsafe {
-        let load = |p: *const f32, m: __m256i| if MASKED { _mm256_maskload_ps(p, m) } else { _mm256_loadu_ps(p) };
-        let store = |p: *mut f32, m: __m256i, v: __m256| {
+        // The second vector of a row: masked in the last panel, plain otherwise.
+        let load1 = |p: *const f32| if MASKED { _mm256_maskload_ps(p, mask) } else { _mm256_loadu_ps(p) };
+        let store1 = |p: *mut f32, v: __m256| {
             if MASKED {
-                _mm256_maskstore_ps(p, m, v)
+                _mm256_maskstore_ps(p, mask, v)
             } else {
                 _mm256_storeu_ps(p, v)
             }
         };
-        let (m0, m1) = masks;
         let (a, c) = (o.a.add(i * o.ars), o.c.add(i * o.ldc + j));
         let rows: [*const f32; R] = core::array::from_fn(|r| a.add(r * o.ars));
         let mut lo = [_mm256_setzero_ps(); R];
         let mut hi = [_mm256_setzero_ps(); R];
         if o.acc {
             for r in 0..R {
-                lo[r] = load(c.add(r * o.ldc), m0);
-                hi[r] = load(c.add(r * o.ldc + 8), m1);
+                lo[r] = _mm256_loadu_ps(c.add(r * o.ldc));
+                hi[r] = load1(c.add(r * o.ldc + 8));
             }
         }
         let (mut bp, mut off) = (o.b.add(j / 16 * o.bps), 0usize);
         for _ in 0..k {
-            let b0 = load(bp, m0);
-            let b1 = load(bp.add(8), m1);
+            let b0 = _mm256_loadu_ps(bp);
+            let b1 = load1(bp.add(8));
             for r in 0..R {
                 let av = _mm256_broadcast_ss(&*rows[r].add(off));
                 lo[r] = _mm256_fmadd_ps(av, b0, lo[r]);
@@ -290,8 +298,8 @@ unsafe fn block<const R: usize, const MASKED: bool>(k: usize, o: Ops, i: usize, 
             off += o.acs;
         }
         for r in 0..R {
-            store(c.add(r * o.ldc), m0, lo[r]);
-            store(c.add(r * o.ldc + 8), m1, hi[r]);
+            _mm256_storeu_ps(c.add(r * o.ldc), lo[r]);
+            store1(c.add(r * o.ldc + 8), hi[r]);
         }
     }
 }

@@ -238,14 +238,20 @@ unsafe fn vm_block<const V: usize>(
             }
             s[V - 1] = _mm256_maskload_ps(y.add(8 * (V - 1)), mask);
         }
-        for pp in 0..k {
-            let p = if backwards { k - 1 - pp } else { pp };
-            let row = b.add(p * ldb);
-            let xv = _mm256_broadcast_ss(&*x.add(p));
+        // The rows in the order asked for, by pointers that step one row each time: no
+        // multiply and no choice of direction inside the loop. `wrapping_offset`, so the step
+        // past the last row read is never an out-of-bounds offset.
+        let (mut row, mut xp, step) =
+            if backwards { (b.add((k - 1) * ldb), x.add(k - 1), -1isize) } else { (b, x, 1isize) };
+        let row_step = step * ldb as isize;
+        for _ in 0..k {
+            let xv = _mm256_broadcast_ss(&*xp);
             for (v, sv) in s.iter_mut().enumerate().take(V - 1) {
                 *sv = _mm256_fmadd_ps(xv, _mm256_loadu_ps(row.add(8 * v)), *sv);
             }
             s[V - 1] = _mm256_fmadd_ps(xv, _mm256_maskload_ps(row.add(8 * (V - 1)), mask), s[V - 1]);
+            row = row.wrapping_offset(row_step);
+            xp = xp.wrapping_offset(step);
         }
         for (v, sv) in s.iter().enumerate().take(V - 1) {
             _mm256_storeu_ps(y.add(8 * v), *sv);

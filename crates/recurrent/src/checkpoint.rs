@@ -176,7 +176,12 @@ pub fn resolve(path: &Path) -> Result<(std::path::PathBuf, Option<String>)> {
 /// Reads a safetensors file: every tensor as `f64` (from F32 or F64) and the metadata.
 pub fn read_tensors(path: &Path) -> Result<(Tensors, Meta)> {
     let bytes = read_checkpoint_bytes(path)?;
-    if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
+    // A safetensors file is an 8-byte header length and then its JSON header: byte 8 is `{`.
+    // Only a file that is not that is taken for a torch.save zip or pickle (a header length
+    // whose low byte is 0x80 starts a safetensors file with a pickle's first byte: one state
+    // file in 32 or so, since the header is padded to 8 bytes).
+    let safetensors_shape = bytes.len() >= 9 && bytes[8] == b'{';
+    if !safetensors_shape && (bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80)) {
         return Err(Error::Io(format!("{} is a torch.save file (a pickle), not safetensors: save the weights with safetensors.torch.save_file(model.state_dict(), \"model.safetensors\"), then convert them with `recurrent import`", path.display())));
     }
     if bytes.len() < 9 || bytes[8] != b'{' {
@@ -304,4 +309,31 @@ pub fn restore_into<F: Float>(src: &Tensors, name: &str, shape: &[usize], dst: &
     }
     dst.iter_mut().zip(a.iter()).for_each(|(d, &s)| *d = F::c(s));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    // A safetensors file whose header length has 0x80 as its low byte starts with a pickle's
+    // first byte; it is still a checkpoint (a resumed run once fell back to the state before
+    // it, about one save in 32). A real pickle's start is still refused as one.
+    #[test]
+    fn a_header_length_ending_in_0x80_is_not_a_pickle() {
+        let d = tempfile::tempdir().unwrap();
+        let json = |pad: usize| format!("{{\"__metadata__\":{{\"pad\":\"{}\"}}}}", "x".repeat(pad));
+        let pad = 0x80 - json(0).len();
+        let header = json(pad);
+        assert_eq!(header.len(), 0x80);
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        assert_eq!(bytes[0], 0x80);
+        let path = d.path().join("a.safetensors");
+        std::fs::write(&path, &bytes).unwrap();
+        let (tensors, meta) = super::read_tensors(&path).expect("a safetensors file");
+        assert!(tensors.is_empty());
+        assert_eq!(meta.get("pad").map(String::len), Some(pad));
+        let pickle = d.path().join("b.pt");
+        std::fs::write(&pickle, b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01").unwrap();
+        let e = super::read_tensors(&pickle).unwrap_err().to_string();
+        assert!(e.contains("is a torch.save file (a pickle)"), "{e}");
+    }
 }

@@ -29,8 +29,7 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
         let mut j = 0;
         let all = _mm256_set1_epi32(-1);
         while j < n16 {
-            prefetch_next_c(o, m, n, j);
-            panel::<false>(m, k, o, j, all);
+            panel::<false>((m, n), k, o, j, all);
             j += 16;
         }
         // The last n % 16 columns: the same kernel with masked loads and stores, or, when they
@@ -43,29 +42,37 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
                 _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), lane),
                 _mm256_cmpgt_epi32(_mm256_set1_epi32(rest - 8), lane),
             );
-            prefetch_next_c(o, m, n, j);
             if rest <= 8 {
-                narrow_panel(m, k, o, j, masks.0);
+                narrow_panel((m, n), k, o, j, masks.0);
             } else {
                 // 9–15 columns: the first vector is whole, only the second is masked.
-                panel::<true>(m, k, o, j, masks.1);
+                panel::<true>((m, n), k, o, j, masks.1);
             }
         }
     }
 }
 
-/// With `o.next_c` set (the blocked GEMM's six-row calls), asks for the lines of C that the
-/// panel after column `j` accumulates onto, one panel ahead: the same rows at `j + 16`, or,
-/// after the last panel, the next block's first panel at `o.next_c`.
+/// Asks for the lines of C that the block after the one starting now accumulates onto, one
+/// block ahead, so that its first load finds them in L1 rather than waiting on L3 (a step's
+/// rows of the gates, written by the input projection over all steps, have left L2 by the
+/// time the step runs): the next block's rows `i..i + r` of the panel at column `j` when
+/// there is one (`r > 0`), else the first rows of the next panel, or, after the last panel,
+/// of the block the caller runs next (`o.next_c`, set by the blocked GEMM's six-row calls).
+/// Only prefetched, never read.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn prefetch_next_c(o: Ops, m: usize, n: usize, j: usize) {
-    if o.next_c.is_null() {
+fn prefetch_next(o: Ops, (m, n): (usize, usize), j: usize, (i, r): (usize, usize)) {
+    let (first, rows) = if r > 0 {
+        ((o.c as *const f32).wrapping_add(i * o.ldc + j), r)
+    } else if j + 16 < n {
+        ((o.c as *const f32).wrapping_add(j + 16), m.min(MR))
+    } else if !o.next_c.is_null() {
+        (o.next_c, m.min(MR))
+    } else {
         return;
-    }
-    let next = if j + 16 < n { (o.c as *const f32).wrapping_add(j + 16) } else { o.next_c };
-    for r in 0..m.min(MR) {
-        let row = next.wrapping_add(r * o.ldc);
+    };
+    for q in 0..rows {
+        let row = first.wrapping_add(q * o.ldc);
         // A prefetch reads nothing and never faults, whatever the address; the two cover the
         // 16 columns' one or two lines.
         _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
@@ -79,14 +86,16 @@ fn prefetch_next_c(o: Ops, m: usize, n: usize, j: usize) {
 /// # Safety
 /// The CPU has AVX2 and FMA, and every pointer and stride describes operands that hold the rows, columns and depth the call reads and writes (checked by the safe entry points in `super`).
 #[target_feature(enable = "avx2,fma")]
-unsafe fn narrow_panel(m: usize, k: usize, o: Ops, j: usize, mask: __m256i) {
+unsafe fn narrow_panel((m, n): (usize, usize), k: usize, o: Ops, j: usize, mask: __m256i) {
     // SAFETY: the module contract.
     unsafe {
         let blocks = m.div_ceil(2 * MR);
         let (base, extra) = (m / blocks, m % blocks);
+        let rows = |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 };
         let mut i = 0;
         for q in 0..blocks {
-            let r = base + usize::from(q < extra);
+            let r = rows(q);
+            prefetch_next(o, (m, n), j, (i + r, rows(q + 1)));
             by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |N| narrow_block::<N>(k, o, i, j, mask));
             i += r;
         }
@@ -138,15 +147,17 @@ unsafe fn narrow_block<const R: usize>(k: usize, o: Ops, i: usize, j: usize, mas
 /// # Safety
 /// The CPU has AVX2 and FMA, and every pointer and stride describes operands that hold the rows, columns and depth the call reads and writes (checked by the safe entry points in `super`).
 #[target_feature(enable = "avx2,fma")]
-unsafe fn panel<const MASKED: bool>(m: usize, k: usize, o: Ops, j: usize, mask: __m256i) {
+unsafe fn panel<const MASKED: bool>((m, n): (usize, usize), k: usize, o: Ops, j: usize, mask: __m256i) {
     // SAFETY: the module contract.
     unsafe {
-        let rows = if MASKED { MR - 1 } else { MR };
-        let blocks = m.div_ceil(rows);
+        let most = if MASKED { MR - 1 } else { MR };
+        let blocks = m.div_ceil(most);
         let (base, extra) = (m / blocks, m % blocks);
+        let rows = |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 };
         let mut i = 0;
         for q in 0..blocks {
-            let r = base + usize::from(q < extra);
+            let r = rows(q);
+            prefetch_next(o, (m, n), j, (i + r, rows(q + 1)));
             if MASKED {
                 by_count!(r, [1, 2, 3, 4], 5, |N| block::<N, true>(k, o, i, j, mask));
             } else {

@@ -226,10 +226,11 @@ struct Ops {
     ldc: usize,
     acc: bool,
     /// C of the rows the caller runs next, at the same columns (null: none), set by
-    /// [`gemm_blocked`]: the AVX2 kernels ask for the lines of C one panel ahead (the next
-    /// panel's, then this pointer's), so that the accumulating load at the start of a block
-    /// finds them in L1 rather than waiting on L3. Only prefetched, never read. (The AVX-512
-    /// kernels do not use it yet: nobody has measured it on a CPU that runs them.)
+    /// [`gemm_blocked`]: the AVX2 kernels ask for the lines of C one block ahead (the next row
+    /// block's, the next panel's, then this pointer's), so that the accumulating load at the
+    /// start of a block finds them in L1 rather than waiting on L3. Only prefetched, never
+    /// read. (The AVX-512 kernels prefetch no C yet: nobody has measured it on a CPU that runs
+    /// them.)
     next_c: *const f32,
 }
 

@@ -180,11 +180,10 @@ pub fn read_tensors(path: &Path) -> Result<(Tensors, Meta)> {
     // Only a file that is not that is taken for a torch.save zip or pickle (a header length
     // whose low byte is 0x80 starts a safetensors file with a pickle's first byte: one state
     // file in 32 or so, since the header is padded to 8 bytes).
-    let safetensors_shape = bytes.len() >= 9 && bytes[8] == b'{';
-    if !safetensors_shape && (bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80)) {
-        return Err(Error::Io(format!("{} is a torch.save file (a pickle), not safetensors: save the weights with safetensors.torch.save_file(model.state_dict(), \"model.safetensors\"), then convert them with `recurrent import`", path.display())));
-    }
     if bytes.len() < 9 || bytes[8] != b'{' {
+        if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
+            return Err(Error::Io(format!("{} is a torch.save file (a pickle), not safetensors: save the weights with safetensors.torch.save_file(model.state_dict(), \"model.safetensors\"), then convert them with `recurrent import`", path.display())));
+        }
         return Err(Error::Io(format!("{} is not a checkpoint (a .safetensors file written by `recurrent train` or `recurrent import`): give one, or a run folder", path.display())));
     }
     let bad = |e: &dyn std::fmt::Display| {

@@ -80,6 +80,15 @@ fn prefetch_next(o: Ops, (m, n): (usize, usize), j: usize, (i, r): (usize, usize
     }
 }
 
+/// `m ≥ 1` rows cut into `⌈m / most⌉` blocks as even as possible: the count, and the rows of
+/// block `q` (0 from `q = count` on, so "the block after the last" has none).
+#[inline]
+fn even_blocks(m: usize, most: usize) -> (usize, impl Fn(usize) -> usize) {
+    let blocks = m.div_ceil(most);
+    let (base, extra) = (m / blocks, m % blocks);
+    (blocks, move |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 })
+}
+
 /// [`panel`] for a last panel of at most 8 columns (lanes outside `mask` neither read nor
 /// written): one accumulator vector per row, rows cut into even blocks of at most 12.
 ///
@@ -89,9 +98,7 @@ fn prefetch_next(o: Ops, (m, n): (usize, usize), j: usize, (i, r): (usize, usize
 unsafe fn narrow_panel((m, n): (usize, usize), k: usize, o: Ops, j: usize, mask: __m256i) {
     // SAFETY: the module contract.
     unsafe {
-        let blocks = m.div_ceil(2 * MR);
-        let (base, extra) = (m / blocks, m % blocks);
-        let rows = |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 };
+        let (blocks, rows) = even_blocks(m, 2 * MR);
         let mut i = 0;
         for q in 0..blocks {
             let r = rows(q);
@@ -150,10 +157,7 @@ unsafe fn narrow_block<const R: usize>(k: usize, o: Ops, i: usize, j: usize, mas
 unsafe fn panel<const MASKED: bool>((m, n): (usize, usize), k: usize, o: Ops, j: usize, mask: __m256i) {
     // SAFETY: the module contract.
     unsafe {
-        let most = if MASKED { MR - 1 } else { MR };
-        let blocks = m.div_ceil(most);
-        let (base, extra) = (m / blocks, m % blocks);
-        let rows = |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 };
+        let (blocks, rows) = even_blocks(m, if MASKED { MR - 1 } else { MR });
         let mut i = 0;
         for q in 0..blocks {
             let r = rows(q);

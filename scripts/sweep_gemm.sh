@@ -4,15 +4,18 @@
 # and for every configuration the setting with the fastest whole training step. No rebuild:
 # the knobs are read from the environment (see docs/performance.md, "Knobs").
 #
-#   scripts/sweep_gemm.sh [THREADS] [SECONDS] [ROUNDS]     (defaults 1, 0.5 and 1; about 3 minutes
+#   scripts/sweep_gemm.sh [THREADS] [SECONDS] [ROUNDS]     (defaults 1, 0.5 and 1; about 4 minutes
 #                                                          a round)
 #
 # Run it on an idle machine: anything beside it halves what it measures on two cores. On a
 # shared VM, whose speed drifts for minutes at a time, give ROUNDS > 1: each setting is then
 # measured ROUNDS times over (`bench --rounds`) and ranked by its best round. The
-# tile and kb knobs act on the per-step products, kc and nc on the cache-blocked ones (weight
-# gradients, input projections), so each group is swept with the other at its default. Then
-# put the winners in RECURRENT_GEMM (say `export RECURRENT_GEMM=tile=12x32,kc=256`).
+# tile and kb knobs act on the per-step products; kc and nc, and apart from them nr (the width
+# of B's packed panels) and pa (A packed too), on the cache-blocked ones (weight gradients,
+# input projections); pf (C prefetched a block ahead) on every product. Each group is swept with
+# the others at their defaults. Then put the winners in RECURRENT_GEMM (say
+# `export RECURRENT_GEMM=tile=12x32,kc=256,nr=64`) and check them in whole steps
+# (`recurrent bench --config lstm-large --seconds 3`, alternating with the defaults).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${1:-1}"
@@ -29,6 +32,10 @@ done
 for kc in 128 256 384; do
   for nc in 256 512 1024; do settings+=("kc=$kc,nc=$nc"); done
 done
+for nr in 16 64; do
+  for pa in 0 1; do settings+=("nr=$nr,pa=$pa"); done
+done
+settings+=("pf=0" "pf=1")
 i=0
 for s in "${settings[@]}"; do
   echo "[$((i + 1))/${#settings[@]}] RECURRENT_GEMM=$s" >&2

@@ -66,7 +66,7 @@ fn bench_reports_and_obeys_the_gemm_knobs() {
     };
     let d = bench_config("lstm-small", &[]);
     assert_eq!(field(&d, "gemm"), recurrent::backend::GemmTuning::for_this_cpu().describe().as_str());
-    for knobs in ["tile=6x64,kb=32,kc=64,nc=128", "tile=12x32,kb=16,kc=16,nc=64"] {
+    for knobs in ["tile=6x64,kb=32,kc=64,nc=128,nr=64,pa=1,pf=0", "tile=12x32,kb=16,kc=16,nc=64,nr=16,pa=0,pf=1"] {
         let o = bench_config("lstm-small", &[("RECURRENT_GEMM", knobs)]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(field(&o, "gemm"), knobs);

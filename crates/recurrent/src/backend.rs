@@ -205,6 +205,20 @@ pub struct GemmTuning {
     pub kc: usize,
     /// Columns of one packed block of B in the cache-blocked GEMM (`nc=`, a multiple of 64).
     pub nc: usize,
+    /// Width of the panels the cache-blocked GEMM packs `B` in (`nr=16` or `nr=64`): 16 (each
+    /// 16-column panel `kc × 16`, contiguous, the AVX2 block's own width), or 64 (a `kc × 64`
+    /// panel read as one stream of four lines per step of `k`, where the AVX-512 `6x64` block
+    /// otherwise reads four panels `16·kc` floats apart).
+    pub nr: usize,
+    /// Whether the cache-blocked GEMM packs a row-major `A` too (`pa=1`), into the `6 × kc`
+    /// micro-panels it already makes of any other `A` (one stream of six entries per step of
+    /// `k`), rather than reading its six rows in place (`pa=0`).
+    pub pack_a: bool,
+    /// Whether the micro-kernels ask for the lines of C one block ahead (`pf=1`), or not
+    /// (`pf=0`); `None` (`pf=auto`): each kernel set's own default. The AVX2 kernels do
+    /// (measured on an AMD EPYC Zen 3, docs/performance.md); the AVX-512 kernels do not, until
+    /// it is measured on a CPU that runs them.
+    pub prefetch_c: Option<bool>,
 }
 
 impl GemmTuning {
@@ -217,17 +231,22 @@ impl GemmTuning {
     /// size ([`l2_bytes`]): `kc × nc = 384 × 512` (768 KB) from 2 MB of L2 (on the same Xeon 2–4 %
     /// faster on lstm-large than 256 × 256), else `256 × 256`, what the smaller-L2 machines
     /// (a Zen 3 with 512 KB, a Zen 4 with 1 MB) were measured with, as when CPUID does not say.
+    ///
+    /// The blocked GEMM packs `B` in 16-column panels and reads a row-major `A` in place
+    /// (`nr=16,pa=0`) on every CPU: on the AMD EPYC Zen 3 (AVX2) neither 64-column panels nor a
+    /// packed `A` was faster (docs/performance.md); nobody has measured them with AVX-512 yet.
+    /// C is prefetched as each kernel set does by default (`pf=auto`).
     pub fn for_this_cpu() -> GemmTuning {
         let kb = if cpu_vendor() == "GenuineIntel" { 128 } else { 0 };
         let (kc, nc) = match l2_bytes() {
             Some(b) if b >= 2 << 20 => (384, 512),
             _ => (256, 256),
         };
-        GemmTuning { tile: Tile::Wide, kb, kc, nc }
+        GemmTuning { tile: Tile::Wide, kb, kc, nc, nr: 16, pack_a: false, prefetch_c: None }
     }
 
     /// `RECURRENT_GEMM`'s syntax: comma-separated `key=value` pairs over [`Self::for_this_cpu`]
-    /// (`tile=12x32,kc=192`); keys `tile`, `kb`, `kc`, `nc`.
+    /// (`tile=12x32,kc=192`); keys `tile`, `kb`, `kc`, `nc`, `nr`, `pa`, `pf`.
     ///
     /// # Errors
     /// [`Error::Config`] naming the pair that is not one, with the keys and values allowed.
@@ -236,7 +255,7 @@ impl GemmTuning {
         let bad = |what: &str| {
             Error::Config(format!(
                 "RECURRENT_GEMM='{s}': {what}; use comma-separated tile=6x64|12x32, kb=N (0 or 16..), \
-                 kc=N (16..), nc=N (a multiple of 64)"
+                 kc=N (16..), nc=N (a multiple of 64), nr=16|64, pa=0|1, pf=0|1|auto"
             ))
         };
         for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -261,6 +280,28 @@ impl GemmTuning {
                         }
                     })?
                 }
+                "nr" => {
+                    t.nr = match value {
+                        "16" => 16,
+                        "64" => 64,
+                        _ => return Err(bad(&format!("no panel width '{value}'"))),
+                    }
+                }
+                "pa" => {
+                    t.pack_a = match value {
+                        "0" => false,
+                        "1" => true,
+                        _ => return Err(bad(&format!("'{value}' is not 0 or 1"))),
+                    }
+                }
+                "pf" => {
+                    t.prefetch_c = match value {
+                        "0" => Some(false),
+                        "1" => Some(true),
+                        "auto" => None,
+                        _ => return Err(bad(&format!("'{value}' is not 0, 1 or auto"))),
+                    }
+                }
                 other => return Err(bad(&format!("no key '{other}'"))),
             }
         }
@@ -279,9 +320,22 @@ impl GemmTuning {
         }
     }
 
-    /// `tile=…,kb=…,kc=…,nc=…`, as [`Self::parse`] reads it back.
+    /// `tile=…,kb=…,kc=…,nc=…,nr=…,pa=…,pf=…`, as [`Self::parse`] reads it back.
     pub fn describe(&self) -> String {
-        format!("tile={},kb={},kc={},nc={}", self.tile.name(), self.kb, self.kc, self.nc)
+        format!(
+            "tile={},kb={},kc={},nc={},nr={},pa={},pf={}",
+            self.tile.name(),
+            self.kb,
+            self.kc,
+            self.nc,
+            self.nr,
+            u8::from(self.pack_a),
+            match self.prefetch_c {
+                None => "auto",
+                Some(true) => "1",
+                Some(false) => "0",
+            }
+        )
     }
 }
 
@@ -390,9 +444,15 @@ mod tests {
     fn gemm_tunings_parse() {
         let d = GemmTuning::for_this_cpu();
         assert_eq!(GemmTuning::parse("").unwrap(), d);
-        let t = GemmTuning::parse("tile=6x64, kb=128,kc=192,nc=512").unwrap();
-        assert_eq!(t, GemmTuning { tile: Tile::Wide, kb: 128, kc: 192, nc: 512 });
+        let t = GemmTuning::parse("tile=6x64, kb=128,kc=192,nc=512, nr=64,pa=1,pf=0").unwrap();
+        assert_eq!(
+            t,
+            GemmTuning { tile: Tile::Wide, kb: 128, kc: 192, nc: 512, nr: 64, pack_a: true, prefetch_c: Some(false) }
+        );
         assert_eq!(GemmTuning::parse(&t.describe()).unwrap(), t);
+        assert_eq!(GemmTuning::parse(&d.describe()).unwrap(), d);
+        assert_eq!(GemmTuning::parse("pf=1,nr=16").unwrap(), GemmTuning { prefetch_c: Some(true), nr: 16, ..d });
+        assert_eq!(GemmTuning::parse("pf=auto").unwrap().prefetch_c, None);
         assert_eq!(GemmTuning::parse("tile=12x32").unwrap(), GemmTuning { tile: Tile::Tall, ..d });
         for (bad, says) in [
             ("tile=8x8", "no tile '8x8'"),
@@ -402,6 +462,9 @@ mod tests {
             ("mr=4", "no key 'mr'"),
             ("kc", "'kc' is not key=value"),
             ("kc=big", "'big' is not a whole number"),
+            ("nr=32", "no panel width '32'"),
+            ("pa=yes", "'yes' is not 0 or 1"),
+            ("pf=2", "'2' is not 0, 1 or auto"),
         ] {
             let e = GemmTuning::parse(bad).unwrap_err().to_string();
             assert!(e.contains(says) && e.contains("RECURRENT_GEMM") && !e.contains('\n'), "{bad}: {e}");

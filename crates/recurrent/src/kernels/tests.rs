@@ -81,6 +81,13 @@ fn all_products(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c0: &[f32]) 
     let mut c = c0.to_vec();
     gemm_blocked(m, n, k, Mat { data: &at, rs: 1, cs: m }, Mat::rows(b, n), &mut c, n, true);
     out.push(("gemm_blocked", c));
+    let mut c = c0.to_vec();
+    gemm_blocked(m, n, k, Mat::rows(a, k), Mat::rows(b, n), &mut c, n, true);
+    out.push(("gemm_blocked, A row-major", c));
+    let bt: Vec<f32> = (0..n * k).map(|q| b[(q % k) * n + q / k]).collect();
+    let mut c = c0.to_vec();
+    gemm_blocked(m, n, k, Mat::rows(a, k), Mat { data: &bt, rs: 1, cs: k }, &mut c, n, true);
+    out.push(("gemm_blocked, B given transposed", c));
     for backwards in [false, true] {
         let mut c = c0.to_vec();
         for i in 0..m {
@@ -146,20 +153,26 @@ fn avx2_and_avx512_give_the_same_bits() {
     }
 }
 
-// No knob of `RECURRENT_GEMM` changes a bit: every tile, depth part and block size sums each
-// entry of C in the same order, so each product equals the default tuning's bit for bit, in
-// every set (the knobs the set does not use included), over every shape above; the
-// cache-blocked GEMM's blocks are tried small enough (kc 16, nc 64) that these shapes cross
-// their edges. The shapes with twelve rows and more run the tall tile's blocks, the others its
+// No knob of `RECURRENT_GEMM` changes a bit: every tile, depth part, block size, panel width,
+// packing of A and prefetch sums each entry of C in the same order, so each product equals the
+// default tuning's bit for bit, in every set (the knobs the set does not use included), over
+// every shape above; the cache-blocked GEMM's blocks are tried small enough (kc 16, nc 64) that
+// these shapes cross their edges, and 64-column panels meet columns 1–63 past the last whole
+// one. The shapes with twelve rows and more run the tall tile's blocks, the others its
 // fallback, and kb = 16 cuts every depth from 17 on into parts.
 #[test]
 fn no_gemm_tuning_changes_a_bit() {
     use crate::backend::{with_gemm_tuning, GemmTuning, Tile};
+    let t = |tile, kb, kc, nc, nr, pack_a, prefetch_c| GemmTuning { tile, kb, kc, nc, nr, pack_a, prefetch_c };
     let tunings = [
-        GemmTuning { tile: Tile::Wide, kb: 0, kc: 256, nc: 256 },
-        GemmTuning { tile: Tile::Tall, kb: 0, kc: 256, nc: 256 },
-        GemmTuning { tile: Tile::Tall, kb: 16, kc: 16, nc: 64 },
-        GemmTuning { tile: Tile::Wide, kb: 32, kc: 48, nc: 128 },
+        t(Tile::Wide, 0, 256, 256, 16, false, None),
+        t(Tile::Tall, 0, 256, 256, 16, false, Some(true)),
+        t(Tile::Tall, 16, 16, 64, 16, false, Some(false)),
+        t(Tile::Wide, 32, 48, 128, 16, true, None),
+        t(Tile::Wide, 0, 256, 256, 64, true, Some(true)),
+        t(Tile::Tall, 16, 16, 64, 64, false, Some(false)),
+        t(Tile::Wide, 0, 48, 128, 64, true, Some(true)),
+        t(Tile::Tall, 0, 100, 192, 64, false, None),
     ];
     each_set("tunings", |isa| {
         let mut rng = NumpyRng::new(8);

@@ -58,10 +58,13 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
 /// time the step runs): the next block's rows `i..i + r` of the panel at column `j` when
 /// there is one (`r > 0`), else the first rows of the next panel, or, after the last panel,
 /// of the block the caller runs next (`o.next_c`, set by the blocked GEMM's six-row calls).
-/// Only prefetched, never read.
+/// Only prefetched, never read; nothing when the tuning turns it off (`pf=0`).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn prefetch_next(o: Ops, (m, n): (usize, usize), j: usize, (i, r): (usize, usize)) {
+    if !o.pf {
+        return;
+    }
     let (first, rows) = if r > 0 {
         ((o.c as *const f32).wrapping_add(i * o.ldc + j), r)
     } else if j + 16 < n {

@@ -39,12 +39,12 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops, tile: Tile) {
     // beyond n masked off), depth < k of the operands the caller vouched for.
     if tall {
         while j + 32 <= n {
-            unsafe { tall_panel(m, k, o, j) };
+            unsafe { tall_panel((m, n), k, o, j) };
             j += 32;
         }
     }
     while j + 16 * NV <= n {
-        unsafe { panel::<NV, false>(m, k, o, j, [0xFFFF; NV]) };
+        unsafe { panel::<NV, false>((m, n), k, o, j, [0xFFFF; NV]) };
         j += 16 * NV;
     }
     // The last n % 64 columns: as many vectors as they need, the last one masked; one
@@ -53,23 +53,56 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops, tile: Tile) {
         let rest = n - j;
         let masks = |v: usize| lanes(rest.saturating_sub(16 * v));
         match rest.div_ceil(16) {
-            1 => unsafe { narrow_panel(m, k, o, j, masks(0)) },
-            2 => unsafe { panel::<2, true>(m, k, o, j, [masks(0), masks(1)]) },
-            3 => unsafe { panel::<3, true>(m, k, o, j, [masks(0), masks(1), masks(2)]) },
-            _ => unsafe { panel::<NV, true>(m, k, o, j, core::array::from_fn(masks)) },
+            1 => unsafe { narrow_panel((m, n), k, o, j, masks(0)) },
+            2 => unsafe { panel::<2, true>((m, n), k, o, j, [masks(0), masks(1)]) },
+            3 => unsafe { panel::<3, true>((m, n), k, o, j, [masks(0), masks(1), masks(2)]) },
+            _ => unsafe { panel::<NV, true>((m, n), k, o, j, core::array::from_fn(masks)) },
         }
+    }
+}
+
+/// Asks for the lines of C that the next block accumulates onto, one block ahead, as
+/// [`super::avx2`]'s `prefetch_next` does, for blocks `width` columns wide: rows `i..i + r` of
+/// the columns from `j` when this panel has a next block (`r > 0`), else the first `first` rows
+/// of the next panel (columns from `j + width`), else of the block the caller runs next
+/// (`o.next_c`). Only when the tuning asks for it (`o.pf`); only prefetched, never read.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn prefetch_next(o: Ops, n: usize, (j, width): (usize, usize), (i, r): (usize, usize), first: usize) {
+    if !o.pf {
+        return;
+    }
+    let (start, rows) = if r > 0 {
+        ((o.c as *const f32).wrapping_add(i * o.ldc + j), r)
+    } else if j + width < n {
+        ((o.c as *const f32).wrapping_add(j + width), first)
+    } else if !o.next_c.is_null() {
+        (o.next_c, first)
+    } else {
+        return;
+    };
+    for q in 0..rows {
+        let row = start.wrapping_add(q * o.ldc);
+        // A prefetch reads nothing and never faults, whatever the address: one per 16 columns
+        // and one at the last, so an unaligned row's every line is asked for.
+        for col in (0..width).step_by(16) {
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(col) as *const i8);
+        }
+        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(width - 1) as *const i8);
     }
 }
 
 /// Every row block of A against the 32 columns of B from `j` (all inside n), in blocks of up
 /// to twelve rows, as even as possible.
 #[target_feature(enable = "avx512f")]
-unsafe fn tall_panel(m: usize, k: usize, o: Ops, j: usize) {
+unsafe fn tall_panel((m, n): (usize, usize), k: usize, o: Ops, j: usize) {
     let blocks = m.div_ceil(2 * MR);
     let (base, extra) = (m / blocks, m % blocks);
+    let rows = |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 };
     let mut i = 0;
     for q in 0..blocks {
-        let r = base + usize::from(q < extra);
+        let r = rows(q);
+        prefetch_next(o, n, (j, 32), (i + r, rows(q + 1)), rows(0));
         // SAFETY: rows i..i+r < m and columns j..j+32 ≤ n, as the caller's.
         by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |N| unsafe {
             block::<N, 2, false>(k, o, i, j, [0xFFFF; 2])
@@ -81,12 +114,20 @@ unsafe fn tall_panel(m: usize, k: usize, o: Ops, j: usize) {
 /// Every row block of A against the `16·V` columns of B from `j`, rows cut as in
 /// [`super::avx2`]'s `panel`.
 #[target_feature(enable = "avx512f")]
-unsafe fn panel<const V: usize, const MASKED: bool>(m: usize, k: usize, o: Ops, j: usize, masks: [__mmask16; V]) {
+unsafe fn panel<const V: usize, const MASKED: bool>(
+    (m, n): (usize, usize),
+    k: usize,
+    o: Ops,
+    j: usize,
+    masks: [__mmask16; V],
+) {
     let blocks = m.div_ceil(MR);
     let (base, extra) = (m / blocks, m % blocks);
+    let rows = |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 };
     let mut i = 0;
     for q in 0..blocks {
-        let r = base + usize::from(q < extra);
+        let r = rows(q);
+        prefetch_next(o, n, (j, 16 * V), (i + r, rows(q + 1)), rows(0));
         // SAFETY: rows i..i+r < m, as the caller's.
         by_count!(r, [1, 2, 3, 4, 5], MR, |N| unsafe { block::<N, V, MASKED>(k, o, i, j, masks) });
         i += r;
@@ -95,12 +136,14 @@ unsafe fn panel<const V: usize, const MASKED: bool>(m: usize, k: usize, o: Ops, 
 
 /// A last panel of at most 16 columns: one vector per row, blocks of up to 12 rows.
 #[target_feature(enable = "avx512f")]
-unsafe fn narrow_panel(m: usize, k: usize, o: Ops, j: usize, mask: __mmask16) {
+unsafe fn narrow_panel((m, n): (usize, usize), k: usize, o: Ops, j: usize, mask: __mmask16) {
     let blocks = m.div_ceil(2 * MR);
     let (base, extra) = (m / blocks, m % blocks);
+    let rows = |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 };
     let mut i = 0;
     for q in 0..blocks {
-        let r = base + usize::from(q < extra);
+        let r = rows(q);
+        prefetch_next(o, n, (j, 16), (i + r, rows(q + 1)), rows(0));
         // SAFETY: rows i..i+r < m, as the caller's.
         by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |N| unsafe { block::<N, 1, true>(k, o, i, j, [mask]) });
         i += r;

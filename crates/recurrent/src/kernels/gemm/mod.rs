@@ -139,7 +139,7 @@ pub fn pack_b_to(k: usize, n: usize, b: Mat<'_>, out: &mut Vec<f32>) {
     assert!(holds(b.data.len(), k, n, b.rs, b.cs), "B too short");
     out.resize(packed_len(k, n).expect("B fits in memory"), 0.0);
     if k > 0 && n > 0 {
-        pack_b_into(k, n, &b, (0, 0), out);
+        pack_b_into::<16>(k, n, &b, (0, 0), out);
     }
 }
 
@@ -204,7 +204,9 @@ fn run(
         // SAFETY: the active set is one the CPU supports; bounds were checked above and every
         // access below is within rows < m, columns < n, depth < k of the checked slices.
         let t = crate::backend::gemm_tuning();
-        return unsafe { simd_gemm(m, n, k, a, b, packed, c, ldc, accumulate, (t.tile, t.kb), std::ptr::null()) };
+        return unsafe {
+            simd_gemm(m, n, k, a, b, packed, c, ldc, accumulate, (t.tile, t.kb, t.prefetch_c), std::ptr::null())
+        };
     }
     assert!(!packed, "packed operands take the AVX2 path or gemm_packed's own loop");
     plain(m, n, k, a, b, c, ldc, accumulate)
@@ -229,9 +231,11 @@ struct Ops {
     /// [`gemm_blocked`]: the AVX2 kernels ask for the lines of C one block ahead (the next row
     /// block's, the next panel's, then this pointer's), so that the accumulating load at the
     /// start of a block finds them in L1 rather than waiting on L3. Only prefetched, never
-    /// read. (The AVX-512 kernels prefetch no C yet: nobody has measured it on a CPU that runs
-    /// them.)
+    /// read. The AVX-512 kernels do so only when `pf` says (`RECURRENT_GEMM=pf=1`).
     next_c: *const f32,
+    /// Whether the kernels prefetch C at all ([`crate::backend::GemmTuning::prefetch_c`], each
+    /// set's default resolved).
+    pf: bool,
 }
 
 /// The micro-kernel GEMM of the active set (AVX-512 or AVX2; both sum each entry in the same
@@ -253,9 +257,10 @@ unsafe fn simd_gemm(
     c: &mut [f32],
     ldc: usize,
     acc: bool,
-    (tile, kb): (crate::backend::Tile, usize),
+    (tile, kb, pf): (crate::backend::Tile, usize, Option<bool>),
     next_c: *const f32,
 ) {
+    let wide = super::active() == super::Isa::Avx512;
     // One description of the operands for either kernel set: B's rows `ldb` apart, and its
     // 16-column panels `bps` apart (16 row-major, 16·k packed panel by panel).
     let (ldb, bps) = if packed { (16, 16 * k) } else { (b.rs, 16) };
@@ -270,13 +275,14 @@ unsafe fn simd_gemm(
         ldc,
         acc,
         next_c,
+        // C is prefetched by default with AVX2 (measured), not with AVX-512 (not yet measured).
+        pf: pf.unwrap_or(!wide),
     };
     // In parts of depth `kb` (all of `k` when `kb` is 0 or at least `k`): within a part, every
     // row block passes over one slice of B while it is still in L1, and C is read back and added
     // to from the second part on. Storing an f32 sum and loading it again changes nothing, so
     // the parts give the bits of one pass.
     let kb = if kb == 0 { k } else { kb };
-    let wide = super::active() == super::Isa::Avx512;
     let mut p0 = 0;
     while p0 < k {
         let kk = kb.min(k - p0);
@@ -354,12 +360,16 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
                 let kk = t.kc.min(k - p0);
                 for j0 in (0..n).step_by(t.nc) {
                     let nn = t.nc.min(n - j0);
-                    pack_b_into(kk, nn, &b, (p0, j0), bp);
+                    if t.nr == 64 {
+                        pack_b_into::<64>(kk, nn, &b, (p0, j0), bp);
+                    } else {
+                        pack_b_into::<16>(kk, nn, &b, (p0, j0), bp);
+                    }
                     for q0 in (0..blocks).step_by(CHUNK) {
                         let q1 = (q0 + CHUNK).min(blocks);
-                        // Row-major A is read in place; any other layout is packed CHUNK row
-                        // blocks at a time.
-                        let in_place = a.cs == 1;
+                        // Row-major A is read in place unless the tuning says to pack it; any
+                        // other layout is packed CHUNK row blocks at a time.
+                        let in_place = a.cs == 1 && !t.pack_a;
                         if !in_place {
                             let mut rows = [0; CHUNK];
                             rows.iter_mut().zip(q0..q1).for_each(|(r, q)| *r = rows_of(q));
@@ -386,25 +396,58 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
                             } else {
                                 Mat { data: &ap[(q - q0) * MR_BLOCKED * kk..], rs: 1, cs: MR_BLOCKED }
                             };
-                            // SAFETY: the active set has AVX2 and FMA; A's rows i0..i0+r and columns
-                            // p0..p0+kk lie in its checked slice (in place) or in the packed
-                            // chunk, B's block holds kk × ⌈nn/16⌉·16 elements, and C's rows
-                            // i0..i0+r, columns j0..j0+nn lie within the slice checked above.
-                            unsafe {
-                                simd_gemm(
-                                    r,
-                                    nn,
-                                    kk,
-                                    am,
-                                    Mat::rows(bp, 16),
-                                    true,
-                                    &mut c[i0 * ldc + j0..],
-                                    ldc,
-                                    accumulate || p0 > 0,
-                                    (crate::backend::Tile::Wide, 0),
-                                    next_c(q),
-                                )
-                            };
+                            let knobs = (crate::backend::Tile::Wide, 0, t.prefetch_c);
+                            let acc = accumulate || p0 > 0;
+                            if t.nr == 16 {
+                                // SAFETY: the active set has AVX2 and FMA; A's rows i0..i0+r and
+                                // columns p0..p0+kk lie in its checked slice (in place) or in the
+                                // packed chunk, B's block holds kk × ⌈nn/16⌉·16 elements in
+                                // 16-column panels, and C's rows i0..i0+r, columns j0..j0+nn lie
+                                // within the slice checked above.
+                                unsafe {
+                                    simd_gemm(
+                                        r,
+                                        nn,
+                                        kk,
+                                        am,
+                                        Mat::rows(bp, 16),
+                                        true,
+                                        &mut c[i0 * ldc + j0..],
+                                        ldc,
+                                        acc,
+                                        knobs,
+                                        next_c(q),
+                                    )
+                                };
+                                continue;
+                            }
+                            // 64-column panels: each is a row-major kk × 64 matrix, one call each.
+                            for (pi, jp) in (0..nn).step_by(64).enumerate() {
+                                let w = (nn - jp).min(64);
+                                let panel = Mat::rows(&bp[pi * 64 * kk..(pi + 1) * 64 * kk], 64);
+                                // The next panel's lines of C for these rows, after the last
+                                // panel those of the block the caller runs next.
+                                let ahead =
+                                    if jp + 64 < nn { cp.wrapping_add(i0 * ldc + j0 + jp + 64) } else { next_c(q) };
+                                // SAFETY: as above, with B's panel pi a kk × 64 row-major matrix
+                                // (zero-padded past w columns) inside the block, and C's columns
+                                // j0+jp..j0+jp+w inside j0..j0+nn.
+                                unsafe {
+                                    simd_gemm(
+                                        r,
+                                        w,
+                                        kk,
+                                        Mat { data: am.data, rs: am.rs, cs: am.cs },
+                                        panel,
+                                        false,
+                                        &mut c[i0 * ldc + j0 + jp..],
+                                        ldc,
+                                        acc,
+                                        knobs,
+                                        ahead,
+                                    )
+                                };
+                            }
                         }
                     }
                 }
@@ -470,6 +513,29 @@ fn pack_a_chunk(a: &Mat<'_>, i0: usize, rows: &[usize], (p0, kk): (usize, usize)
                 }
             }
         }
+    } else if a.cs == 1 {
+        // A row-major A (packed when the tuning asks, `pa=1`): each block's rows as slices,
+        // their entries interleaved column by column into contiguous groups of six.
+        let mut i = i0;
+        for (qi, &r) in rows.iter().enumerate() {
+            let dst = &mut out[qi * panel..(qi + 1) * panel];
+            let src: [&[f32]; MR_BLOCKED] =
+                core::array::from_fn(|rr| if rr < r { &a.data[(i + rr) * a.rs + p0..][..kk] } else { &[] });
+            if r == MR_BLOCKED {
+                for (p, d) in dst.chunks_exact_mut(MR_BLOCKED).enumerate() {
+                    for (rr, dv) in d.iter_mut().enumerate() {
+                        *dv = src[rr][p];
+                    }
+                }
+            } else {
+                for (p, d) in dst.chunks_exact_mut(MR_BLOCKED).enumerate() {
+                    for (rr, dv) in d.iter_mut().enumerate().take(r) {
+                        *dv = src[rr][p];
+                    }
+                }
+            }
+            i += r;
+        }
     } else {
         let mut i = i0;
         for (qi, &r) in rows.iter().enumerate() {
@@ -484,32 +550,33 @@ fn pack_a_chunk(a: &Mat<'_>, i0: usize, rows: &[usize], (p0, kk): (usize, usize)
     }
 }
 
-/// Rows `p0..p0+k`, columns `j0..j0+n` of `B` packed as [`pack_b`] lays them out, into a buffer
-/// that is already long enough.
-fn pack_b_into(k: usize, n: usize, b: &Mat<'_>, (p0, j0): (usize, usize), out: &mut [f32]) {
+/// Rows `p0..p0+k`, columns `j0..j0+n` of `B` packed in panels `W` columns wide, each `k × W`
+/// contiguous and zero-padded past the last column ([`pack_b`]'s layout when `W` is 16), into
+/// a buffer that is already long enough (`⌈n/W⌉·W·k`).
+fn pack_b_into<const W: usize>(k: usize, n: usize, b: &Mat<'_>, (p0, j0): (usize, usize), out: &mut [f32]) {
     let src = &b.data[p0 * b.rs + j0 * b.cs..];
-    for p in 0..n.div_ceil(16) {
-        let w = (n - p * 16).min(16);
-        let panel = &mut out[p * 16 * k..(p + 1) * 16 * k];
-        let at = p * 16 * b.cs;
-        if b.cs == 1 && w == 16 {
-            for (row, o) in panel.chunks_exact_mut(16).enumerate() {
-                let s: &[f32; 16] = src[at + row * b.rs..][..16].try_into().expect("sixteen");
+    for p in 0..n.div_ceil(W) {
+        let w = (n - p * W).min(W);
+        let panel = &mut out[p * W * k..(p + 1) * W * k];
+        let at = p * W * b.cs;
+        if b.cs == 1 && w == W {
+            for (row, o) in panel.chunks_exact_mut(W).enumerate() {
+                let s: &[f32; W] = src[at + row * b.rs..][..W].try_into().expect("a whole panel row");
                 o.copy_from_slice(s);
             }
         } else if b.cs == 1 {
-            for (row, o) in panel.chunks_exact_mut(16).enumerate() {
+            for (row, o) in panel.chunks_exact_mut(W).enumerate() {
                 o[..w].copy_from_slice(&src[at + row * b.rs..][..w]);
                 o[w..].fill(0.0);
             }
         } else {
             // Strided columns (Bᵀ of a row-major matrix when b.rs = 1): column by column.
-            if w < 16 {
+            if w < W {
                 panel.fill(0.0);
             }
             for jj in 0..w {
                 let col = at + jj * b.cs;
-                for (row, o) in panel.chunks_exact_mut(16).enumerate() {
+                for (row, o) in panel.chunks_exact_mut(W).enumerate() {
                     o[jj] = src[col + row * b.rs];
                 }
             }

@@ -342,8 +342,11 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
         return PACKED.with(|bufs| {
             let (bp, ap) = &mut *bufs.borrow_mut();
             let t = crate::backend::gemm_tuning();
-            bp.resize(t.kc * t.nc, 0.0);
-            ap.resize(CHUNK * MR_BLOCKED * t.kc, 0.0);
+            // The tuning's blocks as `RECURRENT_GEMM` allows them (a `GemmTuning` built in
+            // code may hold anything): kc ≥ 16, nc a multiple of 64, panels 16 or 64 wide.
+            let (kc, nc, wide_panels) = (t.kc.max(16), t.nc.max(64).next_multiple_of(64), t.nr == 64);
+            bp.resize(kc * nc, 0.0);
+            ap.resize(CHUNK * MR_BLOCKED * kc, 0.0);
             // Six-row blocks, and a last one or two of 3–5 rows: a block of fewer than six rows
             // runs the micro-kernel with fewer accumulators, so there are as few as possible.
             let rem = m % MR_BLOCKED;
@@ -356,11 +359,11 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
             let blocks = full + tail.iter().filter(|&&t| t > 0).count();
             let rows_of = |q: usize| if q < full { MR_BLOCKED } else { tail[q - full] };
             let start_of = |q: usize| if q <= full { q * MR_BLOCKED } else { full * MR_BLOCKED + tail[0] };
-            for p0 in (0..k).step_by(t.kc) {
-                let kk = t.kc.min(k - p0);
-                for j0 in (0..n).step_by(t.nc) {
-                    let nn = t.nc.min(n - j0);
-                    if t.nr == 64 {
+            for p0 in (0..k).step_by(kc) {
+                let kk = kc.min(k - p0);
+                for j0 in (0..n).step_by(nc) {
+                    let nn = nc.min(n - j0);
+                    if wide_panels {
                         pack_b_into::<64>(kk, nn, &b, (p0, j0), bp);
                     } else {
                         pack_b_into::<16>(kk, nn, &b, (p0, j0), bp);
@@ -398,7 +401,7 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
                             };
                             let knobs = (crate::backend::Tile::Wide, 0, t.prefetch_c);
                             let acc = accumulate || p0 > 0;
-                            if t.nr == 16 {
+                            if !wide_panels {
                                 // SAFETY: the active set has AVX2 and FMA; A's rows i0..i0+r and
                                 // columns p0..p0+kk lie in its checked slice (in place) or in the
                                 // packed chunk, B's block holds kk × ⌈nn/16⌉·16 elements in

@@ -11,7 +11,7 @@
 use super::Ops;
 use std::arch::x86_64::*;
 
-use super::MR;
+use super::{even_blocks, MR};
 
 /// `C (m, n) (+)= A (m, k) · B (k, n)` over the operands `o` describes.
 ///
@@ -55,23 +55,12 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops) {
 /// Asks for the lines of C that the block after the one starting now accumulates onto, one
 /// block ahead, so that its first load finds them in L1 rather than waiting on L3 (a step's
 /// rows of the gates, written by the input projection over all steps, have left L2 by the
-/// time the step runs): the next block's rows `i..i + r` of the panel at column `j` when
-/// there is one (`r > 0`), else the first rows of the next panel, or, after the last panel,
-/// of the block the caller runs next (`o.next_c`, set by the blocked GEMM's six-row calls).
-/// Only prefetched, never read; nothing when the tuning turns it off (`pf=0`).
+/// time the step runs): the lines [`super::next_c_lines`] names for a 16-column panel, the
+/// next panel's first `min(m, 6)` rows. Only prefetched, never read.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn prefetch_next(o: Ops, (m, n): (usize, usize), j: usize, (i, r): (usize, usize)) {
-    if !o.pf {
-        return;
-    }
-    let (first, rows) = if r > 0 {
-        ((o.c as *const f32).wrapping_add(i * o.ldc + j), r)
-    } else if j + 16 < n {
-        ((o.c as *const f32).wrapping_add(j + 16), m.min(MR))
-    } else if !o.next_c.is_null() {
-        (o.next_c, m.min(MR))
-    } else {
+fn prefetch_next(o: Ops, (m, n): (usize, usize), j: usize, next: (usize, usize)) {
+    let Some((first, rows)) = super::next_c_lines(&o, n, (j, 16), next, m.min(MR)) else {
         return;
     };
     for q in 0..rows {
@@ -81,15 +70,6 @@ fn prefetch_next(o: Ops, (m, n): (usize, usize), j: usize, (i, r): (usize, usize
         _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
         _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(15) as *const i8);
     }
-}
-
-/// `m ≥ 1` rows cut into `⌈m / most⌉` blocks as even as possible: the count, and the rows of
-/// block `q` (0 from `q = count` on, so "the block after the last" has none).
-#[inline]
-fn even_blocks(m: usize, most: usize) -> (usize, impl Fn(usize) -> usize) {
-    let blocks = m.div_ceil(most);
-    let (base, extra) = (m / blocks, m % blocks);
-    (blocks, move |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 })
 }
 
 /// [`panel`] for a last panel of at most 8 columns (lanes outside `mask` neither read nor

@@ -7,7 +7,7 @@
 //! entry of C is summed exactly as in [`super::avx2`] (one fused multiply-add per term, `k`
 //! ascending, from C or zero), whatever the tile, so the two sets give the same bits.
 
-use super::{Ops, MR};
+use super::{even_blocks, Ops, MR};
 use crate::backend::Tile;
 use std::arch::x86_64::*;
 
@@ -62,23 +62,13 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops, tile: Tile) {
 }
 
 /// Asks for the lines of C that the next block accumulates onto, one block ahead, as
-/// [`super::avx2`]'s `prefetch_next` does, for blocks `width` columns wide: rows `i..i + r` of
-/// the columns from `j` when this panel has a next block (`r > 0`), else the first `first` rows
-/// of the next panel (columns from `j + width`), else of the block the caller runs next
-/// (`o.next_c`). Only when the tuning asks for it (`o.pf`); only prefetched, never read.
+/// [`super::avx2`]'s `prefetch_next` does: the lines [`super::next_c_lines`] names for blocks
+/// `width` columns wide, the next panel's first `first` rows. Only when the tuning asks for it
+/// (`o.pf`); only prefetched, never read.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn prefetch_next(o: Ops, n: usize, (j, width): (usize, usize), (i, r): (usize, usize), first: usize) {
-    if !o.pf {
-        return;
-    }
-    let (start, rows) = if r > 0 {
-        ((o.c as *const f32).wrapping_add(i * o.ldc + j), r)
-    } else if j + width < n {
-        ((o.c as *const f32).wrapping_add(j + width), first)
-    } else if !o.next_c.is_null() {
-        (o.next_c, first)
-    } else {
+fn prefetch_next(o: Ops, n: usize, (j, width): (usize, usize), next: (usize, usize), first: usize) {
+    let Some((start, rows)) = super::next_c_lines(&o, n, (j, width), next, first) else {
         return;
     };
     for q in 0..rows {
@@ -96,9 +86,7 @@ fn prefetch_next(o: Ops, n: usize, (j, width): (usize, usize), (i, r): (usize, u
 /// to twelve rows, as even as possible.
 #[target_feature(enable = "avx512f")]
 unsafe fn tall_panel((m, n): (usize, usize), k: usize, o: Ops, j: usize) {
-    let blocks = m.div_ceil(2 * MR);
-    let (base, extra) = (m / blocks, m % blocks);
-    let rows = |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 };
+    let (blocks, rows) = even_blocks(m, 2 * MR);
     let mut i = 0;
     for q in 0..blocks {
         let r = rows(q);
@@ -121,9 +109,7 @@ unsafe fn panel<const V: usize, const MASKED: bool>(
     j: usize,
     masks: [__mmask16; V],
 ) {
-    let blocks = m.div_ceil(MR);
-    let (base, extra) = (m / blocks, m % blocks);
-    let rows = |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 };
+    let (blocks, rows) = even_blocks(m, MR);
     let mut i = 0;
     for q in 0..blocks {
         let r = rows(q);
@@ -137,9 +123,7 @@ unsafe fn panel<const V: usize, const MASKED: bool>(
 /// A last panel of at most 16 columns: one vector per row, blocks of up to 12 rows.
 #[target_feature(enable = "avx512f")]
 unsafe fn narrow_panel((m, n): (usize, usize), k: usize, o: Ops, j: usize, mask: __mmask16) {
-    let blocks = m.div_ceil(2 * MR);
-    let (base, extra) = (m / blocks, m % blocks);
-    let rows = |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 };
+    let (blocks, rows) = even_blocks(m, 2 * MR);
     let mut i = 0;
     for q in 0..blocks {
         let r = rows(q);

@@ -34,6 +34,7 @@ macro_rules! by_count {
 /// A matrix argument: a slice and its strides. `B` must have unit column stride (its rows are
 /// streamed); `A` may have any strides (its entries are broadcast one at a time), so `Aᵀ` of a
 /// row-major matrix is `Mat { rs: 1, cs: ld }`.
+#[derive(Clone, Copy)]
 pub struct Mat<'a> {
     /// The elements.
     pub data: &'a [f32],
@@ -238,6 +239,44 @@ struct Ops {
     pf: bool,
 }
 
+/// `m ≥ 1` rows cut into `⌈m / most⌉` blocks as even as possible: the count, and the rows of
+/// block `q` (0 from `q = count` on, so "the block after the last" has none).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn even_blocks(m: usize, most: usize) -> (usize, impl Fn(usize) -> usize) {
+    let blocks = m.div_ceil(most);
+    let (base, extra) = (m / blocks, m % blocks);
+    (blocks, move |q: usize| if q < blocks { base + usize::from(q < extra) } else { 0 })
+}
+
+/// The lines of C that the block after the one starting now accumulates onto, for either
+/// kernel set's prefetch (blocks `width` columns wide, a panel of `n` columns): the first of
+/// rows `i..i + r` at column `j` when the panel has a next block (`r > 0`), else the first
+/// `first` rows of the next panel (column `j + width`), else those at `o.next_c`; `None` when
+/// there is no next block or the tuning turns prefetching off. As `(first row, rows)`, the rows
+/// `o.ldc` apart; only ever prefetched.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn next_c_lines(
+    o: &Ops,
+    n: usize,
+    (j, width): (usize, usize),
+    (i, r): (usize, usize),
+    first: usize,
+) -> Option<(*const f32, usize)> {
+    if !o.pf {
+        None
+    } else if r > 0 {
+        Some(((o.c as *const f32).wrapping_add(i * o.ldc + j), r))
+    } else if j + width < n {
+        Some(((o.c as *const f32).wrapping_add(j + width), first))
+    } else if !o.next_c.is_null() {
+        Some((o.next_c, first))
+    } else {
+        None
+    }
+}
+
 /// The micro-kernel GEMM of the active set (AVX-512 or AVX2; both sum each entry in the same
 /// order, so they give the same bits).
 ///
@@ -400,52 +439,36 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
                                 Mat { data: &ap[(q - q0) * MR_BLOCKED * kk..], rs: 1, cs: MR_BLOCKED }
                             };
                             let knobs = (crate::backend::Tile::Wide, 0, t.prefetch_c);
-                            let acc = accumulate || p0 > 0;
-                            if !wide_panels {
+                            // One call over the block's 16-column panels, or one per 64-column
+                            // panel, each a row-major kk × 64 matrix.
+                            let step = if wide_panels { 64 } else { nn };
+                            for jp in (0..nn).step_by(step) {
+                                let (w, panel) = if wide_panels {
+                                    ((nn - jp).min(64), Mat::rows(&bp[jp * kk..(jp + 64) * kk], 64))
+                                } else {
+                                    (nn, Mat::rows(bp, 16))
+                                };
+                                // The next panel's lines of C for these rows, after the last
+                                // those of the block the caller runs next.
+                                let ahead =
+                                    if jp + step < nn { cp.wrapping_add(i0 * ldc + j0 + jp + step) } else { next_c(q) };
                                 // SAFETY: the active set has AVX2 and FMA; A's rows i0..i0+r and
                                 // columns p0..p0+kk lie in its checked slice (in place) or in the
-                                // packed chunk, B's block holds kk × ⌈nn/16⌉·16 elements in
-                                // 16-column panels, and C's rows i0..i0+r, columns j0..j0+nn lie
-                                // within the slice checked above.
-                                unsafe {
-                                    simd_gemm(
-                                        r,
-                                        nn,
-                                        kk,
-                                        am,
-                                        Mat::rows(bp, 16),
-                                        true,
-                                        &mut c[i0 * ldc + j0..],
-                                        ldc,
-                                        acc,
-                                        knobs,
-                                        next_c(q),
-                                    )
-                                };
-                                continue;
-                            }
-                            // 64-column panels: each is a row-major kk × 64 matrix, one call each.
-                            for (pi, jp) in (0..nn).step_by(64).enumerate() {
-                                let w = (nn - jp).min(64);
-                                let panel = Mat::rows(&bp[pi * 64 * kk..(pi + 1) * 64 * kk], 64);
-                                // The next panel's lines of C for these rows, after the last
-                                // panel those of the block the caller runs next.
-                                let ahead =
-                                    if jp + 64 < nn { cp.wrapping_add(i0 * ldc + j0 + jp + 64) } else { next_c(q) };
-                                // SAFETY: as above, with B's panel pi a kk × 64 row-major matrix
-                                // (zero-padded past w columns) inside the block, and C's columns
-                                // j0+jp..j0+jp+w inside j0..j0+nn.
+                                // packed chunk; B's block holds kk × ⌈nn/16⌉·16 elements in
+                                // 16-column panels, or ⌈nn/64⌉ panels kk × 64, the one read
+                                // here zero-padded past w columns; C's rows i0..i0+r, columns
+                                // j0+jp..j0+jp+w lie within the slice checked above.
                                 unsafe {
                                     simd_gemm(
                                         r,
                                         w,
                                         kk,
-                                        Mat { data: am.data, rs: am.rs, cs: am.cs },
+                                        am,
                                         panel,
-                                        false,
+                                        !wide_panels,
                                         &mut c[i0 * ldc + j0 + jp..],
                                         ldc,
-                                        acc,
+                                        accumulate || p0 > 0,
                                         knobs,
                                         ahead,
                                     )

@@ -4,7 +4,7 @@
 # and for every configuration the setting with the fastest whole training step. No rebuild:
 # the knobs are read from the environment (see docs/performance.md, "Knobs").
 #
-#   scripts/sweep_gemm.sh [THREADS] [SECONDS] [ROUNDS]     (defaults 1, 0.5 and 1; about 4 minutes
+#   scripts/sweep_gemm.sh [THREADS] [SECONDS] [ROUNDS]     (defaults 1, 0.5 and 1; about 5 minutes
 #                                                          a round)
 #
 # Run it on an idle machine: anything beside it halves what it measures on two cores. On a
@@ -12,7 +12,8 @@
 # measured ROUNDS times over (`bench --rounds`) and ranked by its best round. The
 # tile and kb knobs act on the per-step products; kc and nc, and apart from them nr (the width
 # of B's packed panels) and pa (A packed too), on the cache-blocked ones (weight gradients,
-# input projections); pf (C prefetched a block ahead) on every product. Each group is swept with
+# input projections), and mr=12 (AVX-512's 12 × 32 packed path) with three of those blocks; pf
+# (C prefetched a block ahead) on every product. Each group is swept with
 # the others at their defaults. Then put the winners in RECURRENT_GEMM (say
 # `export RECURRENT_GEMM=tile=12x32,kc=256,nr=64`) and check them in whole steps
 # (`recurrent bench --config lstm-large --seconds 3`, alternating with the defaults).
@@ -36,6 +37,8 @@ for nr in 16 64; do
   for pa in 0 1; do settings+=("nr=$nr,pa=$pa"); done
 done
 settings+=("pf=0" "pf=1")
+# AVX-512 only (the AVX2 kernels take mr=6): the 12 × 32 packed path at three blocks.
+for blocks in kc=256,nc=256 kc=384,nc=512 kc=384,nc=1024; do settings+=("mr=12,$blocks"); done
 i=0
 for s in "${settings[@]}"; do
   echo "[$((i + 1))/${#settings[@]}] RECURRENT_GEMM=$s" >&2

@@ -55,7 +55,8 @@ fn bench_reports_and_obeys_the_kernel_set() {
 // RECURRENT_GEMM sets the GEMMs' blocking (reported in bench's JSON as it was read); a
 // malformed value is one line and exit 2, naming the pair and the keys allowed. The bits of the
 // loss do not change with it: lstm-small's two steps (B 32, so the tall tile's blocks where it
-// is the default) give the same loss under the other tile, depth parts and smaller blocks (the
+// is the default) give the same loss under the other tile, depth parts, smaller blocks and (with
+// AVX-512) the 12 × 32 packed path of the blocked products (the
 // kernels' own test checks every product).
 #[test]
 fn bench_reports_and_obeys_the_gemm_knobs() {
@@ -66,7 +67,9 @@ fn bench_reports_and_obeys_the_gemm_knobs() {
     };
     let d = bench_config("lstm-small", &[]);
     assert_eq!(field(&d, "gemm"), recurrent::backend::GemmTuning::for_this_cpu().describe().as_str());
-    for knobs in ["tile=6x64,kb=32,kc=64,nc=128,nr=64,pa=1,pf=0", "tile=12x32,kb=16,kc=16,nc=64,nr=16,pa=0,pf=1"] {
+    for knobs in
+        ["tile=6x64,kb=32,kc=64,nc=128,nr=64,pa=1,mr=6,pf=0", "tile=12x32,kb=16,kc=16,nc=64,nr=16,pa=0,mr=12,pf=1"]
+    {
         let o = bench_config("lstm-small", &[("RECURRENT_GEMM", knobs)]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(field(&o, "gemm"), knobs);

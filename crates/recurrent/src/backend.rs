@@ -214,6 +214,14 @@ pub struct GemmTuning {
     /// micro-panels it already makes of any other `A` (one stream of six entries per step of
     /// `k`), rather than reading its six rows in place (`pa=0`).
     pub pack_a: bool,
+    /// Rows of the micro-panels the cache-blocked GEMM packs `A` in with AVX-512 (`mr=6` or
+    /// `mr=12`). 6: the blocks above (`6x64`, `A` in place unless `pa=1`). 12: BLIS's shape for
+    /// cores with two FMA ports (its `sgemm_skx` 32 × 12, transposed for row-major C): `A`
+    /// always packed in `12 × kc` micro-panels and `B` in `kc × 32` ones, each read as one
+    /// stream, a `12 × 32` block of C in 24 registers (a broadcast of `A` feeds two multiply-adds,
+    /// each row of `B` twelve), the depth loop unrolled by four with the next lines of both
+    /// panels prefetched. The AVX2 kernels have no such block (16 registers) and take 6.
+    pub mr: usize,
     /// Whether the micro-kernels ask for the lines of C one block ahead (`pf=1`), or not
     /// (`pf=0`); `None` (`pf=auto`): each kernel set's own default. The AVX2 kernels do
     /// (measured on an AMD EPYC Zen 3, docs/performance.md); the AVX-512 kernels do not, until
@@ -235,18 +243,21 @@ impl GemmTuning {
     /// The blocked GEMM packs `B` in 16-column panels and reads a row-major `A` in place
     /// (`nr=16,pa=0`) on every CPU: on the AMD EPYC Zen 3 (AVX2) neither 64-column panels nor a
     /// packed `A` was faster (docs/performance.md); nobody has measured them with AVX-512 yet.
-    /// C is prefetched as each kernel set does by default (`pf=auto`).
+    /// C is prefetched as each kernel set does by default (`pf=auto`). The blocked GEMM's
+    /// AVX-512 micro-kernel is the `6x64` block (`mr=6`) everywhere: the `12 × 32` packed path
+    /// (`mr=12`) has been run and checked bit for bit under an emulated AVX-512 CPU, but not yet
+    /// timed on a real one.
     pub fn for_this_cpu() -> GemmTuning {
         let kb = if cpu_vendor() == "GenuineIntel" { 128 } else { 0 };
         let (kc, nc) = match l2_bytes() {
             Some(b) if b >= 2 << 20 => (384, 512),
             _ => (256, 256),
         };
-        GemmTuning { tile: Tile::Wide, kb, kc, nc, nr: 16, pack_a: false, prefetch_c: None }
+        GemmTuning { tile: Tile::Wide, kb, kc, nc, nr: 16, pack_a: false, mr: 6, prefetch_c: None }
     }
 
     /// `RECURRENT_GEMM`'s syntax: comma-separated `key=value` pairs over [`Self::for_this_cpu`]
-    /// (`tile=12x32,kc=192`); keys `tile`, `kb`, `kc`, `nc`, `nr`, `pa`, `pf`.
+    /// (`tile=12x32,kc=192`); keys `tile`, `kb`, `kc`, `nc`, `nr`, `pa`, `mr`, `pf`.
     ///
     /// # Errors
     /// [`Error::Config`] naming the pair that is not one, with the keys and values allowed.
@@ -255,7 +266,7 @@ impl GemmTuning {
         let bad = |what: &str| {
             Error::Config(format!(
                 "RECURRENT_GEMM='{s}': {what}; use comma-separated tile=6x64|12x32, kb=N (0 or 16..), \
-                 kc=N (16..), nc=N (a multiple of 64), nr=16|64, pa=0|1, pf=0|1|auto"
+                 kc=N (16..), nc=N (a multiple of 64), nr=16|64, pa=0|1, mr=6|12, pf=0|1|auto"
             ))
         };
         for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -294,6 +305,13 @@ impl GemmTuning {
                         _ => return Err(bad(&format!("'{value}' is not 0 or 1"))),
                     }
                 }
+                "mr" => {
+                    t.mr = match value {
+                        "6" => 6,
+                        "12" => 12,
+                        _ => return Err(bad(&format!("no micro-panel height '{value}'"))),
+                    }
+                }
                 "pf" => {
                     t.prefetch_c = match value {
                         "0" => Some(false),
@@ -320,16 +338,17 @@ impl GemmTuning {
         }
     }
 
-    /// `tile=…,kb=…,kc=…,nc=…,nr=…,pa=…,pf=…`, as [`Self::parse`] reads it back.
+    /// `tile=…,kb=…,kc=…,nc=…,nr=…,pa=…,mr=…,pf=…`, as [`Self::parse`] reads it back.
     pub fn describe(&self) -> String {
         format!(
-            "tile={},kb={},kc={},nc={},nr={},pa={},pf={}",
+            "tile={},kb={},kc={},nc={},nr={},pa={},mr={},pf={}",
             self.tile.name(),
             self.kb,
             self.kc,
             self.nc,
             self.nr,
             u8::from(self.pack_a),
+            self.mr,
             match self.prefetch_c {
                 None => "auto",
                 Some(true) => "1",
@@ -444,10 +463,19 @@ mod tests {
     fn gemm_tunings_parse() {
         let d = GemmTuning::for_this_cpu();
         assert_eq!(GemmTuning::parse("").unwrap(), d);
-        let t = GemmTuning::parse("tile=6x64, kb=128,kc=192,nc=512, nr=64,pa=1,pf=0").unwrap();
+        let t = GemmTuning::parse("tile=6x64, kb=128,kc=192,nc=512, nr=64,pa=1,mr=12,pf=0").unwrap();
         assert_eq!(
             t,
-            GemmTuning { tile: Tile::Wide, kb: 128, kc: 192, nc: 512, nr: 64, pack_a: true, prefetch_c: Some(false) }
+            GemmTuning {
+                tile: Tile::Wide,
+                kb: 128,
+                kc: 192,
+                nc: 512,
+                nr: 64,
+                pack_a: true,
+                mr: 12,
+                prefetch_c: Some(false)
+            }
         );
         assert_eq!(GemmTuning::parse(&t.describe()).unwrap(), t);
         assert_eq!(GemmTuning::parse(&d.describe()).unwrap(), d);
@@ -459,7 +487,8 @@ mod tests {
             ("kc=8", "kc below 16"),
             ("kb=3", "kb below 16"),
             ("nc=100", "nc not a multiple of 64"),
-            ("mr=4", "no key 'mr'"),
+            ("mc=4", "no key 'mc'"),
+            ("mr=8", "no micro-panel height '8'"),
             ("kc", "'kc' is not key=value"),
             ("kc=big", "'big' is not a whole number"),
             ("nr=32", "no panel width '32'"),

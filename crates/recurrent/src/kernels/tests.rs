@@ -163,7 +163,8 @@ fn avx2_and_avx512_give_the_same_bits() {
 #[test]
 fn no_gemm_tuning_changes_a_bit() {
     use crate::backend::{with_gemm_tuning, GemmTuning, Tile};
-    let t = |tile, kb, kc, nc, nr, pack_a, prefetch_c| GemmTuning { tile, kb, kc, nc, nr, pack_a, prefetch_c };
+    let t = |tile, kb, kc, nc, nr, pack_a, prefetch_c| GemmTuning { tile, kb, kc, nc, nr, pack_a, mr: 6, prefetch_c };
+    let tall = |kc, nc, prefetch_c| GemmTuning { mr: 12, ..t(Tile::Wide, 0, kc, nc, 16, false, prefetch_c) };
     let tunings = [
         t(Tile::Wide, 0, 256, 256, 16, false, None),
         t(Tile::Tall, 0, 256, 256, 16, false, Some(true)),
@@ -175,6 +176,10 @@ fn no_gemm_tuning_changes_a_bit() {
         t(Tile::Tall, 0, 100, 192, 64, false, None),
         // Values `RECURRENT_GEMM` refuses, as code may build them: taken as kc 16, nc 128, nr 16.
         t(Tile::Wide, 0, 0, 100, 32, true, None),
+        // AVX-512's 12 × 32 packed path (the AVX2 kernels take 6): whole and cut blocks.
+        tall(256, 256, None),
+        tall(48, 64, Some(true)),
+        tall(16, 128, Some(false)),
     ];
     each_set("tunings", |isa| {
         let mut rng = NumpyRng::new(8);

@@ -251,3 +251,144 @@ unsafe fn vm_block<const V: usize>(
         _mm512_mask_storeu_ps(y.add(16 * (V - 1)), mask, s[V - 1]);
     }
 }
+
+/// Steps of the depth between a line of a packed panel being asked for and being read in
+/// [`packed_block`]: 16 steps are 2 KB of `B` (32 floats a step) and 768 bytes of `A`.
+const AHEAD: usize = 16;
+
+/// One `r × 12`-packed micro-panel of `A` (`a[p·12 + i]` = row `i`, depth `p`; `r ≤ 12` rows
+/// used) against every `kk × 32` micro-panel of a packed block of `B` (`b`, panels `32·kk`
+/// apart, zero-padded past `n` columns): `C[0..r, 0..n] (+)= A·B`, C row-major (`ldc`). With
+/// `next_c`, the lines of C that the next panel (or, after the last, the block at `next_c`)
+/// accumulates onto are prefetched one panel ahead: `r` rows, 32 columns.
+///
+/// # Safety
+/// The CPU has AVX-512F; `a` holds `12·kk` floats, `b` holds `⌈n/32⌉·32·kk`, `c` holds rows
+/// `0..r` of `ldc` floats up to column `n`; `1 ≤ r ≤ 12`, `n ≥ 1`, `kk ≥ 1`. A prefetch
+/// address is never read, so `next_c` may point anywhere.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn packed_12x32(
+    (r, n, kk): (usize, usize, usize),
+    a: *const f32,
+    b: *const f32,
+    (c, ldc): (*mut f32, usize),
+    acc: bool,
+    next_c: Option<*const f32>,
+) {
+    let panels = n.div_ceil(32);
+    for jp in 0..panels {
+        let j = jp * 32;
+        let w = (n - j).min(32);
+        if let Some(after) = next_c {
+            let next = if jp + 1 < panels { (c as *const f32).wrapping_add(j + 32) } else { after };
+            if !next.is_null() {
+                for q in 0..r {
+                    let row = next.wrapping_add(q * ldc);
+                    // Never read, never faults: the 32 columns' two or three lines.
+                    _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(16) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(31) as *const i8);
+                }
+            }
+        }
+        // SAFETY: panel jp of B lies inside `b` (jp < ⌈n/32⌉); C's columns j..j+w < n of rows
+        // 0..r lie inside `c`, as the caller guarantees; lanes past w are masked off C.
+        unsafe {
+            let (bp, cp) = (b.add(jp * 32 * kk), c.add(j));
+            if w == 32 {
+                by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |R| packed_block::<R, false>(
+                    kk,
+                    a,
+                    bp,
+                    (cp, ldc),
+                    acc,
+                    [0xFFFF; 2]
+                ))
+            } else {
+                let masks = [lanes(w), lanes(w.saturating_sub(16))];
+                by_count!(r, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, |R| packed_block::<R, true>(
+                    kk,
+                    a,
+                    bp,
+                    (cp, ldc),
+                    acc,
+                    masks
+                ))
+            }
+        }
+    }
+}
+
+/// `C[0..R, 0..32] (+)= A·B` for packed micro-panels: `a[p·12 + i]`, `b[p·32 + j]`. The
+/// depth runs in groups of four steps, each group asking for the lines of both panels
+/// [`AHEAD`] steps on (two of `B` a step, three of `A` a group), then the last `kk % 4` steps.
+/// Each entry starts from C (`acc`) or zero and takes one multiply-add per step, in order: the
+/// bits of every other block. With `MASKED`, C's lanes outside `masks` are neither read nor
+/// written (B is read whole: its panel is zero-padded to 32 columns).
+///
+/// # Safety
+/// The CPU has AVX-512F; `a` holds `12·kk` floats, `b` holds `32·kk`, C's rows `0..R` hold the
+/// lanes of `masks` (all 32 without `MASKED`) at `ldc` apart; `kk ≥ 1`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn packed_block<const R: usize, const MASKED: bool>(
+    kk: usize,
+    a: *const f32,
+    b: *const f32,
+    (c, ldc): (*mut f32, usize),
+    acc: bool,
+    masks: [__mmask16; 2],
+) {
+    // SAFETY (every access): depth < kk of the two panels, rows < R and the lanes of `masks`
+    // (all without MASKED) of C, as the caller guarantees. Prefetches and the pointers they
+    // take are formed with `wrapping_add` and never read.
+    unsafe {
+        let mut s = [[_mm512_setzero_ps(); 2]; R];
+        if acc {
+            for (i, row) in s.iter_mut().enumerate() {
+                for (v, x) in row.iter_mut().enumerate() {
+                    let p = c.add(i * ldc + 16 * v);
+                    *x = if MASKED { _mm512_maskz_loadu_ps(masks[v], p) } else { _mm512_loadu_ps(p) };
+                }
+            }
+        }
+        let (mut ap, mut bp) = (a, b);
+        let step = |s: &mut [[__m512; 2]; R], ap: *const f32, bp: *const f32| {
+            let (b0, b1) = (_mm512_loadu_ps(bp), _mm512_loadu_ps(bp.add(16)));
+            for (i, row) in s.iter_mut().enumerate() {
+                let av = _mm512_set1_ps(*ap.add(i));
+                row[0] = _mm512_fmadd_ps(av, b0, row[0]);
+                row[1] = _mm512_fmadd_ps(av, b1, row[1]);
+            }
+        };
+        for _ in 0..kk / 4 {
+            let (fa, fb) = (ap.wrapping_add(12 * AHEAD), bp.wrapping_add(32 * AHEAD));
+            for line in 0..8 {
+                _mm_prefetch::<_MM_HINT_T0>(fb.wrapping_add(16 * line) as *const i8);
+            }
+            for line in 0..3 {
+                _mm_prefetch::<_MM_HINT_T0>(fa.wrapping_add(16 * line) as *const i8);
+            }
+            for u in 0..4 {
+                step(&mut s, ap.add(12 * u), bp.add(32 * u));
+            }
+            ap = ap.add(48);
+            bp = bp.add(128);
+        }
+        for _ in 0..kk % 4 {
+            step(&mut s, ap, bp);
+            ap = ap.wrapping_add(12);
+            bp = bp.wrapping_add(32);
+        }
+        for (i, row) in s.iter().enumerate() {
+            for (v, x) in row.iter().enumerate() {
+                let p = c.add(i * ldc + 16 * v);
+                if MASKED {
+                    _mm512_mask_storeu_ps(p, masks[v], *x)
+                } else {
+                    _mm512_storeu_ps(p, *x)
+                }
+            }
+        }
+    }
+}

@@ -384,6 +384,10 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
             // The tuning's blocks as `RECURRENT_GEMM` allows them (a `GemmTuning` built in
             // code may hold anything): kc ≥ 16, nc a multiple of 64, panels 16 or 64 wide.
             let (kc, nc, wide_panels) = (t.kc.max(16), t.nc.max(64).next_multiple_of(64), t.nr == 64);
+            if t.mr == 12 && super::active() == super::Isa::Avx512 {
+                let pf = t.prefetch_c.unwrap_or(false);
+                return blocked_12x32(m, n, k, &a, &b, (c, ldc), accumulate, (kc, nc, pf), (bp, ap));
+            }
             bp.resize(kc * nc, 0.0);
             ap.resize(CHUNK * MR_BLOCKED * kc, 0.0);
             // Six-row blocks, and a last one or two of 3–5 rows: a block of fewer than six rows
@@ -415,7 +419,7 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
                         if !in_place {
                             let mut rows = [0; CHUNK];
                             rows.iter_mut().zip(q0..q1).for_each(|(r, q)| *r = rows_of(q));
-                            pack_a_chunk(&a, start_of(q0), &rows[..q1 - q0], (p0, kk), ap);
+                            pack_a_chunk::<MR_BLOCKED>(&a, start_of(q0), &rows[..q1 - q0], (p0, kk), ap);
                         }
                         // C of the next row block, or of the first one of the next column
                         // block (or of the next depth's sweep): prefetched, never read.
@@ -496,19 +500,106 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
 /// Rows of a packed micro-panel of `A` in [`gemm_blocked`] (the micro-kernel's row count).
 const MR_BLOCKED: usize = MR;
 
+/// Rows of a packed micro-panel of `A` in [`blocked_12x32`].
+#[cfg(target_arch = "x86_64")]
+const MR_TALL: usize = 12;
+
+/// Row blocks [`blocked_12x32`] packs together (96 rows, as [`CHUNK`] six-row blocks are).
+#[cfg(target_arch = "x86_64")]
+const CHUNK_TALL: usize = CHUNK * MR_BLOCKED / MR_TALL;
+
+/// [`gemm_blocked`] with AVX-512 and `mr=12` (`GemmTuning::mr`): BLIS's loops with its
+/// `sgemm_skx` micro-tile, transposed for a row-major C. For each `kc`-deep slice of the
+/// depth and each `nc` columns of `B`, that block of `B` is packed into `kc × 32` micro-panels;
+/// then 96 rows of `A` at a time are packed into `12 × kc` micro-panels (as even as possible:
+/// 2048 rows are 171 blocks of 12 or 11), and each passes over every panel of the block,
+/// the `12 × 32` block of C kept in registers meanwhile ([`avx512::packed_12x32`]). Both
+/// operands are read as one contiguous stream each, whatever their layout. Each entry of C is
+/// summed as everywhere else (from C, or zero at the first slice when not accumulating, then
+/// one multiply-add per step of the depth, in order), so the bits are the other paths'.
+///
+/// The callers hold the checks: `m, n, k ≥ 1`, the operands hold their shapes at their
+/// strides, C (`ldc`) holds `m × n`; `kc ≥ 16`, `nc` a multiple of 64; the CPU runs AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn blocked_12x32(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &Mat<'_>,
+    b: &Mat<'_>,
+    (c, ldc): (&mut [f32], usize),
+    accumulate: bool,
+    (kc, nc, pf): (usize, usize, bool),
+    (bp, ap): (&mut Vec<f32>, &mut Vec<f32>),
+) {
+    bp.resize(kc * nc, 0.0);
+    ap.resize(CHUNK_TALL * MR_TALL * kc, 0.0);
+    let (blocks, rows_of) = even_blocks(m, MR_TALL);
+    let (base, extra) = (m / blocks, m % blocks);
+    let start_of = |q: usize| q * base + q.min(extra);
+    for p0 in (0..k).step_by(kc) {
+        let kk = kc.min(k - p0);
+        for j0 in (0..n).step_by(nc) {
+            let nn = nc.min(n - j0);
+            pack_b_into::<32>(kk, nn, b, (p0, j0), bp);
+            for q0 in (0..blocks).step_by(CHUNK_TALL) {
+                let q1 = (q0 + CHUNK_TALL).min(blocks);
+                let mut rows = [0; CHUNK_TALL];
+                rows.iter_mut().zip(q0..q1).for_each(|(r, q)| *r = rows_of(q));
+                pack_a_chunk::<MR_TALL>(a, start_of(q0), &rows[..q1 - q0], (p0, kk), ap);
+                for q in q0..q1 {
+                    let (i0, r) = (start_of(q), rows_of(q));
+                    // C of the block the kernel runs after this one's last panel: the next row
+                    // block's, else the next column block's or the next slice's first rows.
+                    let cp = c.as_ptr();
+                    let next_c = if q + 1 < blocks {
+                        cp.wrapping_add(start_of(q + 1) * ldc + j0)
+                    } else if j0 + nn < n {
+                        cp.wrapping_add(j0 + nn)
+                    } else if p0 + kk < k {
+                        cp
+                    } else {
+                        std::ptr::null()
+                    };
+                    let panel = &ap[(q - q0) * MR_TALL * kk..][..MR_TALL * kk];
+                    let cb = &mut c[i0 * ldc + j0..];
+                    // SAFETY: the CPU runs AVX-512 (the caller's check). The A panel holds
+                    // 12·kk floats with this block's r ≤ 12 rows in its first r slots of each
+                    // group of 12; B's block holds ⌈nn/32⌉ panels of kk × 32 (kc·nc ≥ that, as
+                    // nc is a multiple of 64 and nn ≤ nc), zero-padded past nn; C's rows
+                    // i0..i0+r, columns j0..j0+nn lie inside the m × n checked by the caller,
+                    // so `cb` holds r − 1 rows of ldc and nn more.
+                    unsafe {
+                        avx512::packed_12x32(
+                            (r, nn, kk),
+                            panel.as_ptr(),
+                            bp.as_ptr(),
+                            (cb.as_mut_ptr(), ldc),
+                            accumulate || p0 > 0,
+                            pf.then_some(next_c),
+                        )
+                    };
+                }
+            }
+        }
+    }
+}
+
 /// Row blocks packed together in [`gemm_blocked`] (96 rows: each column of `Aᵀ` is read as
 /// 384 contiguous bytes).
 const CHUNK: usize = 16;
 
-/// Row blocks of `A` from row `i0`, `rows[q]` rows each, columns `p0..p0+kk`, each as a
-/// micro-panel `out[q·6·kk + p·6 + r] = A[start(q) + r, p0 + p]`: column by column, as the
-/// micro-kernel broadcasts it.
-fn pack_a_chunk(a: &Mat<'_>, i0: usize, rows: &[usize], (p0, kk): (usize, usize), out: &mut [f32]) {
-    let panel = MR_BLOCKED * kk;
+/// Row blocks of `A` from row `i0`, `rows[q] ≤ P` rows each, columns `p0..p0+kk`, each as a
+/// micro-panel `out[q·P·kk + p·P + r] = A[start(q) + r, p0 + p]`: column by column, as the
+/// micro-kernel broadcasts it (`P` = 6, or 12 for the AVX-512 `mr=12` path; the slots of a
+/// block's missing rows are left as they were, and never read).
+fn pack_a_chunk<const P: usize>(a: &Mat<'_>, i0: usize, rows: &[usize], (p0, kk): (usize, usize), out: &mut [f32]) {
+    let panel = P * kk;
     let total: usize = rows.iter().sum();
     if a.rs == 1 {
         // Aᵀ of a row-major matrix: each column of A is a contiguous run over the chunk.
-        let full = rows.iter().all(|&r| r == MR_BLOCKED);
+        let full = rows.iter().all(|&r| r == P);
         for p in 0..kk {
             let src = &a.data[i0 + (p0 + p) * a.cs..][..total];
             // The columns lie far apart (a power of two for the weight gradients' dGᵀ), a
@@ -526,35 +617,34 @@ fn pack_a_chunk(a: &Mat<'_>, i0: usize, rows: &[usize], (p0, kk): (usize, usize)
                 }
             }
             if full {
-                for (qi, s6) in src.chunks_exact(MR_BLOCKED).enumerate() {
-                    let d: &mut [f32; MR_BLOCKED] =
-                        (&mut out[qi * panel + p * MR_BLOCKED..][..MR_BLOCKED]).try_into().expect("six");
+                for (qi, s6) in src.chunks_exact(P).enumerate() {
+                    let d: &mut [f32; P] = (&mut out[qi * panel + p * P..][..P]).try_into().expect("a whole group");
                     d.copy_from_slice(s6);
                 }
             } else {
                 let mut at = 0;
                 for (qi, &r) in rows.iter().enumerate() {
-                    out[qi * panel + p * MR_BLOCKED..][..r].copy_from_slice(&src[at..at + r]);
+                    out[qi * panel + p * P..][..r].copy_from_slice(&src[at..at + r]);
                     at += r;
                 }
             }
         }
     } else if a.cs == 1 {
-        // A row-major A (packed when the tuning asks, `pa=1`): each block's rows as slices,
-        // their entries interleaved column by column into contiguous groups of six.
+        // A row-major A (packed when the tuning asks, `pa=1`, or for `mr=12`): each block's rows
+        // as slices, their entries interleaved column by column into contiguous groups of P.
         let mut i = i0;
         for (qi, &r) in rows.iter().enumerate() {
             let dst = &mut out[qi * panel..(qi + 1) * panel];
-            let src: [&[f32]; MR_BLOCKED] =
+            let src: [&[f32]; P] =
                 core::array::from_fn(|rr| if rr < r { &a.data[(i + rr) * a.rs + p0..][..kk] } else { &[] });
-            if r == MR_BLOCKED {
-                for (p, d) in dst.chunks_exact_mut(MR_BLOCKED).enumerate() {
+            if r == P {
+                for (p, d) in dst.chunks_exact_mut(P).enumerate() {
                     for (rr, dv) in d.iter_mut().enumerate() {
                         *dv = src[rr][p];
                     }
                 }
             } else {
-                for (p, d) in dst.chunks_exact_mut(MR_BLOCKED).enumerate() {
+                for (p, d) in dst.chunks_exact_mut(P).enumerate() {
                     for (rr, dv) in d.iter_mut().enumerate().take(r) {
                         *dv = src[rr][p];
                     }
@@ -568,7 +658,7 @@ fn pack_a_chunk(a: &Mat<'_>, i0: usize, rows: &[usize], (p0, kk): (usize, usize)
             for rr in 0..r {
                 let row = (i + rr) * a.rs + p0 * a.cs;
                 for p in 0..kk {
-                    out[qi * panel + p * MR_BLOCKED + rr] = a.data[row + p * a.cs];
+                    out[qi * panel + p * P + rr] = a.data[row + p * a.cs];
                 }
             }
             i += r;

@@ -1,6 +1,7 @@
 //! The GEMM entry points against plain f64 loops in the active kernel set (every set: `kernels::tests`).
 
 use super::*;
+use crate::backend::GemmTuning;
 
 // gemm_blocked against a plain f64 triple loop, over shapes that cross the KC = 256 and
 // NC = 256 block edges and leave every row tail (m % 6 from 0 to 5, m < 6), with A laid out
@@ -44,8 +45,14 @@ fn blocked_matches_a_plain_product() {
             Mat { data: &at, rs: 1, cs: m },
             Mat { data: &sparse, rs: 2, cs: 2 * m },
         ];
+        // The default blocks, and (with AVX-512; the AVX2 kernels take 6) the 12 × 32 packed
+        // path at its default blocks and at blocks small enough to cut every shape above into
+        // several slices of depth (with 1–3 steps past the unrolled fours), columns and chunks.
+        let d = crate::backend::GemmTuning::for_this_cpu();
+        let tunings =
+            [d, GemmTuning { mr: 12, ..d }, GemmTuning { mr: 12, kc: 48, nc: 64, prefetch_c: Some(true), ..d }];
         for (li, am) in layouts.into_iter().enumerate() {
-            for acc in [false, true] {
+            for (acc, t) in [false, true].into_iter().flat_map(|acc| tunings.iter().map(move |t| (acc, *t))) {
                 // C with a leading dimension wider than n, its spare columns marked.
                 let ldc = n + 2;
                 let mut c: Vec<f32> = (0..m * ldc).map(|q| if q % ldc < n { q as f32 * 1e-3 } else { -7.0 }).collect();
@@ -53,7 +60,9 @@ fn blocked_matches_a_plain_product() {
                 // B row-major (n + 5 wide) for even layouts of A, given as the transpose of a
                 // row-major (n, k) matrix for the others.
                 let bm = if acc == (li % 2 == 0) { Mat::rows(&b, n + 5) } else { Mat { data: &bt, rs: 1, cs: k } };
-                gemm_blocked(m, n, k, Mat { data: am.data, rs: am.rs, cs: am.cs }, bm, &mut c, ldc, acc);
+                crate::backend::with_gemm_tuning(t, || {
+                    gemm_blocked(m, n, k, Mat { data: am.data, rs: am.rs, cs: am.cs }, bm, &mut c, ldc, acc)
+                });
                 for i in 0..m {
                     for j in 0..ldc {
                         let got = c[i * ldc + j] as f64;
@@ -68,7 +77,8 @@ fn blocked_matches_a_plain_product() {
                         let tol = 1e-5 * (k as f64).sqrt() * (1.0 + s.abs());
                         assert!(
                             (got - s).abs() < tol,
-                            "({m},{n},{k}) layout {li} acc={acc} at ({i},{j}): {got} vs {s}"
+                            "({m},{n},{k}) layout {li} acc={acc} {} at ({i},{j}): {got} vs {s}",
+                            t.describe()
                         );
                     }
                 }

@@ -386,7 +386,9 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
             let (kc, nc, wide_panels) = (t.kc.max(16), t.nc.max(64).next_multiple_of(64), t.nr == 64);
             if t.mr == 12 && super::active() == super::Isa::Avx512 {
                 let pf = t.prefetch_c.unwrap_or(false);
-                return blocked_12x32(m, n, k, &a, &b, (c, ldc), accumulate, (kc, nc, pf), (bp, ap));
+                // SAFETY: the active set is AVX-512 (always one the CPU runs); m, n, k ≥ 1 and
+                // the three operands' bounds were checked above; kc and nc sanitised just now.
+                return unsafe { blocked_12x32(m, n, k, &a, &b, (c, ldc), accumulate, (kc, nc, pf), (bp, ap)) };
             }
             bp.resize(kc * nc, 0.0);
             ap.resize(CHUNK * MR_BLOCKED * kc, 0.0);
@@ -518,11 +520,13 @@ const CHUNK_TALL: usize = CHUNK * MR_BLOCKED / MR_TALL;
 /// summed as everywhere else (from C, or zero at the first slice when not accumulating, then
 /// one multiply-add per step of the depth, in order), so the bits are the other paths'.
 ///
-/// The callers hold the checks: `m, n, k ≥ 1`, the operands hold their shapes at their
-/// strides, C (`ldc`) holds `m × n`; `kc ≥ 16`, `nc` a multiple of 64; the CPU runs AVX-512.
+/// # Safety
+/// The CPU runs AVX-512; `m, n, k ≥ 1`; `a` and `b` hold `m × k` and `k × n` at their strides
+/// and `c` holds `m × n` at `ldc` ([`gemm_blocked`] checks all three); `kc ≥ 16` and `nc` is a
+/// multiple of 64.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-fn blocked_12x32(
+unsafe fn blocked_12x32(
     m: usize,
     n: usize,
     k: usize,
@@ -564,7 +568,7 @@ fn blocked_12x32(
                     };
                     let panel = &ap[(q - q0) * MR_TALL * kk..][..MR_TALL * kk];
                     let cb = &mut c[i0 * ldc + j0..];
-                    // SAFETY: the CPU runs AVX-512 (the caller's check). The A panel holds
+                    // SAFETY: the CPU runs AVX-512 (this function's contract). The A panel holds
                     // 12·kk floats with this block's r ≤ 12 rows in its first r slots of each
                     // group of 12; B's block holds ⌈nn/32⌉ panels of kk × 32 (kc·nc ≥ that, as
                     // nc is a multiple of 64 and nn ≤ nc), zero-padded past nn; C's rows

@@ -245,8 +245,7 @@ impl GemmTuning {
     /// packed `A` was faster (docs/performance.md); nobody has measured them with AVX-512 yet.
     /// C is prefetched as each kernel set does by default (`pf=auto`). The blocked GEMM's
     /// AVX-512 micro-kernel is the `6x64` block (`mr=6`) everywhere: the `12 × 32` packed path
-    /// (`mr=12`) has been run and checked bit for bit under an emulated AVX-512 CPU, but not yet
-    /// timed on a real one.
+    /// (`mr=12`) has not yet been run or timed on a CPU with AVX-512 (its tests run it on one).
     pub fn for_this_cpu() -> GemmTuning {
         let kb = if cpu_vendor() == "GenuineIntel" { 128 } else { 0 };
         let (kc, nc) = match l2_bytes() {

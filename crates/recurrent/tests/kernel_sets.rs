@@ -6,7 +6,7 @@
 
 mod common;
 
-use recurrent::backend::{with_isa, Isa};
+use recurrent::backend::{with_gemm_tuning, with_isa, GemmTuning, Isa};
 use recurrent::model::{CharModel, Init, ModelConfig};
 use recurrent::optim::{Clip, Optimizer, Rule};
 use recurrent::{CellKind, NumpyRng, Reduction};
@@ -25,7 +25,8 @@ fn each_set(what: &str, f: impl Fn(Isa)) {
 
 // The AVX2 and AVX-512 kernels sum every product in the same order with the same fused
 // multiply-adds (checked product by product in the library's `kernels::tests`), so training
-// gives the same bits with either.
+// gives the same bits with either, and with AVX-512's 12 × 32 packed path for the blocked
+// products.
 #[test]
 fn avx2_and_avx512_train_to_the_same_bits() {
     if !Isa::Avx512.supported() {
@@ -38,6 +39,10 @@ fn avx2_and_avx512_train_to_the_same_bits() {
             let run = |isa| with_isa(isa, || train_a_little(kind, b)).unwrap();
             let (x, y) = (run(Isa::Avx2), run(Isa::Avx512));
             assert!(x == y, "{kind} B={b}: training differs between avx2 and avx512");
+            // The blocked products through the 12 × 32 packed path (`RECURRENT_GEMM=mr=12`).
+            let tall = GemmTuning { mr: 12, ..GemmTuning::for_this_cpu() };
+            let z = with_gemm_tuning(tall, || run(Isa::Avx512));
+            assert!(x == z, "{kind} B={b}: training differs between avx2 and avx512 with mr=12");
         }
     }
 }

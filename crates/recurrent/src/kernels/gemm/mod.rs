@@ -427,15 +427,8 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
                         // block (or of the next depth's sweep): prefetched, never read.
                         let cp = c.as_ptr();
                         let next_c = |q: usize| {
-                            if q + 1 < blocks {
-                                cp.wrapping_add(start_of(q + 1) * ldc + j0)
-                            } else if j0 + nn < n {
-                                cp.wrapping_add(j0 + nn)
-                            } else if p0 + kk < k {
-                                cp
-                            } else {
-                                std::ptr::null()
-                            }
+                            let row = (q + 1 < blocks).then(|| start_of(q + 1));
+                            next_block_c(cp, ldc, row, (j0, nn, n), (p0, kk, k))
                         };
                         for q in q0..q1 {
                             let (i0, r) = (start_of(q), rows_of(q));
@@ -502,6 +495,25 @@ pub fn gemm_blocked(m: usize, n: usize, k: usize, a: Mat<'_>, b: Mat<'_>, c: &mu
 /// Rows of a packed micro-panel of `A` in [`gemm_blocked`] (the micro-kernel's row count).
 const MR_BLOCKED: usize = MR;
 
+/// Where the blocked GEMM's next call starts accumulating onto C, to prefetch it (never read):
+/// row `next_row` (the next row block's first, if any) at column `j0`, else the next column
+/// block's first row (column `j0 + nn`), else the next depth slice's (column 0), else null.
+#[cfg(target_arch = "x86_64")]
+fn next_block_c(
+    c: *const f32,
+    ldc: usize,
+    next_row: Option<usize>,
+    (j0, nn, n): (usize, usize, usize),
+    (p0, kk, k): (usize, usize, usize),
+) -> *const f32 {
+    match next_row {
+        Some(i) => c.wrapping_add(i * ldc + j0),
+        None if j0 + nn < n => c.wrapping_add(j0 + nn),
+        None if p0 + kk < k => c,
+        None => std::ptr::null(),
+    }
+}
+
 /// Rows of a packed micro-panel of `A` in [`blocked_12x32`].
 #[cfg(target_arch = "x86_64")]
 const MR_TALL: usize = 12;
@@ -556,16 +568,8 @@ unsafe fn blocked_12x32(
                     let (i0, r) = (start_of(q), rows_of(q));
                     // C of the block the kernel runs after this one's last panel: the next row
                     // block's, else the next column block's or the next slice's first rows.
-                    let cp = c.as_ptr();
-                    let next_c = if q + 1 < blocks {
-                        cp.wrapping_add(start_of(q + 1) * ldc + j0)
-                    } else if j0 + nn < n {
-                        cp.wrapping_add(j0 + nn)
-                    } else if p0 + kk < k {
-                        cp
-                    } else {
-                        std::ptr::null()
-                    };
+                    let row = (q + 1 < blocks).then(|| start_of(q + 1));
+                    let next_c = next_block_c(c.as_ptr(), ldc, row, (j0, nn, n), (p0, kk, k));
                     let panel = &ap[(q - q0) * MR_TALL * kk..][..MR_TALL * kk];
                     let cb = &mut c[i0 * ldc + j0..];
                     // SAFETY: the CPU runs AVX-512 (this function's contract). The A panel holds

@@ -68,13 +68,19 @@ pub(super) unsafe fn gemm(m: usize, n: usize, k: usize, o: Ops, tile: Tile) {
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn prefetch_next(o: Ops, n: usize, (j, width): (usize, usize), next: (usize, usize), first: usize) {
-    let Some((start, rows)) = super::next_c_lines(&o, n, (j, width), next, first) else {
-        return;
-    };
+    if let Some((start, rows)) = super::next_c_lines(&o, n, (j, width), next, first) {
+        prefetch_rows(start, rows, o.ldc, width);
+    }
+}
+
+/// Asks for every line of `rows` rows of C (`ldc` apart) from `start`, `width ≥ 1` columns
+/// each. A prefetch reads nothing and never faults, whatever the address: one per 16 columns
+/// and one at the last, so an unaligned row's every line is asked for.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn prefetch_rows(start: *const f32, rows: usize, ldc: usize, width: usize) {
     for q in 0..rows {
-        let row = start.wrapping_add(q * o.ldc);
-        // A prefetch reads nothing and never faults, whatever the address: one per 16 columns
-        // and one at the last, so an unaligned row's every line is asked for.
+        let row = start.wrapping_add(q * ldc);
         for col in (0..width).step_by(16) {
             _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(col) as *const i8);
         }
@@ -282,13 +288,7 @@ pub(super) unsafe fn packed_12x32(
         if let Some(after) = next_c {
             let next = if jp + 1 < panels { (c as *const f32).wrapping_add(j + 32) } else { after };
             if !next.is_null() {
-                for q in 0..r {
-                    let row = next.wrapping_add(q * ldc);
-                    // Never read, never faults: the 32 columns' two or three lines.
-                    _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
-                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(16) as *const i8);
-                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(31) as *const i8);
-                }
+                prefetch_rows(next, r, ldc, 32);
             }
         }
         // SAFETY: panel jp of B lies inside `b` (jp < ⌈n/32⌉); C's columns j..j+w < n of rows

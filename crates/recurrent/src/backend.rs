@@ -224,8 +224,8 @@ pub struct GemmTuning {
     pub mr: usize,
     /// Whether the micro-kernels ask for the lines of C one block ahead (`pf=1`), or not
     /// (`pf=0`); `None` (`pf=auto`): each kernel set's own default. The AVX2 kernels do
-    /// (measured on an AMD EPYC Zen 3, docs/performance.md); the AVX-512 kernels do not, until
-    /// it is measured on a CPU that runs them.
+    /// (measured on an AMD EPYC Zen 3, docs/performance.md); the AVX-512 kernels do not
+    /// (measured only on an AMD EPYC Zen 5, where [`GemmTuning::for_this_cpu`] says `pf=1`).
     pub prefetch_c: Option<bool>,
 }
 
@@ -243,11 +243,32 @@ impl GemmTuning {
     /// The blocked GEMM packs `B` in 16-column panels and reads a row-major `A` in place
     /// (`nr=16,pa=0`) on every CPU: on the AMD EPYC Zen 3 (AVX2) neither 64-column panels nor a
     /// packed `A` was faster (docs/performance.md); nobody has measured them with AVX-512 yet.
-    /// C is prefetched as each kernel set does by default (`pf=auto`). The blocked GEMM's
-    /// AVX-512 micro-kernel is the `6x64` block (`mr=6`) everywhere: the `12 × 32` packed path
-    /// (`mr=12`) has not yet been run or timed on a CPU with AVX-512 (its tests run it on one).
+    /// C is prefetched as each kernel set does by default (`pf=auto`), except on AMD's Zen 5
+    /// (below). The blocked GEMM's AVX-512 micro-kernel is the `6x64` block (`mr=6`)
+    /// everywhere: on the one CPU with AVX-512 it has been timed on (an AMD EPYC Zen 5, two
+    /// 512-bit FMA pipes) the `12 × 32` packed path (`mr=12`) gave the same bits but no faster
+    /// whole steps (docs/performance.md); it has not been timed on an Intel core.
+    ///
+    /// On AMD's family 0x1A (Zen 5) and later: `kc × nc = 384 × 1024` and `pf=1`, measured there
+    /// (see the comment in the body).
     pub fn for_this_cpu() -> GemmTuning {
         let kb = if cpu_vendor() == "GenuineIntel" { 128 } else { 0 };
+        // AMD Zen 5 and later (family 0x1A: two 512-bit FMA pipes, 1 MB of L2): a block
+        // 384 deep and 1024 wide, C prefetched a block ahead, measured on an EPYC of family 26
+        // model 2 (docs/performance.md) 4–6 % faster on lstm-large's whole step at one and two
+        // threads than 256 × 256 without the prefetch, the other configurations unchanged.
+        if cpu_vendor() == "AuthenticAMD" && cpu_family().is_some_and(|f| f >= 0x1A) {
+            return GemmTuning {
+                tile: Tile::Wide,
+                kb,
+                kc: 384,
+                nc: 1024,
+                nr: 16,
+                pack_a: false,
+                mr: 6,
+                prefetch_c: Some(true),
+            };
+        }
         let (kc, nc) = match l2_bytes() {
             Some(b) if b >= 2 << 20 => (384, 512),
             _ => (256, 256),
@@ -367,6 +388,20 @@ pub fn cpu_vendor() -> String {
     }
     #[cfg(not(target_arch = "x86_64"))]
     String::new()
+}
+
+/// The CPU's family from CPUID leaf 1 (the base family, plus the extended family when the base
+/// is 0xF: 0x19 for AMD's Zen 3 and Zen 4, 0x1A for Zen 5, 6 for Intel's cores); `None` off
+/// x86-64.
+pub fn cpu_family() -> Option<u32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let eax = std::arch::x86_64::__cpuid(1).eax;
+        let base = (eax >> 8) & 0xf;
+        Some(if base == 0xf { base + ((eax >> 20) & 0xff) } else { base })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
 }
 
 /// One core's L2 cache in bytes, from CPUID: leaf 4 on Intel (the level-2 data or unified

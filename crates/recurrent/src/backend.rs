@@ -242,7 +242,8 @@ impl GemmTuning {
     ///
     /// The blocked GEMM packs `B` in 16-column panels and reads a row-major `A` in place
     /// (`nr=16,pa=0`) on every CPU: on the AMD EPYC Zen 3 (AVX2) neither 64-column panels nor a
-    /// packed `A` was faster (docs/performance.md); nobody has measured them with AVX-512 yet.
+    /// packed `A` was faster (docs/performance.md); with AVX-512 they were swept only on an AMD
+    /// EPYC Zen 5, where no setting stood out from the host's noise.
     /// C is prefetched as each kernel set does by default (`pf=auto`), except on AMD's Zen 5
     /// (below). The blocked GEMM's AVX-512 micro-kernel is the `6x64` block (`mr=6`)
     /// everywhere: on the one CPU with AVX-512 it has been timed on (an AMD EPYC Zen 5, two

@@ -314,7 +314,8 @@ unsafe fn simd_gemm(
         ldc,
         acc,
         next_c,
-        // C is prefetched by default with AVX2 (measured), not with AVX-512 (not yet measured).
+        // C is prefetched by default with AVX2 (measured), not with AVX-512 (measured only on
+        // AMD's Zen 5, whose `GemmTuning::for_this_cpu` says `pf=1`).
         pf: pf.unwrap_or(!wide),
     };
     // In parts of depth `kb` (all of `k` when `kb` is 0 or at least `k`): within a part, every

@@ -259,9 +259,13 @@ fn forward<'py, F: Float + numpy::Element>(
                 } else {
                     r.forward_rows(Input::Dense(xp), sp.as_ref(), None)?
                 };
-                let y = r.output_rows().to_owned().into_shape_with_order((t, bb, r.output_size())).expect("T·B rows");
-                let y =
-                    if r.config.batch_first { y.permuted_axes([1, 0, 2]).as_standard_layout().into_owned() } else { y };
+                // One copy out of the stack's rows, laid out batch-first when asked.
+                let rows = r.output_rows().into_shape_with_order((t, bb, r.output_size())).expect("T·B rows");
+                let y = if r.config.batch_first {
+                    rows.permuted_axes([1, 0, 2]).as_standard_layout().into_owned()
+                } else {
+                    rows.to_owned()
+                };
                 Ok((y, r.final_state()))
             };
             on_shards(sh, helper, b, split, &run, |(ya, sa), (yc, sc)| {

@@ -253,28 +253,19 @@ impl GemmTuning {
     /// On AMD's family 0x1A (Zen 5) and later: `kc × nc = 384 × 1024` and `pf=1`, measured there
     /// (see the comment in the body).
     pub fn for_this_cpu() -> GemmTuning {
-        let kb = if cpu_vendor() == "GenuineIntel" { 128 } else { 0 };
+        let vendor = cpu_vendor();
+        let kb = if vendor == "GenuineIntel" { 128 } else { 0 };
         // AMD Zen 5 and later (family 0x1A: two 512-bit FMA pipes, 1 MB of L2): a block
         // 384 deep and 1024 wide, C prefetched a block ahead, measured on an EPYC of family 26
         // model 2 (docs/performance.md) 4–6 % faster on lstm-large's whole step at one and two
         // threads than 256 × 256 without the prefetch, the other configurations unchanged.
-        if cpu_vendor() == "AuthenticAMD" && cpu_family().is_some_and(|f| f >= 0x1A) {
-            return GemmTuning {
-                tile: Tile::Wide,
-                kb,
-                kc: 384,
-                nc: 1024,
-                nr: 16,
-                pack_a: false,
-                mr: 6,
-                prefetch_c: Some(true),
-            };
-        }
-        let (kc, nc) = match l2_bytes() {
-            Some(b) if b >= 2 << 20 => (384, 512),
-            _ => (256, 256),
+        let zen5 = vendor == "AuthenticAMD" && cpu_family().is_some_and(|f| f >= 0x1A);
+        let (kc, nc, prefetch_c) = match l2_bytes() {
+            _ if zen5 => (384, 1024, Some(true)),
+            Some(b) if b >= 2 << 20 => (384, 512, None),
+            _ => (256, 256, None),
         };
-        GemmTuning { tile: Tile::Wide, kb, kc, nc, nr: 16, pack_a: false, mr: 6, prefetch_c: None }
+        GemmTuning { tile: Tile::Wide, kb, kc, nc, nr: 16, pack_a: false, mr: 6, prefetch_c }
     }
 
     /// `RECURRENT_GEMM`'s syntax: comma-separated `key=value` pairs over [`Self::for_this_cpu`]
